@@ -1,0 +1,146 @@
+"""Dependencies every route shares: the session, the caller, scoped lookups, paging."""
+
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import service as auth
+from app.auth.access import Permission, require, sees_case
+from app.cases import repository as repo
+from app.cases.repository import CaseBundle
+from app.config import Settings, get_settings
+from app.context import Principal, RequestContext
+from app.db import Database
+from app.errors import (
+    NotFoundError,
+    PreconditionRequiredError,
+    UnauthenticatedError,
+    ValidationFailedError,
+)
+
+
+def database(request: Request) -> Database:
+    """The running service's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session and one transaction per request: committed once the route returns."""
+    async with database(request).transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The authenticated caller (401 without a valid bearer key)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthenticatedError("a bearer token is required")
+    principal = await auth.authenticate(session, token.strip())
+    if principal is None:
+        raise UnauthenticatedError("the bearer token is not valid")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
+    """The caller and request id, for services that change data."""
+    return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
+
+
+ContextDep = Annotated[RequestContext, Depends(get_context)]
+
+
+def permission(perm: Permission) -> Any:
+    """A dependency refusing callers whose role lacks `perm` (403)."""
+
+    def check(principal: PrincipalDep) -> None:
+        require(principal, perm)
+
+    return Depends(check)
+
+
+async def _case_in_scope(
+    case_id: str, session: AsyncSession, principal: Principal, *, lock: bool
+) -> CaseBundle:
+    require(principal, Permission.CASE_READ)
+    case = await repo.get_case(session, case_id, lock=lock)
+    if case is None or not sees_case(
+        principal, case, rep_assigned=await repo.rep_is_assigned(session, case.id, principal.rep_id)
+    ):
+        raise NotFoundError(f"no case {case_id}")
+    return await repo.load_bundle(session, case)
+
+
+async def case_for_read(case_id: str, session: SessionDep, principal: PrincipalDep) -> CaseBundle:
+    """The case named in the path, if the caller may see it (404 otherwise)."""
+    return await _case_in_scope(case_id, session, principal, lock=False)
+
+
+async def case_for_update(case_id: str, session: SessionDep, principal: PrincipalDep) -> CaseBundle:
+    """The case named in the path, locked for this transaction, if the caller may see it."""
+    return await _case_in_scope(case_id, session, principal, lock=True)
+
+
+CaseForRead = Annotated[CaseBundle, Depends(case_for_read)]
+CaseForUpdate = Annotated[CaseBundle, Depends(case_for_update)]
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version a client says it has seen, from `If-Match`."""
+    if value is None:
+        return None
+    match = _ETAG.match(value)
+    if not match:
+        raise ValidationFailedError('If-Match must be the ETag of the case, e.g. "3"')
+    return int(match.group(1))
+
+
+def if_match_optional(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    """`If-Match` when sent."""
+    return parse_if_match(if_match)
+
+
+def if_match_required(if_match: Annotated[str | None, Header()] = None) -> int:
+    """`If-Match`, required (428 without it)."""
+    version = parse_if_match(if_match)
+    if version is None:
+        raise PreconditionRequiredError("send If-Match with the case's ETag to change it")
+    return version
+
+
+IfMatchOptional = Annotated[int | None, Depends(if_match_optional)]
+IfMatchRequired = Annotated[int, Depends(if_match_required)]
+
+
+class Paging:
+    """`page` (0-based) and `size` (at most the configured maximum)."""
+
+    def __init__(
+        self,
+        page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        size: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> None:
+        self.page = page
+        self.size = size
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip."""
+        return self.page * self.size
+
+
+PagingDep = Annotated[Paging, Depends()]

@@ -1,0 +1,258 @@
+"""Cases: list, read, change, parties, consents, assignment, transitions, timeline."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
+
+from app.api.deps import (
+    CaseForRead,
+    CaseForUpdate,
+    ContextDep,
+    IfMatchOptional,
+    IfMatchRequired,
+    PagingDep,
+    PrincipalDep,
+    SessionDep,
+    permission,
+)
+from app.api.responses import errors
+from app.audit.timeline import actor_words, case_records, sentence
+from app.auth.access import Permission, case_scope, require
+from app.cases import repository as repo
+from app.cases import service
+from app.cases.repository import CaseBundle
+from app.cases.schemas import (
+    CasePatch,
+    CaseView,
+    ConsentCreate,
+    ConsentRecord,
+    GuardStatus,
+    PartyCreate,
+    PrisonerNumber,
+    PrisonId,
+    TimelineEntry,
+    TransitionOptions,
+    TransitionRequest,
+    TriggerOption,
+)
+from app.cases.views import present_case
+from app.common.enums import CaseState
+from app.common.schemas import Page, RequestModel
+from app.context import Principal
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+def case_response(response: Response, principal: Principal, bundle: CaseBundle) -> CaseView:
+    """The caller's view of the case, with its version as ETag."""
+    response.headers["ETag"] = f'"{bundle.case.version}"'
+    return present_case(principal, bundle)
+
+
+@router.get("", response_model=Page[CaseView], responses=errors(422))
+async def list_cases(
+    session: SessionDep,
+    principal: PrincipalDep,
+    paging: PagingDep,
+    state: CaseState | None = None,
+    prison_id: Annotated[PrisonId | None, Query(alias="prisonId")] = None,
+    rep_id: Annotated[uuid.UUID | None, Query(alias="repId")] = None,
+    prisoner_number: Annotated[PrisonerNumber | None, Query(alias="prisonerNumber")] = None,
+    updated_since: Annotated[AwareDatetime | None, Query(alias="updatedSince")] = None,
+) -> Page[CaseView]:
+    """Cases in the caller's scope, most recently changed first."""
+    require(principal, Permission.CASE_READ)
+    cases, total = await repo.list_cases(
+        session,
+        scope=case_scope(principal),
+        state=state.value if state else None,
+        prison_id=prison_id,
+        rep_id=rep_id,
+        prisoner_number=prisoner_number,
+        updated_since=updated_since,
+        offset=paging.offset,
+        limit=paging.size,
+    )
+    bundles = await repo.load_bundles(session, cases)
+    return Page[CaseView].of(
+        [present_case(principal, b) for b in bundles],
+        number=paging.page,
+        size=paging.size,
+        total=total,
+    )
+
+
+@router.get("/{case_id}", response_model=CaseView, responses=errors(404))
+async def get_case(bundle: CaseForRead, principal: PrincipalDep, response: Response) -> CaseView:
+    """One case, by id or reference."""
+    return case_response(response, principal, bundle)
+
+
+@router.patch(
+    "/{case_id}",
+    response_model=CaseView,
+    responses=errors(404, 409, 412, 422, 428),
+    dependencies=[permission(Permission.CASE_UPDATE)],
+)
+async def patch_case(
+    body: CasePatch,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+    version: IfMatchRequired,
+    response: Response,
+) -> CaseView:
+    """Change summary, category, risk level and notes, or facilitator (If-Match required)."""
+    await service.patch_case(session, ctx, bundle.case, body, expected_version=version)
+    return case_response(response, ctx.principal, bundle)
+
+
+@router.post(
+    "/{case_id}/parties",
+    status_code=201,
+    response_model=CaseView,
+    responses=errors(404, 409, 412, 422),
+    dependencies=[permission(Permission.PARTY_MANAGE)],
+)
+async def add_party(
+    body: PartyCreate,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+    version: IfMatchOptional,
+    response: Response,
+) -> CaseView:
+    """Add a prisoner to the conflict."""
+    service.check_version(bundle.case, version)
+    party = await service.add_party(session, ctx, bundle.case, body)
+    bundle.parties.append(party)
+    return case_response(response, ctx.principal, bundle)
+
+
+@router.post(
+    "/{case_id}/parties/{party_id}/consents",
+    status_code=201,
+    response_model=ConsentRecord,
+    responses=errors(404, 409, 412, 422),
+    dependencies=[permission(Permission.CONSENT_RECORD)],
+)
+async def record_consent(
+    party_id: uuid.UUID,
+    body: ConsentCreate,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+    version: IfMatchOptional,
+    response: Response,
+) -> ConsentRecord:
+    """Append to a party's consent ledger (`given: false` withdraws)."""
+    service.check_version(bundle.case, version)
+    consent = await service.record_consent(session, ctx, bundle.case, party_id, body)
+    response.headers["ETag"] = f'"{bundle.case.version}"'
+    return ConsentRecord.model_validate(consent)
+
+
+@router.get(
+    "/{case_id}/parties/{party_id}/consents",
+    response_model=list[ConsentRecord],
+    responses=errors(404),
+    dependencies=[permission(Permission.CONSENT_RECORD)],
+)
+async def consent_ledger(
+    party_id: uuid.UUID, bundle: CaseForRead, session: SessionDep
+) -> list[ConsentRecord]:
+    """Every consent given or withdrawn by a party, oldest first."""
+    return [
+        ConsentRecord.model_validate(c) for c in await service.consent_history(session, bundle.case, party_id)
+    ]
+
+
+class AssignmentBody(RequestModel):
+    practitioner_id: uuid.UUID | None = None
+    rep_ids: list[uuid.UUID]
+
+
+@router.put(
+    "/{case_id}/assignment",
+    response_model=CaseView,
+    responses=errors(404, 409, 412, 422),
+    dependencies=[permission(Permission.ASSIGNMENT_SET)],
+)
+async def set_assignment(
+    body: AssignmentBody,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+    version: IfMatchOptional,
+    response: Response,
+) -> CaseView:
+    """Assign the practitioner and reps; refused (409) for a rep who may not take the case."""
+    await service.set_assignment(
+        session,
+        ctx,
+        bundle,
+        practitioner_id=body.practitioner_id,
+        rep_ids=body.rep_ids,
+        expected_version=version,
+    )
+    return case_response(response, ctx.principal, bundle)
+
+
+@router.get("/{case_id}/transitions", response_model=TransitionOptions, responses=errors(404))
+async def transition_options(bundle: CaseForRead, session: SessionDep, ctx: ContextDep) -> TransitionOptions:
+    """The triggers the caller could fire now, and the guards that block the rest."""
+    options = await service.transition_options(session, ctx, bundle)
+    return TransitionOptions(
+        state=CaseState(bundle.case.state),
+        version=bundle.case.version,
+        triggers=[
+            TriggerOption(
+                trigger=t.trigger,
+                to=t.dest.value if t.dest else (bundle.case.previous_state or ""),
+                allowed=not unmet,
+                unmet_guards=[GuardStatus(name=u.name, description=u.description) for u in unmet],
+            )
+            for t, unmet in options
+        ],
+    )
+
+
+@router.post(
+    "/{case_id}/transitions",
+    response_model=CaseView,
+    responses=errors(404, 409, 412, 422),
+    dependencies=[permission(Permission.TRANSITION_FIRE)],
+)
+async def fire_transition(
+    body: TransitionRequest,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+    version: IfMatchOptional,
+    response: Response,
+) -> CaseView:
+    """Fire a workflow trigger (If-Match honoured when sent)."""
+    await service.fire_transition(session, ctx, bundle, body, expected_version=version)
+    return case_response(response, ctx.principal, bundle)
+
+
+@router.get(
+    "/{case_id}/timeline",
+    response_model=list[TimelineEntry],
+    responses=errors(404),
+    dependencies=[permission(Permission.TIMELINE_READ)],
+)
+async def timeline(bundle: CaseForRead, session: SessionDep) -> list[TimelineEntry]:
+    """The case's history, oldest first, in words a person can read."""
+    return [
+        TimelineEntry(
+            at=r.occurred_at,
+            action=r.action,
+            text=sentence(r),
+            actor=actor_words(r.actor),
+            request_id=r.request_id,
+        )
+        for r in await case_records(session, bundle.case.id)
+    ]

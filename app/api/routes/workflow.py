@@ -1,0 +1,40 @@
+"""The workflow, as data and as a diagram, from the one table."""
+
+import shutil
+import subprocess
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+
+from app.errors import ValidationFailedError
+from app.workflows import case_workflow as wf
+
+router = APIRouter(prefix="/workflow", tags=["workflow"])
+
+
+@router.get("")
+async def workflow() -> dict[str, Any]:
+    """States, triggers, who may fire each, and the guards."""
+    return wf.describe()
+
+
+@router.get(
+    "/diagram",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}, "image/svg+xml": {}}},
+        422: {"description": "No Graphviz"},
+    },
+)
+async def diagram(format: Annotated[Literal["mermaid", "svg"], Query()] = "mermaid") -> Response:
+    """The workflow as a Mermaid state diagram (`?format=svg` where Graphviz is installed)."""
+    if format == "mermaid":
+        return PlainTextResponse(wf.mermaid())
+    dot = shutil.which("dot")
+    if dot is None:
+        raise ValidationFailedError("SVG needs Graphviz, which is not installed here; use format=mermaid")
+    svg = subprocess.run(  # noqa: S603 - fixed executable, our own input
+        [dot, "-Tsvg"], input=wf.graphviz().encode(), capture_output=True, check=True, timeout=10
+    ).stdout
+    return Response(svg, media_type="image/svg+xml")

@@ -1,0 +1,112 @@
+"""Issuing API keys and recognising them."""
+
+import hashlib
+import re
+import secrets
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app import clock
+from app.audit.service import record_global_change
+from app.auth.models import ApiClient
+from app.common.enums import Role
+from app.common.patterns import PRISON_ID
+from app.context import Principal, RequestContext
+from app.errors import NotFoundError, ValidationFailedError
+from app.reps.models import Rep
+
+KEY_PREFIX = "rjk_"
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def principal_of(client: ApiClient) -> Principal:
+    """The principal an API client acts as."""
+    return Principal(
+        client_id=client.id,
+        name=client.name,
+        role=Role(client.role),
+        prisons=None if client.all_prisons else frozenset(client.prisons),
+        rep_id=client.rep_id,
+    )
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    """The principal behind a bearer key, or None if the key is unknown or revoked."""
+    if not token.startswith(KEY_PREFIX) or len(token) > 200:
+        return None
+    client = (
+        await session.execute(
+            select(ApiClient).where(col(ApiClient.key_hash) == hash_key(token), col(ApiClient.active))
+        )
+    ).scalar_one_or_none()
+    return principal_of(client) if client else None
+
+
+async def create_client(
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    name: str,
+    role: str,
+    prisons: list[str],
+    all_prisons: bool,
+    rep_id: uuid.UUID | None,
+) -> tuple[ApiClient, str]:
+    """Register a client and return it with its key (shown once, stored only as a hash)."""
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise ValidationFailedError(
+            f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}"
+        ) from None
+    bad = [p for p in prisons if not re.fullmatch(PRISON_ID, p)]
+    if bad:
+        raise ValidationFailedError(f"not a prison id: {', '.join(bad)} (three capital letters)")
+    if all_prisons and prisons:
+        raise ValidationFailedError("give either prisons or all prisons, not both")
+    if not all_prisons and not prisons:
+        raise ValidationFailedError("a client needs a caseload: at least one prison, or all prisons")
+    if role_value == Role.REP:
+        if rep_id is None:
+            raise ValidationFailedError("a rep client must be bound to a rep record (--rep-id)")
+        rep = await session.get(Rep, rep_id)
+        if rep is None:
+            raise NotFoundError(f"no rep {rep_id}")
+        if not all_prisons and rep.prison_id not in prisons:
+            raise ValidationFailedError(f"rep {rep_id} is in {rep.prison_id}, outside the caseload")
+    elif rep_id is not None:
+        raise ValidationFailedError("only a rep client is bound to a rep record")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    client = ApiClient(
+        name=name,
+        role=role_value.value,
+        prisons=sorted(set(prisons)),
+        all_prisons=all_prisons,
+        rep_id=rep_id,
+        key_hash=hash_key(key),
+        created_at=clock.now(),
+    )
+    session.add(client)
+    await session.flush()
+    await record_global_change(
+        session,
+        ctx,
+        action="client.created",
+        entity_type="api_client",
+        entity_id=client.id,
+        after={
+            "name": name,
+            "role": role_value.value,
+            "prisons": client.prisons,
+            "allPrisons": all_prisons,
+            "repId": rep_id,
+        },
+    )
+    return client, key

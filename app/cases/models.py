@@ -1,0 +1,101 @@
+"""Cases, their parties, the consent ledger and the per-prison reference counter."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, new_id
+
+
+class Case(SQLModel, table=True):
+    """One conflict case and where it stands in the workflow."""
+
+    __tablename__ = "rj_case"
+    __table_args__ = (
+        UniqueConstraint("source_system", "source_reference", name="uq_case_source"),
+        Index("ix_case_prison_state", "prison_id", "state"),
+        Index("ix_case_updated", "updated_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    reference: str = Field(max_length=20, unique=True)
+    prison_id: str = Field(max_length=3)
+    state: str = Field(max_length=30, index=True)
+    previous_state: str | None = Field(default=None, max_length=30)
+    paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    pause_reason: str | None = None
+    version: int = 1
+    category: str = Field(max_length=30)
+    summary: str | None = None
+    description: str | None = None
+    incident_occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    incident_location_key: str | None = Field(default=None, max_length=100)
+    risk_level: str | None = Field(default=None, max_length=10)
+    risk_notes: str | None = None
+    facilitator: str | None = Field(default=None, max_length=20)
+    source_system: str = Field(max_length=100)
+    source_reference: str = Field(max_length=200)
+    referred_by: str = Field(max_length=200)
+    created_by_client_id: uuid.UUID | None = Field(default=None, index=True)
+    practitioner_id: uuid.UUID | None = Field(default=None, index=True)
+    outcome: str | None = Field(default=None, max_length=30)
+    decline_reason: str | None = Field(default=None, max_length=30)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    concluded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    audit_seq: int = 0
+    audit_head: str = Field(default="", max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CaseRep(SQLModel, table=True):
+    """A rep assigned to a case."""
+
+    __tablename__ = "case_rep"
+
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", primary_key=True)
+    rep_id: uuid.UUID = Field(foreign_key="rep.id", primary_key=True, index=True)
+
+
+class PrisonCounter(SQLModel, table=True):
+    """The last case number issued in a prison; taken with UPDATE ... RETURNING."""
+
+    __tablename__ = "prison_counter"
+
+    prison_id: str = Field(max_length=3, primary_key=True)
+    last_number: int = 0
+
+
+class Party(SQLModel, table=True):
+    """A prisoner in the conflict."""
+
+    __tablename__ = "party"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
+    prisoner_number: str = Field(max_length=7, index=True)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    role: str = Field(max_length=10)
+    location: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """One entry of the consent ledger: never updated, only appended."""
+
+    __tablename__ = "consent"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    scope: str = Field(max_length=20)
+    given: bool
+    method: str = Field(max_length=20)
+    recorded_by: str = Field(max_length=200)
+    recorded_by_client_id: uuid.UUID | None = None
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    # The seq of this entry's audit record: a strict order even within one instant.
+    audit_seq: int = 0

@@ -1,0 +1,206 @@
+"""Request and response shapes of cases, parties and consents."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from app.common.enums import (
+    CaseState,
+    Category,
+    ConsentMethod,
+    ConsentScope,
+    Facilitator,
+    PartyRole,
+    RiskLevel,
+    Trigger,
+)
+from app.common.patterns import PRISON_ID, PRISONER_NUMBER
+from app.common.schemas import ApiModel, RequestModel
+
+PrisonerNumber = Annotated[str, StringConstraints(pattern=PRISONER_NUMBER)]
+PrisonId = Annotated[str, StringConstraints(pattern=PRISON_ID)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class PartyCreate(RequestModel):
+    prisoner_number: PrisonerNumber
+    first_name: Name
+    last_name: Name
+    role: PartyRole
+    location: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class ConsentCreate(RequestModel):
+    scope: ConsentScope
+    given: bool
+    recorded_by: ShortText
+    method: ConsentMethod
+
+
+class CasePatch(RequestModel):
+    summary: LongText | None = None
+    category: Category | None = None
+    risk_level: RiskLevel | None = None
+    risk_notes: LongText | None = None
+    facilitator: Facilitator | None = None
+
+
+class ConferenceDetails(RequestModel):
+    scheduled_at: AwareDatetime
+    location: ShortText
+    facilitator_id: uuid.UUID
+    supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
+    keep_apart_override_reason: LongText | None = Field(
+        default=None,
+        description="A practitioner's reason to meet despite an open non-association.",
+    )
+    keep_apart_checked_by_hand: bool = Field(
+        default=False,
+        description="The practitioner checked non-associations by hand because the "
+        "non-associations service is not configured or not reachable.",
+    )
+
+
+class TransitionRequest(RequestModel):
+    trigger: Trigger
+    reason: LongText | None = None
+    outcome: Annotated[str, StringConstraints(max_length=40)] | None = None
+    until: AwareDatetime | None = None
+    party_id: uuid.UUID | None = None
+    conference: ConferenceDetails | None = None
+
+
+class Source(ApiModel):
+    system: str
+    reference: str
+
+
+class ConsentStatus(ApiModel):
+    given: bool
+    method: ConsentMethod
+    recorded_by: str
+    recorded_at: datetime
+
+
+class PartyPublic(ApiModel):
+    id: uuid.UUID
+    prisoner_number: str
+    first_name: str
+    last_name: str
+    role: PartyRole
+    location: str | None
+    consents: dict[str, ConsentStatus]
+
+
+class PartyForRep(ApiModel):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    role: PartyRole
+    location: str | None
+
+
+class Assignment(ApiModel):
+    practitioner_id: uuid.UUID | None
+    rep_ids: list[uuid.UUID]
+
+
+class Hold(ApiModel):
+    paused_from: CaseState
+    until: datetime
+    reason: str | None
+
+
+class CaseBase(ApiModel):
+    id: uuid.UUID
+    reference: str
+    prison_id: str
+    state: CaseState
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseForReferrer(CaseBase):
+    """What an integration client sees of the referrals it made."""
+
+    view: Literal["referrer"] = "referrer"
+    source: Source
+    outcome: str | None
+
+
+class CaseForRep(CaseBase):
+    """What a rep needs: who to see and where; never risk notes or consents' detail."""
+
+    view: Literal["rep"] = "rep"
+    category: Category
+    summary: str | None
+    risk_level: RiskLevel | None
+    facilitator: Facilitator | None
+    parties: list[PartyForRep]
+    assignment: Assignment
+    hold: Hold | None
+
+
+class CaseDetail(CaseBase):
+    """The whole case, as practitioners, managers and admins see it."""
+
+    view: Literal["full"] = "full"
+    category: Category
+    summary: str | None
+    description: str | None
+    risk_level: RiskLevel | None
+    risk_notes: str | None = None
+    facilitator: Facilitator | None
+    source: Source
+    parties: list[PartyPublic]
+    assignment: Assignment
+    hold: Hold | None
+    outcome: str | None
+    decline_reason: str | None
+    referred_by: str
+    incident_occurred_at: datetime | None
+    closed_at: datetime | None
+
+
+CaseView = CaseDetail | CaseForRep | CaseForReferrer
+
+
+class GuardStatus(ApiModel):
+    name: str
+    description: str
+
+
+class TriggerOption(ApiModel):
+    trigger: str
+    to: str
+    allowed: bool
+    unmet_guards: list[GuardStatus]
+
+
+class TransitionOptions(ApiModel):
+    state: CaseState
+    version: int
+    triggers: list[TriggerOption]
+
+
+class ConsentRecord(ApiModel):
+    id: uuid.UUID
+    party_id: uuid.UUID
+    scope: ConsentScope
+    given: bool
+    method: ConsentMethod
+    recorded_by: str
+    recorded_at: datetime
+
+
+class TimelineEntry(ApiModel):
+    at: datetime
+    action: str
+    text: str
+    actor: str
+    request_id: str | None

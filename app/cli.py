@@ -1,0 +1,197 @@
+"""The `rj-casework` command line."""
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from app.config import get_settings
+
+
+def _fail(message: str) -> int:
+    print(f"rj-casework: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Bring the database to the newest schema."""
+    from app.migrate import upgrade
+
+    asyncio.run(upgrade(get_settings()))
+    print("database is at the newest schema", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    workers = args.workers or settings.workers
+    uvicorn.run(
+        "app.main:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def _run(job: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
+    from app.db import Database
+
+    async def main() -> int:
+        db = Database(get_settings())
+        try:
+            from app.migrate import ensure_migrated
+
+            await ensure_migrated(db.engine)
+            return await job(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    """Issue a bearer key and print it, alone, once."""
+    from app.auth.service import create_client
+    from app.context import SYSTEM_CONTEXT
+    from app.errors import AppError
+
+    async def job(db: Any) -> int:
+        try:
+            async with db.transaction() as session:
+                _client, key = await create_client(
+                    session,
+                    SYSTEM_CONTEXT,
+                    name=args.name,
+                    role=args.role,
+                    prisons=args.prison or [],
+                    all_prisons=args.all_prisons,
+                    rep_id=uuid.UUID(args.rep_id) if args.rep_id else None,
+                )
+        except AppError as exc:
+            return _fail(exc.message)
+        print(key)
+        return 0
+
+    if args.rep_id:
+        try:
+            uuid.UUID(args.rep_id)
+        except ValueError:
+            return _fail(f"--rep-id {args.rep_id!r} is not a UUID")
+    return _run(job)
+
+
+def cmd_audit_verify(_args: argparse.Namespace) -> int:
+    """Exit 0 when the whole trail verifies, 1 naming the first bad record."""
+    from app.audit.service import verify
+
+    async def job(db: Any) -> int:
+        async with db.transaction() as session:
+            result = await verify(session)
+        if result.valid:
+            print(f"audit trail verifies: {result.checked} records checked ({result.redacted} redacted)")
+            return 0
+        return _fail(
+            f"audit trail broken after {result.checked} good records: {json.dumps(result.first_invalid)}"
+        )
+
+    return _run(job)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the timed work (and event delivery) once or forever."""
+    from app.worker.loop import run_worker
+
+    return _run(lambda db: run_worker(db, once=args.once))
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document."""
+    from app.openapi import write_openapi
+
+    path = write_openapi(Path(args.output))
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Load demo data and print one key per role."""
+    from app.demo import load_demo
+
+    return _run(lambda db: load_demo(db, scale=args.scale, only_if_empty=args.if_empty))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="rj-casework", description="Restorative-justice case workflow service"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
+
+    serve = sub.add_parser("serve", help="run the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    clients = sub.add_parser("clients", help="API clients").add_subparsers(
+        dest="clients_command", required=True
+    )
+    create = clients.add_parser("create", help="issue a bearer key (printed once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True)
+    create.add_argument("--prison", action="append", help="a prison id in the caseload; repeat for more")
+    create.add_argument("--all-prisons", action="store_true")
+    create.add_argument("--rep-id")
+    create.set_defaults(func=cmd_clients_create)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="recompute the hash chains").set_defaults(func=cmd_audit_verify)
+
+    worker = sub.add_parser("worker", help="deliver events and run timed work")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.set_defaults(func=cmd_worker)
+
+    openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--output", default="openapi/openapi.json")
+    openapi.set_defaults(func=cmd_openapi)
+
+    demo = sub.add_parser("demo", help="load demo data")
+    demo.add_argument("--scale", choices=["small", "national"], default="small")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing when cases already exist")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for operators, not a trace
+        from app.migrate import NotMigratedError
+
+        if isinstance(exc, NotMigratedError):
+            return _fail(str(exc))
+        return _fail(f"{type(exc).__name__}: {exc}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Vocabularies shared across domains, as the contract spells them."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PRACTITIONER = "practitioner"
+    REP = "rep"
+    REFERRER = "referrer"
+    MANAGER = "manager"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class CaseState(StrEnum):
+    REFERRED = "referred"
+    ASSESSMENT = "assessment"
+    SHUTTLE_MEDIATION = "shuttle_mediation"
+    LETTER_EXCHANGE = "letter_exchange"
+    CONFERENCE = "conference"
+    FOLLOW_UP = "follow_up"
+    ON_HOLD = "on_hold"
+    CLOSED = "closed"
+
+
+class Category(StrEnum):
+    ASSAULT = "assault"
+    FIGHT = "fight"
+    THREATS = "threats"
+    BULLYING = "bullying"
+    DEBT = "debt"
+    THEFT = "theft"
+    VERBAL_ABUSE = "verbal_abuse"
+    CELL_SHARE_DISPUTE = "cell_share_dispute"
+    OTHER = "other"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Facilitator(StrEnum):
+    REP = "rep"
+    PRACTITIONER = "practitioner"
+
+
+class PartyRole(StrEnum):
+    HARMED = "harmed"
+    HARMER = "harmer"
+    BOTH = "both"
+
+
+class ConsentScope(StrEnum):
+    INDIRECT = "indirect"
+    LETTERS_SEND = "letters_send"
+    LETTERS_RECEIVE = "letters_receive"
+    DIRECT = "direct"
+
+
+class ConsentMethod(StrEnum):
+    IN_PERSON = "in_person"
+    WRITTEN = "written"
+    VIA_REP = "via_rep"
+
+
+class DeclineReason(StrEnum):
+    UNSUITABLE = "unsuitable"
+    DUPLICATE = "duplicate"
+    OUT_OF_SCOPE = "out_of_scope"
+    PARTIES_UNAVAILABLE = "parties_unavailable"
+    CONSENT_REFUSED = "consent_refused"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    PARTIALLY_RESOLVED = "partially_resolved"
+    NOT_RESOLVED = "not_resolved"
+    WITHDRAWN = "withdrawn"
+    UNSUITABLE = "unsuitable"
+
+
+CONCLUDE_OUTCOMES = frozenset({Outcome.RESOLVED, Outcome.PARTIALLY_RESOLVED, Outcome.NOT_RESOLVED})
+
+
+class RepStatus(StrEnum):
+    IN_TRAINING = "in_training"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    LEFT = "left"
+
+
+class TaskKind(StrEnum):
+    ASSESSMENT_VISIT = "assessment_visit"
+    SHUTTLE_VISIT = "shuttle_visit"
+    LETTER_DELIVERY = "letter_delivery"
+    WELLBEING_CHECK = "wellbeing_check"
+    CONFERENCE_PREPARATION = "conference_preparation"
+    SAFEGUARDING_CHECK = "safeguarding_check"
+    PRACTITIONER_REVIEW = "practitioner_review"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class AssigneeType(StrEnum):
+    REP = "rep"
+    PRACTITIONER = "practitioner"
+
+
+class ConcernCategory(StrEnum):
+    SELF_HARM = "self_harm"
+    SUICIDE_RISK = "suicide_risk"
+    VIOLENCE_THREAT = "violence_threat"
+    DISCLOSURE = "disclosure"
+    BULLYING = "bullying"
+    OTHER = "other"
+
+
+class ConcernStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class Trigger(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    START_SHUTTLE = "start_shuttle"
+    START_LETTERS = "start_letters"
+    SCHEDULE_CONFERENCE = "schedule_conference"
+    CONCLUDE = "conclude"
+    WITHDRAW = "withdraw"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CLOSE = "close"
+    REOPEN = "reopen"

@@ -1,0 +1,27 @@
+"""Plain JSON values for audit records and events (ids and times as strings)."""
+
+import uuid
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+
+def plain(value: Any) -> Any:
+    """Convert ids, times, enums and containers into JSON-native values."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, float):
+        return str(value)
+    raise TypeError(f"cannot record {type(value).__name__} in the audit trail")

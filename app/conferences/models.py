@@ -1,0 +1,28 @@
+"""Face-to-face conferences and what was agreed at them."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, new_id
+
+
+class Conference(SQLModel, table=True):
+    """The one conference of a case: its arrangements and whether it was held."""
+
+    __tablename__ = "conference"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", unique=True)
+    scheduled_at: datetime = Field(sa_type=UTCDateTime)
+    location: str = Field(max_length=200)
+    facilitator_id: uuid.UUID
+    supporting_rep_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    keep_apart_override_reason: str | None = None
+    keep_apart_checked_by_hand: bool = False
+    held: bool | None = None
+    attendees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    outcome_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)

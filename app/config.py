@@ -1,0 +1,37 @@
+"""Service configuration, read from `RJ_*` environment variables (or `.env`)."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads; see the README for the table."""
+
+    model_config = SettingsConfigDict(env_prefix="RJ_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./rj.db"
+    log_level: str = "INFO"
+    base_url: str = "http://127.0.0.1:8000"
+    wellbeing_check_offsets_hours: list[float] = Field(default=[4, 24, 168, 672])
+    rep_max_pause_hours: int = 72
+    page_size_default: int = 20
+    page_size_max: int = 100
+    max_body_bytes: int = 1_048_576
+    docs_enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    db_pool_size: int = 10
+    sqlite_busy_timeout_ms: int = 30_000
+    non_associations_url: str | None = None
+    non_associations_token: str | None = None
+    incident_reporting_url: str | None = None
+    incident_reporting_token: str | None = None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The one settings instance of the process."""
+    return Settings()

@@ -1,0 +1,217 @@
+"""Demo data: two prisons, reps, a case in every state, and one key per role."""
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.auth.service import create_client
+from app.cases import repository as repo
+from app.cases import service as cases
+from app.cases.models import Case
+from app.cases.schemas import CasePatch, ConferenceDetails, ConsentCreate, PartyCreate, TransitionRequest
+from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
+from app.context import SYSTEM_CONTEXT, RequestContext
+from app.db import Database
+from app.referrals import service as referrals
+from app.referrals.schemas import Incident, ReferralCreate, SourceRef
+from app.reps import service as reps
+from app.reps.schemas import RepCreate
+
+KEYS_FILE = Path("demo-keys.txt")
+
+PEOPLE = [
+    ("A1001AA", "Dean", "Walsh"),
+    ("A1002AB", "Marcus", "Okoye"),
+    ("A1003AC", "Liam", "Parry"),
+    ("A1004AD", "Tyrone", "Baptiste"),
+    ("A1005AE", "Connor", "Haigh"),
+    ("A1006AF", "Jamal", "Reid"),
+    ("A1007AG", "Stephen", "Moss"),
+    ("A1008AH", "Kyle", "Bennett"),
+]
+
+STATE_PATHS: dict[str, list[str]] = {
+    "referred": [],
+    "assessment": ["accept"],
+    "shuttle_mediation": ["accept", "start_shuttle"],
+    "letter_exchange": ["accept", "start_letters"],
+    "conference": ["accept", "schedule_conference"],
+    "follow_up": ["accept", "start_shuttle", "conclude"],
+    "on_hold": ["accept", "start_shuttle", "pause"],
+    "closed": ["accept", "decline"],
+}
+
+
+async def load_demo(db: Database, *, scale: str, only_if_empty: bool) -> int:
+    """Load the demo set; with `only_if_empty`, do nothing when cases exist."""
+    if scale == "national":
+        from bench.national import load_national  # type: ignore[import-not-found,unused-ignore]
+
+        return int(await load_national(db))
+    async with db.transaction() as session:
+        count = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
+    if only_if_empty and count:
+        print(
+            f"demo: {count} cases already present; keys from the first start are in {KEYS_FILE}",
+            file=sys.stderr,
+        )
+        return 0
+    async with db.transaction() as session:
+        keys = await _load(session)
+    lines = [f"{role:<13} {prisons:<10} {key}" for role, prisons, key in keys]
+    text = "Demo API keys (Authorization: Bearer <key>):\n" + "\n".join(lines) + "\n"
+    print(text)
+    KEYS_FILE.write_text(text)
+    return 0
+
+
+async def _load(session: AsyncSession) -> list[tuple[str, str, str]]:
+    sys_ctx = SYSTEM_CONTEXT
+    rep_records = []
+    for i, (prison, number, first, last) in enumerate(
+        [
+            ("MDI", "G4001RR", "Andre", "Lewis"),
+            ("MDI", "G4002RR", "Paul", "Kerr"),
+            ("MDI", "G4003RR", "Sam", "Quinn"),
+            ("LEI", "G4004RR", "Ian", "Doyle"),
+        ]
+    ):
+        rep_records.append(
+            await reps.create_rep(
+                session,
+                sys_ctx,
+                RepCreate(
+                    prisoner_number=number,
+                    first_name=first,
+                    last_name=last,
+                    prison_id=prison,
+                    location=f"{prison}-{'ABC'[i % 3]}-2",
+                    status=RepStatus.ACTIVE,
+                    max_active_cases=10,
+                ),
+            )
+        )
+    keys: list[tuple[str, str, str]] = []
+
+    async def key(name: str, role: str, prisons: list[str], **kw: Any) -> Any:
+        client, secret = await create_client(
+            session,
+            sys_ctx,
+            name=name,
+            role=role,
+            prisons=prisons,
+            all_prisons=not prisons,
+            rep_id=kw.get("rep_id"),
+        )
+        keys.append((role, ",".join(prisons) or "all", secret))
+        return client
+
+    practitioner = await key("Demo practitioner (Moorland)", "practitioner", ["MDI"])
+    await key("Demo practitioner (Leeds)", "practitioner", ["LEI"])
+    await key("Demo rep Andre Lewis", "rep", ["MDI"], rep_id=rep_records[0].id)
+    await key("Demo incident system", "referrer", ["MDI", "LEI"])
+    await key("Demo manager", "manager", [])
+    await key("Demo auditor", "auditor", [])
+    await key("Demo admin", "admin", [])
+    from app.context import Principal
+
+    ctx = RequestContext(
+        principal=Principal(
+            client_id=practitioner.id,
+            name=practitioner.name,
+            role=Role.PRACTITIONER,
+            prisons=frozenset({"MDI"}),
+        ),
+        request_id="demo",
+    )
+    categories = list(Category)
+    for n, path in enumerate(STATE_PATHS.values()):
+        a, b = PEOPLE[n % len(PEOPLE)], PEOPLE[(n + 3) % len(PEOPLE)]
+        category = categories[n % len(categories)]
+        case, _ = await referrals.refer(
+            session,
+            ctx,
+            ReferralCreate(
+                prison_id="MDI",
+                source=SourceRef(system="DEMO", reference=f"DEMO-{n + 1:04d}"),
+                incident=Incident(
+                    occurred_at=clock.now() - timedelta(days=30 - n),
+                    location_key=f"MDI-{'ABC'[n % 3]}-1",
+                    category=category,
+                    description=f"Demo incident {n + 1}: {category.value.replace('_', ' ')} on the landing.",
+                ),
+                parties=[
+                    PartyCreate(
+                        prisoner_number=a[0],
+                        first_name=a[1],
+                        last_name=a[2],
+                        role=PartyRole.HARMED,
+                        location="MDI-A-1-001",
+                    ),
+                    PartyCreate(
+                        prisoner_number=b[0],
+                        first_name=b[1],
+                        last_name=b[2],
+                        role=PartyRole.HARMER,
+                        location="MDI-B-2-014",
+                    ),
+                ],
+                referred_by="Safer custody team",
+            ),
+        )
+        await session.flush()
+        await _walk(session, ctx, case, path, practitioner.id, rep_records[n % 3].id)
+    return keys
+
+
+async def _walk(
+    session: AsyncSession, ctx: RequestContext, case: Case, path: list[str], practitioner_id: Any, rep_id: Any
+) -> None:
+    bundle = await repo.load_bundle(session, case)
+    if path:
+        await cases.set_assignment(
+            session, ctx, bundle, practitioner_id=practitioner_id, rep_ids=[rep_id], expected_version=None
+        )
+        await cases.patch_case(
+            session,
+            ctx,
+            case,
+            CasePatch(risk_level="low", facilitator="rep", risk_notes="Demo: no weapons involved."),
+            expected_version=case.version,
+        )
+        for party in bundle.parties:
+            for scope in ConsentScope:
+                await cases.record_consent(
+                    session,
+                    ctx,
+                    case,
+                    party.id,
+                    ConsentCreate(
+                        scope=scope, given=True, recorded_by="Demo rep", method=ConsentMethod.VIA_REP
+                    ),
+                )
+    for trigger in path:
+        bundle = await repo.load_bundle(session, case)
+        body = TransitionRequest(trigger=Trigger(trigger))
+        if trigger == "decline":
+            body.reason = "consent_refused"
+        elif trigger == "conclude":
+            body.outcome = "resolved"
+        elif trigger == "pause":
+            body.until, body.reason = clock.now() + timedelta(hours=48), "Tempers high after a wing search"
+        elif trigger == "start_letters":
+            body.party_id = bundle.parties[0].id
+        elif trigger == "schedule_conference":
+            body.conference = ConferenceDetails(
+                scheduled_at=clock.now() + timedelta(days=7),
+                location="MDI chapel meeting room",
+                facilitator_id=practitioner_id,
+                keep_apart_checked_by_hand=True,
+            )
+        await cases.fire_transition(session, ctx, bundle, body, expected_version=None)
+        await session.flush()

@@ -1,0 +1,80 @@
+"""One hierarchy of errors; `app.api.problems` renders them as RFC 9457 problems."""
+
+from typing import Any
+
+
+class AppError(Exception):
+    """An error a client should see, with its HTTP status and a stable error code."""
+
+    status: int = 400
+    error_code: str = "BAD_REQUEST"
+    title: str = "Bad request"
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class NotFoundError(AppError):
+    status, error_code, title = 404, "NOT_FOUND", "Not found"
+
+
+class UnauthenticatedError(AppError):
+    status, error_code, title = 401, "UNAUTHENTICATED", "Unauthenticated"
+
+
+class ForbiddenError(AppError):
+    status, error_code, title = 403, "FORBIDDEN", "Forbidden"
+
+
+class ConflictError(AppError):
+    status, error_code, title = 409, "CONFLICT", "Conflict"
+
+
+class TransitionNotAllowedError(ConflictError):
+    error_code, title = "TRANSITION_NOT_ALLOWED", "Transition not allowed"
+
+
+class GuardFailedError(ConflictError):
+    error_code, title = "GUARD_FAILED", "Guard failed"
+
+
+class AssignmentRefusedError(ConflictError):
+    error_code, title = "ASSIGNMENT_REFUSED", "Assignment refused"
+
+
+class InvalidStateError(ConflictError):
+    error_code, title = "INVALID_STATE", "Not allowed in this state"
+
+
+class PreconditionRequiredError(AppError):
+    status, error_code, title = 428, "PRECONDITION_REQUIRED", "Precondition required"
+
+
+class VersionMismatchError(AppError):
+    status, error_code, title = 412, "VERSION_MISMATCH", "Version mismatch"
+
+
+class ValidationFailedError(AppError):
+    status, error_code, title = 422, "VALIDATION_FAILED", "Validation failed"
+
+
+class IdempotencyKeyReusedError(AppError):
+    status, error_code, title = 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency key reused"
+
+
+class IdempotencyInProgressError(ConflictError):
+    error_code, title = "IDEMPOTENCY_IN_PROGRESS", "Request with this key still running"
+
+
+class PayloadTooLargeError(AppError):
+    status, error_code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class ServiceUnavailableError(AppError):
+    status, error_code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
+
+
+class UpstreamError(AppError):
+    status, error_code, title = 502, "UPSTREAM_FAILED", "Upstream system failed"

@@ -1,0 +1,92 @@
+"""Writing outbound prison domain events to the outbox, in the caller's transaction."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.cases.models import Case
+from app.common.jsonable import plain
+from app.config import get_settings
+from app.events.models import OutboxEvent
+
+EVENT_VERSION = 1
+
+CASE_CREATED = "restorative-justice.case.created"
+CASE_STATE_CHANGED = "restorative-justice.case.state-changed"
+CASE_CLOSED = "restorative-justice.case.closed"
+SAFEGUARDING_RAISED = "restorative-justice.safeguarding.raised"
+TASK_OVERDUE = "restorative-justice.task.overdue"
+
+OUTBOUND_TYPES = (CASE_CREATED, CASE_STATE_CHANGED, CASE_CLOSED, SAFEGUARDING_RAISED, TASK_OVERDUE)
+
+
+def case_url(case: Case) -> str:
+    """Where a listener can fetch the case."""
+    return f"{get_settings().base_url.rstrip('/')}/cases/{case.id}"
+
+
+def emit(
+    session: AsyncSession,
+    *,
+    event_type: str,
+    description: str,
+    prisoner_numbers: Iterable[str],
+    detail_url: str | None,
+    additional: dict[str, Any],
+    case: Case | None = None,
+    prison_id: str | None = None,
+) -> OutboxEvent:
+    """Append one event to the outbox; it is published only if the transaction commits."""
+    occurred = clock.now()
+    event = OutboxEvent(
+        event_type=event_type,
+        case_id=case.id if case else None,
+        prison_id=case.prison_id if case else prison_id,
+        payload={},
+        created_at=occurred,
+    )
+    envelope: dict[str, Any] = {
+        "eventId": str(event.event_id),
+        "eventType": event_type,
+        "version": EVENT_VERSION,
+        "occurredAt": occurred.isoformat(timespec="milliseconds"),
+        "description": description,
+        "additionalInformation": plain(additional),
+        "personReference": {
+            "identifiers": [{"type": "NOMS", "value": n} for n in dict.fromkeys(prisoner_numbers)]
+        },
+    }
+    if detail_url:
+        envelope["detailUrl"] = detail_url
+    event.payload = envelope
+    session.add(event)
+    return event
+
+
+def emit_case_event(
+    session: AsyncSession,
+    case: Case,
+    *,
+    event_type: str,
+    description: str,
+    prisoner_numbers: Iterable[str],
+    extra: dict[str, Any] | None = None,
+) -> OutboxEvent:
+    """An event about a case, carrying its reference, prison and state."""
+    return emit(
+        session,
+        event_type=event_type,
+        description=description,
+        prisoner_numbers=prisoner_numbers,
+        detail_url=case_url(case),
+        additional={
+            "caseId": case.id,
+            "reference": case.reference,
+            "prisonId": case.prison_id,
+            "state": case.state,
+            **(extra or {}),
+        },
+        case=case,
+    )

@@ -1,0 +1,438 @@
+"""The case workflow: the transition table of the contract, its guards, and the machine.
+
+The table below is the single source for the machine, `GET /workflow`, the Mermaid diagram
+and the table-driven tests.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from transitions import Machine
+from transitions.extensions import GraphMachine
+
+from app.common.enums import (
+    CONCLUDE_OUTCOMES,
+    CaseState,
+    ConsentScope,
+    DeclineReason,
+    Facilitator,
+    RiskLevel,
+    Role,
+    Trigger,
+)
+
+S = CaseState
+PRACTITIONER = frozenset({Role.PRACTITIONER})
+PRACTITIONER_OR_REP = frozenset({Role.PRACTITIONER, Role.REP})
+PAUSABLE = (S.ASSESSMENT, S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE, S.CONFERENCE, S.FOLLOW_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of the workflow table. `dest=None` means back to the state paused from."""
+
+    trigger: str
+    sources: tuple[CaseState, ...]
+    dest: CaseState | None
+    who: frozenset[Role]
+    guards: tuple[str, ...] = ()
+    automatic: bool = False
+
+
+TABLE: tuple[Transition, ...] = (
+    Transition("accept", (S.REFERRED,), S.ASSESSMENT, PRACTITIONER),
+    Transition("decline", (S.REFERRED, S.ASSESSMENT), S.CLOSED, PRACTITIONER, ("decline_reason_valid",)),
+    Transition(
+        "start_shuttle",
+        (S.ASSESSMENT, S.LETTER_EXCHANGE, S.CONFERENCE),
+        S.SHUTTLE_MEDIATION,
+        PRACTITIONER,
+        (
+            "risk_assessed",
+            "two_parties_consent_indirect",
+            "facilitator_set",
+            "rep_facilitates_low_risk_only",
+        ),
+    ),
+    Transition(
+        "start_letters",
+        (S.ASSESSMENT, S.SHUTTLE_MEDIATION),
+        S.LETTER_EXCHANGE,
+        PRACTITIONER,
+        ("risk_assessed", "letter_writer_and_recipient_consent"),
+    ),
+    Transition(
+        "schedule_conference",
+        (S.ASSESSMENT, S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE),
+        S.CONFERENCE,
+        PRACTITIONER,
+        (
+            "risk_assessed",
+            "risk_not_high",
+            "every_party_consents_direct",
+            "conference_details_given",
+            "no_open_non_association",
+        ),
+    ),
+    Transition(
+        "conclude",
+        (S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE, S.CONFERENCE),
+        S.FOLLOW_UP,
+        PRACTITIONER,
+        ("conclude_outcome_valid", "conference_held_if_conference"),
+    ),
+    Transition(
+        "withdraw",
+        (S.ASSESSMENT, S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE, S.CONFERENCE),
+        S.FOLLOW_UP,
+        PRACTITIONER,
+        ("withdrawing_party_named",),
+    ),
+    Transition(
+        "pause",
+        PAUSABLE,
+        S.ON_HOLD,
+        PRACTITIONER_OR_REP,
+        ("until_given", "reason_given", "rep_pause_within_limit"),
+    ),
+    Transition("resume", (S.ON_HOLD,), None, PRACTITIONER, automatic=True),
+    Transition(
+        "close",
+        (S.FOLLOW_UP,),
+        S.CLOSED,
+        PRACTITIONER,
+        ("no_open_wellbeing_check", "no_open_safeguarding_concern"),
+    ),
+    Transition("reopen", (S.CLOSED,), S.ASSESSMENT, PRACTITIONER, ("reason_given",)),
+)
+
+BY_TRIGGER: dict[str, Transition] = {t.trigger: t for t in TABLE}
+TRIGGERS: tuple[str, ...] = tuple(BY_TRIGGER)
+
+
+@dataclass(slots=True)
+class ConferenceInput:
+    """The conference arrangements given with `schedule_conference`."""
+
+    scheduled_at: datetime | None
+    location: str | None
+    facilitator_id: Any
+    facilitator_is_practitioner: bool
+    keep_apart_override_reason: str | None = None
+
+
+@dataclass(slots=True)
+class KeepApart:
+    """What is known of non-associations between the parties."""
+
+    status: str  # "clear", "conflict", "unknown"
+    detail: str = ""
+    checked_by_hand: bool = False
+
+
+@dataclass(slots=True)
+class GuardContext:
+    """Everything a guard may look at, gathered by the case service before firing."""
+
+    state: CaseState
+    role: Role
+    now: datetime
+    risk_level: str | None = None
+    facilitator: str | None = None
+    reason: str | None = None
+    outcome: str | None = None
+    until: datetime | None = None
+    party_id: Any = None
+    party_ids: list[Any] = field(default_factory=list)
+    consents: dict[tuple[Any, str], bool] = field(default_factory=dict)
+    conference: ConferenceInput | None = None
+    conference_held: bool = False
+    keep_apart: KeepApart | None = None
+    open_wellbeing_checks: int = 0
+    open_safeguarding_concerns: int = 0
+    rep_max_pause: timedelta = timedelta(hours=72)
+
+    def consented(self, party_id: Any, scope: ConsentScope) -> bool:
+        """The party's latest recorded consent for `scope` (no record means no)."""
+        return self.consents.get((party_id, scope.value), False)
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A named condition with the sentence a client sees when it is unmet."""
+
+    name: str
+    description: str
+    check: Callable[[GuardContext], bool]
+
+
+def _letters_pair(c: GuardContext) -> bool:
+    writers = [c.party_id] if c.party_id is not None else c.party_ids
+    return any(
+        c.consented(w, ConsentScope.LETTERS_SEND) and c.consented(r, ConsentScope.LETTERS_RECEIVE)
+        for w in writers
+        if w in c.party_ids
+        for r in c.party_ids
+        if r != w
+    )
+
+
+def _conference_details(c: GuardContext) -> bool:
+    conf = c.conference
+    return bool(
+        conf
+        and conf.scheduled_at is not None
+        and conf.location
+        and conf.facilitator_id is not None
+        and conf.facilitator_is_practitioner
+    )
+
+
+def _no_open_non_association(c: GuardContext) -> bool:
+    if c.conference is not None and c.conference.keep_apart_override_reason:
+        return True
+    if c.keep_apart is None:
+        return False
+    return c.keep_apart.status == "clear" or (
+        c.keep_apart.status == "unknown" and c.keep_apart.checked_by_hand
+    )
+
+
+GUARDS: dict[str, Guard] = {
+    g.name: g
+    for g in (
+        Guard(
+            "decline_reason_valid",
+            "reason is one of " + ", ".join(r.value for r in DeclineReason),
+            lambda c: c.reason in {r.value for r in DeclineReason},
+        ),
+        Guard("risk_assessed", "the risk level has been assessed", lambda c: c.risk_level is not None),
+        Guard(
+            "two_parties_consent_indirect",
+            "at least two parties consented to indirect contact",
+            lambda c: sum(c.consented(p, ConsentScope.INDIRECT) for p in c.party_ids) >= 2,
+        ),
+        Guard(
+            "facilitator_set",
+            "a facilitator (rep or practitioner) is set",
+            lambda c: c.facilitator is not None,
+        ),
+        Guard(
+            "rep_facilitates_low_risk_only",
+            "a rep may facilitate only a low-risk case",
+            lambda c: c.facilitator != Facilitator.REP or c.risk_level == RiskLevel.LOW,
+        ),
+        Guard(
+            "letter_writer_and_recipient_consent",
+            "the writing party consented to write and the receiving party to receive letters",
+            _letters_pair,
+        ),
+        Guard("risk_not_high", "the risk level is not high", lambda c: c.risk_level != RiskLevel.HIGH),
+        Guard(
+            "every_party_consents_direct",
+            "every party consented to meet face to face",
+            lambda c: bool(c.party_ids) and all(c.consented(p, ConsentScope.DIRECT) for p in c.party_ids),
+        ),
+        Guard(
+            "conference_details_given",
+            "a time, a place and a practitioner facilitator are given",
+            _conference_details,
+        ),
+        Guard(
+            "no_open_non_association",
+            "no open non-association between the parties, or a practitioner's override with a reason "
+            "(when the non-associations service cannot be asked: a practitioner's record that it was "
+            "checked by hand)",
+            _no_open_non_association,
+        ),
+        Guard(
+            "conclude_outcome_valid",
+            "outcome is one of " + ", ".join(sorted(o.value for o in CONCLUDE_OUTCOMES)),
+            lambda c: c.outcome in {o.value for o in CONCLUDE_OUTCOMES},
+        ),
+        Guard(
+            "conference_held_if_conference",
+            "from conference: the conference was recorded as held",
+            lambda c: c.state != S.CONFERENCE or c.conference_held,
+        ),
+        Guard(
+            "withdrawing_party_named",
+            "partyId names the withdrawing party of this case",
+            lambda c: c.party_id is not None and c.party_id in c.party_ids,
+        ),
+        Guard(
+            "until_given",
+            "until is given and in the future",
+            lambda c: c.until is not None and c.until > c.now,
+        ),
+        Guard("reason_given", "a reason is given", lambda c: bool(c.reason and c.reason.strip())),
+        Guard(
+            "rep_pause_within_limit",
+            "a rep may pause for at most 72 hours",
+            lambda c: c.role != Role.REP or (c.until is not None and c.until <= c.now + c.rep_max_pause),
+        ),
+        Guard(
+            "no_open_wellbeing_check",
+            "no wellbeing check is still open",
+            lambda c: c.open_wellbeing_checks == 0,
+        ),
+        Guard(
+            "no_open_safeguarding_concern",
+            "no safeguarding concern on the case is still open",
+            lambda c: c.open_safeguarding_concerns == 0,
+        ),
+    )
+}
+
+
+def allowed_from(state: CaseState) -> list[str]:
+    """Triggers the table allows from `state`, in table order."""
+    return [t.trigger for t in TABLE if state in t.sources]
+
+
+def unmet_guards(transition: Transition, ctx: GuardContext) -> list[Guard]:
+    """The guards of `transition` that `ctx` does not satisfy."""
+    return [GUARDS[name] for name in transition.guards if not GUARDS[name].check(ctx)]
+
+
+def destination(transition: Transition, previous_state: str | None) -> CaseState:
+    """Where a transition leads; `resume` goes back to the state paused from."""
+    if transition.dest is not None:
+        return transition.dest
+    if previous_state is None:
+        raise ValueError("resume without a remembered state")
+    return CaseState(previous_state)
+
+
+def _machine_transitions() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for t in TABLE:
+        if t.dest is None:
+            for back in PAUSABLE:
+                rows.append(
+                    {
+                        "trigger": t.trigger,
+                        "source": [s.value for s in t.sources],
+                        "dest": back.value,
+                        "conditions": [_paused_from(back)],
+                    }
+                )
+        else:
+            rows.append({"trigger": t.trigger, "source": [s.value for s in t.sources], "dest": t.dest.value})
+    return rows
+
+
+def _paused_from(state: CaseState) -> Callable[..., bool]:
+    def check(event: Any) -> bool:
+        return bool(event.model.previous_state == state.value)
+
+    check.__name__ = f"paused_from_{state.value}"
+    return check
+
+
+class CaseFlow:
+    """The machine's model: a case's state plus a hook called after every change."""
+
+    def __init__(
+        self, state: str, previous_state: str | None, on_change: Callable[[str, str, str], None]
+    ) -> None:
+        self.state = state
+        self.previous_state = previous_state
+        self._on_change = on_change
+
+    def after_state_change(self, event: Any) -> None:
+        """Called by the machine once the state has moved."""
+        self._on_change(event.event.name, event.transition.source, event.transition.dest)
+
+
+_MACHINE = Machine(
+    model=None,
+    states=[s.value for s in CaseState],
+    transitions=_machine_transitions(),
+    initial=None,
+    auto_transitions=False,
+    send_event=True,
+    after_state_change="after_state_change",
+)
+
+
+def fire(flow: CaseFlow, trigger: str) -> None:
+    """Move `flow` by `trigger` through the shared machine (which re-checks the table)."""
+    _MACHINE.add_model(flow, initial=flow.state)
+    try:
+        if not flow.trigger(trigger):  # type: ignore[attr-defined]
+            raise RuntimeError(f"machine refused {trigger} from {flow.state}")
+    finally:
+        _MACHINE.remove_model(flow)
+
+
+def describe() -> dict[str, Any]:
+    """The workflow as JSON: states, triggers, who may fire each, and the guards."""
+    return {
+        "states": [s.value for s in CaseState],
+        "initial": S.REFERRED.value,
+        "transitions": [
+            {
+                "trigger": t.trigger,
+                "from": [s.value for s in t.sources],
+                "to": t.dest.value if t.dest else "the state it was paused from",
+                "who": sorted(r.value for r in t.who) + (["automatic"] if t.automatic else []),
+                "guards": [{"name": g, "description": GUARDS[g].description} for g in t.guards],
+            }
+            for t in TABLE
+        ],
+    }
+
+
+def mermaid() -> str:
+    """The workflow as a Mermaid state diagram."""
+    return _graph().draw(None)  # type: ignore[no-any-return]
+
+
+def _graph() -> Any:
+    class _Model:
+        state = S.REFERRED.value
+
+    model = _Model()
+    rows = []
+    for t in TABLE:
+        targets: Iterable[CaseState] = [t.dest] if t.dest else PAUSABLE
+        for dest in targets:
+            row: dict[str, Any] = {
+                "trigger": t.trigger,
+                "source": [s.value for s in t.sources if t.dest or s == S.ON_HOLD],
+                "dest": dest.value,
+            }
+            if t.guards:
+                row["conditions"] = list(t.guards)
+            rows.append(row)
+    GraphMachine(
+        model=model,
+        states=[s.value for s in CaseState],
+        transitions=rows,
+        initial=S.REFERRED.value,
+        auto_transitions=False,
+        graph_engine="mermaid",
+        show_conditions=True,
+        title="rj-casework case workflow",
+    )
+    return model.get_graph()  # type: ignore[attr-defined]
+
+
+if {t.trigger for t in TABLE} != {t.value for t in Trigger}:  # pragma: no cover - import-time check
+    raise RuntimeError("the workflow table and the Trigger vocabulary disagree")
+
+
+def graphviz() -> str:
+    """The workflow in Graphviz dot, for the SVG diagram."""
+    lines = ["digraph workflow {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
+    for t in TABLE:
+        label = t.trigger + (f"\\n[{', '.join(t.guards)}]" if t.guards else "")
+        for source in t.sources:
+            targets = [t.dest] if t.dest else list(PAUSABLE)
+            for dest in targets:
+                lines.append(f'  "{source.value}" -> "{dest.value}" [label="{label}"];')
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""Test set-up: a database of the suite's own (SQLite, or PostgreSQL when
+RJ_TEST_DATABASE_URL names one), migrated once, emptied between tests, and an HTTP client
+talking to the app in-process."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import clock
+from app.api.app import create_app
+from app.config import Settings, get_settings
+from app.db import Database
+from app.migrate import upgrade
+from app.models import metadata
+from tests.support import Api, Keys
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures" / "hmpps"
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("RJ_TEST_DATABASE_URL")
+    if url:
+        return url
+    if os.environ.get("CI") == "true" and os.environ.get("RJ_TEST_BACKEND") == "postgresql":
+        pytest.exit("CI=true asks for PostgreSQL but RJ_TEST_DATABASE_URL is not set", returncode=3)
+    return None
+
+
+async def _create_pg_database(admin_url: str, name: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+async def _drop_pg_database(admin_url: str, name: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database owned by this test session."""
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        path = tmp_path_factory.mktemp("db") / "rj-test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        asyncio.run(upgrade(Settings(database_url=url)))
+        yield url
+        return
+    name = f"rjtest_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_create_pg_database(admin_url, name))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") == "true":
+            pytest.exit(f"PostgreSQL at RJ_TEST_DATABASE_URL is not reachable: {exc}", returncode=3)
+        raise
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(upgrade(Settings(database_url=url)))
+    yield url
+    asyncio.run(_drop_pg_database(admin_url, name))
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    """Whether the suite runs on PostgreSQL."""
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for one test; change them with monkeypatch.setenv and get_settings.cache_clear()."""
+    monkeypatch.setenv("RJ_DATABASE_URL", database_url)
+    monkeypatch.setenv("RJ_BASE_URL", "http://rj.test")
+    for name in ("RJ_NON_ASSOCIATIONS_URL", "RJ_INCIDENT_REPORTING_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+async def _empty(db: Database) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The audit table refuses TRUNCATE; replica mode lets the test's owner clean up.
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The test database, emptied before the test."""
+    database = Database(settings)
+    await _empty(database)
+    clock.unfreeze()
+    yield database
+    clock.unfreeze()
+    await database.dispose()
+
+
+@pytest.fixture
+async def app(db: Database, settings: Settings) -> Any:
+    """The application, sharing the test's database."""
+    return create_app(settings, database=db)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rj.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def keys(db: Database) -> Keys:
+    """Bearer keys for each role (see tests.support.Keys)."""
+    return await Keys.create(db)
+
+
+@pytest.fixture
+async def api(client: httpx.AsyncClient, keys: Keys, db: Database) -> Api:
+    """Shortcuts for driving the API as a user would."""
+    return Api(client, keys, db)
