@@ -5,10 +5,10 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table
 from app.config import get_settings
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata
