@@ -436,3 +436,17 @@ def graphviz() -> str:
                 lines.append(f'  "{source.value}" -> "{dest.value}" [label="{label}"];')
     lines.append("}")
     return "\n".join(lines)
+
+
+def mermaid_compact() -> str:
+    """A plain Mermaid state diagram of the table (the one in the README)."""
+    lines = ["stateDiagram-v2", f"  [*] --> {S.REFERRED.value}"]
+    for t in TABLE:
+        guard = " *" if t.guards else ""
+        for source in t.sources:
+            if t.dest is None:
+                lines += [f"  {source.value} --> {back.value}: {t.trigger}" for back in PAUSABLE]
+            else:
+                lines.append(f"  {source.value} --> {t.dest.value}: {t.trigger}{guard}")
+    lines.append(f"  {S.CLOSED.value} --> [*]")
+    return "\n".join(lines)
