@@ -26,7 +26,7 @@ install-dev: $(DEV_STAMP)
 run: $(STAMP)
 	$(BIN)/rj-casework migrate
 	$(BIN)/rj-casework demo --if-empty
-	@echo "API on http://127.0.0.1:8000 , docs on http://127.0.0.1:8000/docs"
+	@echo "API on http://$${RJ_HOST:-127.0.0.1}:$${RJ_PORT:-8000} , docs at /docs"
 	$(BIN)/rj-casework serve
 
 migrate: $(STAMP)

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth
@@ -38,13 +39,18 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_principal(request: Request, session: SessionDep) -> Principal:
+bearer = HTTPBearer(auto_error=False, description="An API key from `rj-casework clients create`")
+
+
+async def get_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
     """The authenticated caller (401 without a valid bearer key)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if credentials is None or not credentials.credentials.strip():
         raise UnauthenticatedError("a bearer token is required")
-    principal = await auth.authenticate(session, token.strip())
+    principal = await auth.authenticate(session, credentials.credentials.strip())
     if principal is None:
         raise UnauthenticatedError("the bearer token is not valid")
     request.state.principal = principal
