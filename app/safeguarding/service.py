@@ -186,6 +186,7 @@ async def raise_concern(
         now=now,
     )
     concern.task_id, concern.check_task_id = urgent.id, check.id
+    await session.flush()  # the tasks first: the concern refers to them
     session.add(concern)
     await _record(
         session,
