@@ -87,6 +87,15 @@ KEPT: dict[str, frozenset[str]] = {
     "conference": frozenset({"supporting_rep_ids"}),
     "safeguarding_concern": frozenset({"prison_id", "category", "status"}),
     "outbox_event": frozenset({"event_type", "prison_id"}),
+    "audit_record": frozenset(
+        {"chain", "request_id", "action", "entity_type", "entity_id", "content_hash", "prev_hash", "hash"}
+    ),
+}
+# Columns changed value by value rather than set: event payloads have their prisoner numbers
+# pseudonymised; audit records lose their content and the actor's name.
+HANDLED: dict[str, frozenset[str]] = {
+    "outbox_event": frozenset({"payload"}),
+    "audit_record": frozenset({"actor", "before", "after"}),
 }
 
 
