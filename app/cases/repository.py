@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.cases.models import Case, CaseRep, Consent, Party, PrisonCounter
+from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
 from app.safeguarding.models import SafeguardingConcern
 
@@ -176,7 +177,10 @@ async def list_cases(
 def _open_concern_first() -> ColumnElement[int]:
     open_concern = (
         select(col(SafeguardingConcern.id))
-        .where(col(SafeguardingConcern.case_id) == col(Case.id), col(SafeguardingConcern.status) == "open")
+        .where(
+            col(SafeguardingConcern.case_id) == col(Case.id),
+            col(SafeguardingConcern.status) == ConcernStatus.OPEN.value,
+        )
         .exists()
     )
     return sql_case((open_concern, 0), else_=1)

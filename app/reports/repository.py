@@ -85,14 +85,14 @@ def in_prisons(column: Any, prisons: list[str] | None) -> ColumnElement[bool]:
 
 async def counts_by(
     session: AsyncSession, key: Any, prisons: list[str] | None, start: datetime, end: datetime
-) -> dict[str, int]:
+) -> dict[str | None, int]:
     """Cases referred in the period, grouped by `key`."""
     rows = await session.execute(
         select(key, func.count())
         .where(in_prisons(col(Case.prison_id), prisons), in_period(col(Case.created_at), start, end))
         .group_by(key)
     )
-    return {str(k): int(n) for k, n in rows}
+    return {k: int(n) for k, n in rows}
 
 
 def conclusion_conditions(

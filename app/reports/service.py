@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,7 @@ from sqlmodel import col
 from app import clock
 from app.auth.access import View, view_of
 from app.cases.models import Case
+from app.common.dates import day_end, day_start
 from app.common.enums import CaseState, Outcome
 from app.context import Principal
 from app.reports import repository as repo
@@ -36,13 +37,6 @@ def period(from_date: date | None, to_date: date | None) -> tuple[date, date]:
     return from_date or (to_date - timedelta(days=364)), to_date
 
 
-def _bounds(from_date: date, to_date: date) -> tuple[datetime, datetime]:
-    return (
-        datetime.combine(from_date, time.min, tzinfo=UTC),
-        datetime.combine(to_date + timedelta(days=1), time.min, tzinfo=UTC),
-    )
-
-
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -56,7 +50,7 @@ async def summary(
     percentile_method: PercentileMethod | None = None,
 ) -> ReportSummary:
     """Every figure of the summary for `prisons` (None: all) between two dates, both included."""
-    start, end = _bounds(from_date, to_date)
+    start, end = day_start(from_date), day_end(to_date)
     dialect = repo.dialect_of(session)
     by_state = await repo.counts_by(session, col(Case.state), prisons, start, end)
     by_outcome = await repo.counts_by(session, col(Case.outcome), prisons, start, end)
@@ -94,7 +88,7 @@ async def summary(
         by_state={s.value: by_state.get(s.value, 0) for s in CaseState},
         by_outcome={
             **{o.value: by_outcome.get(o.value, 0) for o in Outcome},
-            NO_OUTCOME: by_outcome.get("None", 0),
+            NO_OUTCOME: by_outcome.get(None, 0),
         },
         by_source=dict(sorted(by_source.items())),
         referral_to_conclusion=Durations(

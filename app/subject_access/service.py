@@ -6,7 +6,7 @@ and audit records keep a third party only as `{"thirdParty": true, "role": ...}`
 
 import json
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, true
@@ -15,16 +15,11 @@ from sqlmodel import col
 
 from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.cases.models import Case, CaseRep, Consent, Party
+from app.common.dates import day_end, day_start
 from app.common.jsonable import plain
 from app.reps.models import Rep
 from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
-
-
-def _bounds(from_date: date | None, to_date: date | None) -> tuple[datetime | None, datetime | None]:
-    start = datetime.combine(from_date, time.min, tzinfo=UTC) if from_date else None
-    end = datetime.combine(to_date + timedelta(days=1), time.min, tzinfo=UTC) if to_date else None
-    return start, end
 
 
 def _within(column: Any, start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
@@ -40,7 +35,8 @@ async def subject_access(
     session: AsyncSession, prn: str, *, from_date: date | None, to_date: date | None
 ) -> dict[str, Any] | None:
     """The document for prisoner `prn`, or None when nothing is held about them."""
-    start, end = _bounds(from_date, to_date)
+    start = day_start(from_date) if from_date else None
+    end = day_end(to_date) if to_date else None
     parties = list((await session.execute(select(Party).where(col(Party.prisoner_number) == prn))).scalars())
     reps = list((await session.execute(select(Rep).where(col(Rep.prisoner_number) == prn))).scalars())
     rep_ids = [r.id for r in reps]

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
@@ -11,11 +12,21 @@ from app.auth.access import Permission
 from app.cases.schemas import PrisonId
 from app.common.enums import ConcernStatus
 from app.common.schemas import Page
+from app.context import Principal
 from app.safeguarding import service
+from app.safeguarding.models import SafeguardingConcern
 from app.safeguarding.schemas import ConcernAcknowledge, ConcernCreate, ConcernView
 from app.safeguarding.views import present_concern
 
 router = APIRouter(prefix="/safeguarding-concerns", tags=["safeguarding"])
+
+
+async def present(
+    session: AsyncSession, principal: Principal, concerns: list[SafeguardingConcern]
+) -> list[ConcernView]:
+    """Each concern in the caller's view, with its case reference."""
+    refs = await service.case_references(session, concerns)
+    return [present_concern(principal, c, refs.get(c.case_id) if c.case_id else None) for c in concerns]
 
 
 @router.post(
@@ -30,9 +41,8 @@ async def raise_concern(
 ) -> ConcernView:
     """Raise a concern: staff are told at once (event, urgent task, wellbeing check)."""
     concern = await service.create_concern(session, ctx, body)
-    refs = await service.case_references(session, [concern])
     response.headers["Location"] = f"/safeguarding-concerns/{concern.id}"
-    return present_concern(ctx.principal, concern, refs.get(concern.case_id) if concern.case_id else None)
+    return (await present(session, ctx.principal, [concern]))[0]
 
 
 @router.get(
@@ -59,9 +69,8 @@ async def list_concerns(
         offset=paging.offset,
         limit=paging.size,
     )
-    refs = await service.case_references(session, concerns)
     return Page[ConcernView].of(
-        [present_concern(principal, c, refs.get(c.case_id) if c.case_id else None) for c in concerns],
+        await present(session, principal, concerns),
         number=paging.page,
         size=paging.size,
         total=total,
@@ -72,8 +81,7 @@ async def list_concerns(
 async def get_concern(concern_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ConcernView:
     """One concern (a rep sees only the receipt of one on their own case)."""
     concern = await service.get_concern(session, principal, concern_id)
-    refs = await service.case_references(session, [concern])
-    return present_concern(principal, concern, refs.get(concern.case_id) if concern.case_id else None)
+    return (await present(session, principal, [concern]))[0]
 
 
 @router.post(
@@ -94,5 +102,4 @@ async def acknowledge(
         acknowledged_by=body.acknowledged_by,
         external_reference=body.external_reference,
     )
-    refs = await service.case_references(session, [concern])
-    return present_concern(ctx.principal, concern, refs.get(concern.case_id) if concern.case_id else None)
+    return (await present(session, ctx.principal, [concern]))[0]
