@@ -128,7 +128,8 @@ def cmd_retention_purge(args: argparse.Namespace) -> int:
         verb = "would anonymise" if summary.dry_run else "anonymised"
         print(
             f"retention: {verb} {len(summary.cases)} case(s) closed on or before "
-            f"{summary.cutoff:%Y-%m-%d}; {len(summary.held)} kept under legal hold"
+            f"{summary.cutoff:%Y-%m-%d}; {len(summary.held)} kept under legal hold; "
+            f"{verb} {summary.concerns} concern(s) raised without a case"
         )
         if not summary.dry_run:
             print(

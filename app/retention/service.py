@@ -1,5 +1,8 @@
 """Retention: anonymising closed cases kept past the retention period, and legal holds.
 
+Concerns raised without a case follow the same rule, counted from their acknowledgement (an
+open one is never purged).
+
 A purge removes names, narrative text and notes; it keeps counts, dates, states and outcomes,
 so that reports still add up. Prisoner numbers become a stable keyed pseudonym (the same
 prisoner gets the same pseudonym in every purged case, so the reoffending measure still links
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from app import clock
-from app.audit.models import AuditRecord
+from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.audit.service import record_case_change, record_global_change
 from app.cases import repository as cases_repo
 from app.cases.models import Case, Consent, Party
@@ -33,6 +36,7 @@ from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
 from app.errors import InvalidStateError, ValidationFailedError
 from app.events.models import OutboxEvent
+from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED
 from app.letters.models import Letter
 from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
@@ -59,6 +63,7 @@ REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
     (Conference, {"location": REDACTED, "keep_apart_override_reason": None, "attendees": []}),
     (SafeguardingConcern, {"detail": REDACTED, "acknowledged_by": None, "external_reference": None}),
 )
+CONCERN_EVENTS = (SAFEGUARDING_RAISED, SAFEGUARDING_OVERDUE)
 # Tables whose prisoner numbers become pseudonyms.
 PSEUDONYMISED: tuple[type[Party] | type[SafeguardingConcern], ...] = (Party, SafeguardingConcern)
 # Text columns of case data a purge keeps on purpose: codes, states, outcomes, references
@@ -135,6 +140,7 @@ class PurgeSummary:
     cutoff: datetime
     cases: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    concerns: int = 0
     audit_records_redacted: int = 0
     rows_changed: int = 0
 
@@ -154,27 +160,47 @@ async def due_for_purge(db: Database, cutoff: datetime) -> tuple[list[tuple[uuid
     return due, [ref for _id, ref in held]
 
 
+async def _due_concerns(db: Database, cutoff: datetime) -> list[uuid.UUID]:
+    """Concerns raised without a case, acknowledged before the cutoff and not yet anonymised."""
+    async with db.transaction() as session:
+        return list(
+            (
+                await session.execute(
+                    select(col(SafeguardingConcern.id))
+                    .where(
+                        col(SafeguardingConcern.case_id).is_(None),
+                        col(SafeguardingConcern.acknowledged_at) <= cutoff,
+                        col(SafeguardingConcern.prisoner_number).not_like(f"{PSEUDONYM_PREFIX}%"),
+                    )
+                    .order_by(col(SafeguardingConcern.acknowledged_at), col(SafeguardingConcern.id))
+                )
+            ).scalars()
+        )
+
+
 async def purge(
     db: Database, *, dry_run: bool, progress: Callable[[int, int], None] | None = None
 ) -> PurgeSummary:
-    """Anonymise every closed case past retention and not on legal hold; one transaction per case."""
+    """Anonymise every closed case past retention and not on legal hold, and every concern raised
+    without a case and acknowledged before the cutoff; one transaction per case or concern."""
     settings = get_settings()
     cutoff = retention_cutoff(clock.now(), settings.retention_years)
     due, held = await due_for_purge(db, cutoff)
+    concerns = await _due_concerns(db, cutoff)
     summary = PurgeSummary(dry_run=dry_run, cutoff=cutoff, held=held)
     if dry_run:
         summary.cases = [ref for _id, ref in due]
+        summary.concerns = len(concerns)
         return summary
     key = settings.pseudonym_key
     if not key:
         raise ValidationFailedError(
             "set RJ_PSEUDONYM_KEY (a secret) before purging: prisoner numbers are pseudonymised with it"
         )
+    total = len(due) + len(concerns)
     for done, (case_id, reference) in enumerate(due, start=1):
         async with db.transaction() as session:
-            if (await session.connection()).dialect.name == "postgresql":
-                # The only way past the audit table's guard: blank content, never hashes or order.
-                await session.execute(text("SET LOCAL rj.audit_redaction = 'on'"))
+            await _allow_redaction(session)
             case = await cases_repo.get_case(session, str(case_id), lock=True)
             # Reopened, put on hold or purged by someone else since we looked: leave it.
             if (
@@ -204,8 +230,74 @@ async def purge(
             summary.rows_changed += rows
             summary.audit_records_redacted += records
         if progress is not None:
-            progress(done, len(due))
+            progress(done, total)
+    for done, concern_id in enumerate(concerns, start=len(due) + 1):
+        async with db.transaction() as session:
+            await _allow_redaction(session)
+            concern = await session.get(SafeguardingConcern, concern_id, with_for_update=True)
+            if concern is None or concern.prisoner_number.startswith(PSEUDONYM_PREFIX):
+                continue
+            rows, records = await purge_concern(session, concern, key)
+            await record_global_change(
+                session,
+                SYSTEM_CONTEXT,
+                action="retention.purged",
+                entity_type="concern",
+                entity_id=concern.id,
+                after={
+                    "acknowledgedAt": concern.acknowledged_at,
+                    "retentionYears": settings.retention_years,
+                    "auditRecordsRedacted": records,
+                },
+            )
+            summary.concerns += 1
+            summary.rows_changed += rows
+            summary.audit_records_redacted += records
+        if progress is not None:
+            progress(done, total)
     return summary
+
+
+async def _allow_redaction(session: AsyncSession) -> None:
+    if (await session.connection()).dialect.name == "postgresql":
+        # The only way past the audit table's guard: blank content, never hashes or order.
+        await session.execute(text("SET LOCAL rj.audit_redaction = 'on'"))
+
+
+async def purge_concern(session: AsyncSession, concern: SafeguardingConcern, key: str) -> tuple[int, int]:
+    """Anonymise a concern raised without a case, its two tasks, its events and audit records."""
+    number = concern.prisoner_number
+    for name, value in dict(REDACTIONS)[SafeguardingConcern].items():
+        setattr(concern, name, value)
+    concern.prisoner_number = pseudonym(key, number)
+    session.add(concern)
+    task_ids = [t for t in (concern.task_id, concern.check_task_id) if t is not None]
+    changed = 1
+    if task_ids:
+        result = await session.execute(
+            update(Task).where(col(Task.id).in_(task_ids)).values(**dict(REDACTIONS)[Task])
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    events = await session.execute(
+        select(OutboxEvent).where(
+            col(OutboxEvent.case_id).is_(None),
+            col(OutboxEvent.prison_id) == concern.prison_id,
+            col(OutboxEvent.event_type).in_(CONCERN_EVENTS),
+        )
+    )
+    mine = [
+        e
+        for e in events.scalars()
+        if (e.payload.get("additionalInformation") or {}).get("concernId") == str(concern.id)
+    ]
+    changed += _pseudonymise_payloads(session, mine, key)
+    records = await _redact_audit(
+        session,
+        col(AuditRecord.chain) == GLOBAL_CHAIN,
+        col(AuditRecord.entity_type) == "concern",
+        col(AuditRecord.entity_id) == str(concern.id),
+    )
+    return changed, records
 
 
 async def purge_case(session: AsyncSession, case: Case, key: str) -> tuple[int, int]:
@@ -233,7 +325,7 @@ async def purge_case(session: AsyncSession, case: Case, key: str) -> tuple[int, 
                 .values(prisoner_number=pseudonym(key, number))
             )
     changed += await _pseudonymise_events(session, case.id, key)
-    return changed, await _redact_audit(session, case.id)
+    return changed, await _redact_audit(session, col(AuditRecord.case_id) == case.id)
 
 
 def _case_column(model: type[SQLModel]) -> Column[Any]:
@@ -243,6 +335,10 @@ def _case_column(model: type[SQLModel]) -> Column[Any]:
 
 async def _pseudonymise_events(session: AsyncSession, case_id: uuid.UUID, key: str) -> int:
     events = (await session.execute(select(OutboxEvent).where(col(OutboxEvent.case_id) == case_id))).scalars()
+    return _pseudonymise_payloads(session, list(events), key)
+
+
+def _pseudonymise_payloads(session: AsyncSession, events: list[OutboxEvent], key: str) -> int:
     changed = 0
     for event in events:
         payload = dict(event.payload)
@@ -259,13 +355,9 @@ async def _pseudonymise_events(session: AsyncSession, case_id: uuid.UUID, key: s
     return changed
 
 
-async def _redact_audit(session: AsyncSession, case_id: uuid.UUID) -> int:
+async def _redact_audit(session: AsyncSession, *where: ColumnElement[bool]) -> int:
     records = (
-        await session.execute(
-            select(AuditRecord).where(
-                col(AuditRecord.case_id) == case_id, col(AuditRecord.redacted).is_(False)
-            )
-        )
+        await session.execute(select(AuditRecord).where(*where, col(AuditRecord.redacted).is_(False)))
     ).scalars()
     count = 0
     for record in records:

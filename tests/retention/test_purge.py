@@ -158,6 +158,55 @@ class TestPurge:
         timeline = await api.client.get(f"/cases/{case['id']}/timeline", headers=api.keys.admin.headers)
         assert {e["text"] for e in timeline.json()} == {"Details removed under the retention policy."}
 
+    async def test_concern_without_a_case_is_purged_once_acknowledged_long_enough(
+        self, api: Api, db: Database, keyed: None
+    ) -> None:
+        clock.freeze(T0)
+        ids = []
+        for detail in (f"{LAST} spoke of dying", f"{LAST} is still at risk"):
+            r = await api.client.post(
+                "/safeguarding-concerns",
+                json={"prisonerNumber": PRN, "category": "suicide_risk", "detail": detail},
+                headers=api.keys.practitioner.headers,
+            )
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        await api.client.post(
+            f"/safeguarding-concerns/{ids[0]}/acknowledge",
+            json={"acknowledgedBy": f"SO {LAST}"},
+            headers=api.keys.practitioner.headers,
+        )
+        clock.advance(PAST_RETENTION)
+        result = await retention.purge(db, dry_run=False)
+        assert (result.cases, result.concerns) == ([], 1)
+        found = await hits(db, (LAST, PRN))
+        # Only the concern still open keeps its detail and number.
+        assert {t for t, _c, _n in found} <= {"safeguarding_concern", "task", "audit_record", "outbox_event"}
+        r = await api.client.get(f"/safeguarding-concerns/{ids[0]}", headers=api.keys.practitioner.headers)
+        assert (r.json()["detail"], r.json()["acknowledgedBy"]) == ("REDACTED", None)
+        assert r.json()["prisonerNumber"].startswith("x")
+        r = await api.client.get(f"/safeguarding-concerns/{ids[1]}", headers=api.keys.practitioner.headers)
+        assert r.json()["detail"] == f"{LAST} is still at risk"
+        async with db.transaction() as session:
+            check = await verify(session)
+            records = (
+                await session.execute(select(AuditRecord).where(col(AuditRecord.entity_id) == ids[0]))
+            ).scalars()
+            assert {(r.action, r.redacted) for r in records} == {
+                ("concern.raised", True),
+                ("concern.acknowledged", True),
+                ("retention.purged", False),
+            }
+        assert check.valid and check.redacted == 2
+        await api.client.post(
+            f"/safeguarding-concerns/{ids[1]}/acknowledge",
+            json={"acknowledgedBy": "SO Patel"},
+            headers=api.keys.practitioner.headers,
+        )
+        clock.advance(PAST_RETENTION)
+        assert (await retention.purge(db, dry_run=False)).concerns == 1
+        assert await hits(db, (LAST, PRN)) == []
+
     async def test_case_inside_the_period_is_kept(self, api: Api, db: Database, keyed: None) -> None:
         clock.freeze(T0)
         case = await api.to_state("closed")
