@@ -213,18 +213,8 @@ async def purge(
             if case.closed_at is None or case.closed_at > cutoff:
                 continue
             rows, records = await purge_case(session, case, key)
-            await record_global_change(
-                session,
-                SYSTEM_CONTEXT,
-                action="retention.purged",
-                entity_type="case",
-                entity_id=case.id,
-                after={
-                    "reference": reference,
-                    "closedAt": case.closed_at,
-                    "retentionYears": settings.retention_years,
-                    "auditRecordsRedacted": records,
-                },
+            await _record_purge(
+                session, "case", case.id, {"reference": reference, "closedAt": case.closed_at}, records
             )
             summary.cases.append(reference)
             summary.rows_changed += rows
@@ -238,17 +228,8 @@ async def purge(
             if concern is None or concern.prisoner_number.startswith(PSEUDONYM_PREFIX):
                 continue
             rows, records = await purge_concern(session, concern, key)
-            await record_global_change(
-                session,
-                SYSTEM_CONTEXT,
-                action="retention.purged",
-                entity_type="concern",
-                entity_id=concern.id,
-                after={
-                    "acknowledgedAt": concern.acknowledged_at,
-                    "retentionYears": settings.retention_years,
-                    "auditRecordsRedacted": records,
-                },
+            await _record_purge(
+                session, "concern", concern.id, {"acknowledgedAt": concern.acknowledged_at}, records
             )
             summary.concerns += 1
             summary.rows_changed += rows
@@ -256,6 +237,24 @@ async def purge(
         if progress is not None:
             progress(done, total)
     return summary
+
+
+async def _record_purge(
+    session: AsyncSession, entity_type: str, entity_id: uuid.UUID, what: dict[str, Any], records: int
+) -> None:
+    """The purge's own audit record, on the global chain: it names nobody."""
+    await record_global_change(
+        session,
+        SYSTEM_CONTEXT,
+        action="retention.purged",
+        entity_type=entity_type,
+        entity_id=entity_id,
+        after={
+            **what,
+            "retentionYears": get_settings().retention_years,
+            "auditRecordsRedacted": records,
+        },
+    )
 
 
 async def _allow_redaction(session: AsyncSession) -> None:

@@ -15,9 +15,11 @@ from sqlmodel import col
 
 from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.cases.models import Case, CaseRep, Consent, Party
+from app.cases.service import party_snapshot
 from app.common.dates import day_end, day_start
 from app.common.jsonable import plain
 from app.reps.models import Rep
+from app.reps.service import rep_snapshot
 from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
 
@@ -234,15 +236,7 @@ def _case_entry(case: Case, party: Party, consents: list[Consent], others: list[
         "incidentOccurredAt": case.incident_occurred_at,
         "concludedAt": case.concluded_at,
         "closedAt": case.closed_at,
-        "party": {
-            "id": party.id,
-            "prisonerNumber": party.prisoner_number,
-            "firstName": party.first_name,
-            "lastName": party.last_name,
-            "role": party.role,
-            "location": party.location,
-            "addedAt": party.created_at,
-        },
+        "party": {"id": party.id, **party_snapshot(party), "addedAt": party.created_at},
         "consents": [
             {
                 "scope": c.scope,
@@ -258,17 +252,7 @@ def _case_entry(case: Case, party: Party, consents: list[Consent], others: list[
 
 
 def _rep_entry(rep: Rep) -> dict[str, Any]:
-    return {
-        "id": rep.id,
-        "prisonerNumber": rep.prisoner_number,
-        "firstName": rep.first_name,
-        "lastName": rep.last_name,
-        "prisonId": rep.prison_id,
-        "location": rep.location,
-        "status": rep.status,
-        "trainedOn": rep.trained_on,
-        "createdAt": rep.created_at,
-    }
+    return {"id": rep.id, **rep_snapshot(rep), "createdAt": rep.created_at}
 
 
 def _concern_entry(concern: SafeguardingConcern) -> dict[str, Any]:
