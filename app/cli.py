@@ -108,6 +108,41 @@ def cmd_audit_verify(_args: argparse.Namespace) -> int:
     return _run(job)
 
 
+def cmd_retention_purge(args: argparse.Namespace) -> int:
+    """Anonymise closed cases past retention; a progress bar on stderr, a summary at the end."""
+    from app.errors import AppError
+    from app.retention.service import purge
+
+    def bar(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        print(f"\rpurging [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr)
+        if done == total:
+            print(file=sys.stderr)
+
+    async def job(db: Any) -> int:
+        try:
+            summary = await purge(db, dry_run=args.dry_run, progress=bar)
+        except AppError as exc:
+            return _fail(exc.message)
+        verb = "would anonymise" if summary.dry_run else "anonymised"
+        print(
+            f"retention: {verb} {len(summary.cases)} case(s) closed on or before "
+            f"{summary.cutoff:%Y-%m-%d}; {len(summary.held)} kept under legal hold; "
+            f"{verb} {summary.concerns} concern(s) raised without a case"
+        )
+        if not summary.dry_run:
+            print(
+                f"retention: {summary.rows_changed} row(s) changed, "
+                f"{summary.audit_records_redacted} audit record(s) redacted"
+            )
+        for reference in summary.cases:
+            print(f"  {reference}")
+        return 0
+
+    return _run(job)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the timed work (and event delivery) once or forever."""
     from app.worker.loop import run_worker
@@ -161,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="audit_command", required=True
     )
     audit.add_parser("verify", help="recompute the hash chains").set_defaults(func=cmd_audit_verify)
+
+    retention = sub.add_parser("retention", help="data retention").add_subparsers(
+        dest="retention_command", required=True
+    )
+    purge = retention.add_parser("purge", help="anonymise closed cases past the retention period")
+    purge.add_argument("--dry-run", action="store_true", help="list what would be anonymised; change nothing")
+    purge.set_defaults(func=cmd_retention_purge)
 
     worker = sub.add_parser("worker", help="deliver events and run timed work")
     worker.add_argument("--once", action="store_true", help="one pass, then exit")

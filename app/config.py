@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     non_associations_token: str | None = None
     incident_reporting_url: str | None = None
     incident_reporting_token: str | None = None
+    concern_ack_minutes: int = Field(default=60, ge=1)
+    concern_check_hours: float = Field(default=4, gt=0)
+    retention_years: int = Field(default=6, ge=1)
+    pseudonym_key: str | None = None
 
 
 @lru_cache

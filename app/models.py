@@ -9,7 +9,7 @@ from app.conferences.models import Conference
 from app.events.models import OutboxEvent
 from app.letters.models import Letter
 from app.reps.models import Rep
-from app.safeguarding.models import SafeguardingConcern
+from app.safeguarding.models import DutyPractitioner, SafeguardingConcern
 from app.tasks.models import Task
 
 metadata = SQLModel.metadata
@@ -22,6 +22,7 @@ __all__ = [
     "CaseRep",
     "Conference",
     "Consent",
+    "DutyPractitioner",
     "Letter",
     "OutboxEvent",
     "Party",

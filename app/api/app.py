@@ -9,7 +9,20 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import problems
 from app.api.middleware import RequestMiddleware
-from app.api.routes import audit, cases, health, referrals, reps, tasks, workflow
+from app.api.routes import (
+    audit,
+    cases,
+    health,
+    prisons,
+    referrals,
+    reports,
+    reps,
+    retention,
+    safeguarding,
+    subject_access,
+    tasks,
+    workflow,
+)
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -45,6 +58,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (health, workflow, referrals, cases, reps, tasks, audit):
+    for module in (
+        health,
+        workflow,
+        referrals,
+        cases,
+        reps,
+        tasks,
+        safeguarding,
+        prisons,
+        reports,
+        subject_access,
+        retention,
+        audit,
+    ):
         app.include_router(module.router)
     return app

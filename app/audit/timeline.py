@@ -98,6 +98,21 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "consent.recorded": _consent,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
+    "concern.raised": lambda a, _b: (
+        f"Safeguarding concern ({_words(a.get('category'))}) raised about {a.get('prisonerNumber')}; "
+        "staff were told."
+    ),
+    "concern.acknowledged": lambda a, _b: (
+        f"Safeguarding concern acknowledged by {a.get('acknowledgedBy')}"
+        + (f" (reference {a['externalReference']})" if a.get("externalReference") else "")
+        + "."
+    ),
+    "concern.overdue": lambda a, _b: (
+        f"Safeguarding concern not acknowledged within {a.get('ackWithinMinutes')} minutes: escalated."
+    ),
+    "case.legal-hold": lambda a, _b: (
+        f"Legal hold placed: {a.get('reason')}." if a.get("legalHold") else "Legal hold released."
+    ),
 }
 
 

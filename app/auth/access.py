@@ -9,6 +9,7 @@ from app.cases.models import Case, CaseRep
 from app.common.enums import Role
 from app.context import Principal
 from app.errors import ForbiddenError
+from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
 
 
@@ -35,6 +36,8 @@ class Permission(StrEnum):
     CONCERN_RAISE = "concern:raise"
     CONCERN_READ = "concern:read"
     CONCERN_ACKNOWLEDGE = "concern:acknowledge"
+    DUTY_SET = "duty:set"
+    LEGAL_HOLD_SET = "legal-hold:set"
     EVENTS_READ = "events:read"
     EVENTS_INBOUND = "events:inbound"
     WEBHOOKS_MANAGE = "webhooks:manage"
@@ -90,6 +93,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.REP_MANAGE,
             P.TASK_READ,
             P.CONCERN_READ,
+            P.DUTY_SET,
             P.REPORTS_READ,
             P.EVENTS_READ,
         }
@@ -104,6 +108,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.REP_MANAGE,
             P.TASK_READ,
             P.CONCERN_READ,
+            P.DUTY_SET,
+            P.LEGAL_HOLD_SET,
             P.EVENTS_READ,
             P.EVENTS_INBOUND,
             P.WEBHOOKS_MANAGE,
@@ -116,6 +122,60 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 
 # Roles that see a case's risk notes; a rep never does.
 SEES_RISK_NOTES = frozenset({Role.PRACTITIONER, Role.MANAGER, Role.ADMIN})
+
+
+class View(StrEnum):
+    """How much of a record a role is shown; each domain's presenter obeys it."""
+
+    FULL = "full"
+    NARROW = "narrow"
+    NONE = "none"
+
+
+# Which fields each role sees, per kind of record. Cases follow the same rule in
+# app/cases/views.py (full for staff, narrow for reps and referrers, nothing for auditors).
+# A concern's narrow view is a receipt: id, case, category, status and times, never the
+# detail or who acknowledged it. A report's full view carries hours per rep (by id only);
+# no role gets a narrow report: reps and auditors may not read reports at all.
+VIEWS: dict[str, dict[Role, View]] = {
+    "concern": {
+        Role.PRACTITIONER: View.FULL,
+        Role.MANAGER: View.FULL,
+        Role.ADMIN: View.FULL,
+        Role.REP: View.NARROW,
+        Role.REFERRER: View.NONE,
+        Role.AUDITOR: View.NONE,
+    },
+    "report": {
+        Role.PRACTITIONER: View.NONE,
+        Role.MANAGER: View.FULL,
+        Role.ADMIN: View.FULL,
+        Role.REP: View.NONE,
+        Role.REFERRER: View.NONE,
+        Role.AUDITOR: View.NONE,
+    },
+}
+
+
+def view_of(principal: Principal, kind: str) -> View:
+    """The view of a `kind` of record the caller gets."""
+    return VIEWS[kind][principal.role]
+
+
+def sees_concern(principal: Principal, concern: SafeguardingConcern, *, rep_assigned: bool) -> bool:
+    """Whether the caller may see a concern: readers in its prison; a rep only on their cases."""
+    if not principal.covers(concern.prison_id):
+        return False
+    if has(principal, Permission.CONCERN_READ):
+        return True
+    return principal.role == Role.REP and concern.case_id is not None and rep_assigned
+
+
+def concern_scope(principal: Principal) -> ColumnElement[bool]:
+    """Concerns a reader may list: those of the prisons in the caseload."""
+    if principal.prisons is None:
+        return true()
+    return col(SafeguardingConcern.prison_id).in_(sorted(principal.prisons))
 
 
 def has(principal: Principal, permission: Permission) -> bool:

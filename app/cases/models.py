@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
@@ -17,6 +17,9 @@ class Case(SQLModel, table=True):
         UniqueConstraint("source_system", "source_reference", name="uq_case_source"),
         Index("ix_case_prison_state", "prison_id", "state"),
         Index("ix_case_updated", "updated_at"),
+        Index("ix_case_prison_created", "prison_id", "created_at"),
+        Index("ix_case_prison_concluded", "prison_id", "concluded_at"),
+        Index("ix_case_retention", "state", "closed_at"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -48,6 +51,11 @@ class Case(SQLModel, table=True):
     audit_head: str = Field(default="", max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # Kept past the retention period while set (an admin's decision, with a reason).
+    legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    legal_hold_reason: str | None = None
+    # When the retention purge anonymised the case.
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CaseRep(SQLModel, table=True):

@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.cases.models import Case, CaseRep, Consent, Party, PrisonCounter
+from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
+from app.safeguarding.models import SafeguardingConcern
 
 
 @dataclass(slots=True)
@@ -145,7 +148,8 @@ async def list_cases(
     offset: int,
     limit: int,
 ) -> tuple[list[Case], int]:
-    """A page of cases matching the filters within the caller's scope, newest first."""
+    """A page of cases matching the filters within the caller's scope: cases with an open
+    safeguarding concern first, then the most recently changed."""
     conditions: list[ColumnElement[bool]] = [scope]
     if state:
         conditions.append(col(Case.state) == state)
@@ -163,11 +167,23 @@ async def list_cases(
     rows = await session.execute(
         select(Case)
         .where(*conditions)
-        .order_by(col(Case.updated_at).desc(), col(Case.id))
+        .order_by(_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
         .offset(offset)
         .limit(limit)
     )
     return list(rows.scalars()), total
+
+
+def _open_concern_first() -> ColumnElement[int]:
+    open_concern = (
+        select(col(SafeguardingConcern.id))
+        .where(
+            col(SafeguardingConcern.case_id) == col(Case.id),
+            col(SafeguardingConcern.status) == ConcernStatus.OPEN.value,
+        )
+        .exists()
+    )
+    return sql_case((open_concern, 0), else_=1)
 
 
 async def set_reps(session: AsyncSession, case_id: uuid.UUID, rep_ids: list[uuid.UUID]) -> None:

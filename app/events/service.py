@@ -17,9 +17,18 @@ CASE_CREATED = "restorative-justice.case.created"
 CASE_STATE_CHANGED = "restorative-justice.case.state-changed"
 CASE_CLOSED = "restorative-justice.case.closed"
 SAFEGUARDING_RAISED = "restorative-justice.safeguarding.raised"
+# A concern nobody acknowledged in time: about the concern, not a task, so a type of its own.
+SAFEGUARDING_OVERDUE = "restorative-justice.safeguarding.overdue"
 TASK_OVERDUE = "restorative-justice.task.overdue"
 
-OUTBOUND_TYPES = (CASE_CREATED, CASE_STATE_CHANGED, CASE_CLOSED, SAFEGUARDING_RAISED, TASK_OVERDUE)
+OUTBOUND_TYPES = (
+    CASE_CREATED,
+    CASE_STATE_CHANGED,
+    CASE_CLOSED,
+    SAFEGUARDING_RAISED,
+    SAFEGUARDING_OVERDUE,
+    TASK_OVERDUE,
+)
 
 
 def case_url(case: Case) -> str:

@@ -16,6 +16,8 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         Index("ix_task_assignee_open", "assignee_type", "assignee_id", "status", "due_at"),
         Index("ix_task_case_status", "case_id", "status"),
+        Index("ix_task_prison_kind_due", "prison_id", "kind", "due_at"),
+        Index("ix_task_prison_completed", "prison_id", "completed_at"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -3,7 +3,8 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -42,6 +43,11 @@ def new_task(
     )
     session.add(task)
     return task
+
+
+def safeguarding_first() -> ColumnElement[int]:
+    """An ORDER BY term putting safeguarding tasks before every other kind."""
+    return sql_case((col(Task.kind) == TaskKind.SAFEGUARDING_CHECK.value, 0), else_=1)
 
 
 def _assignee(case: Case, rep_ids: list[uuid.UUID], index: int) -> tuple[AssigneeType, uuid.UUID | None]:

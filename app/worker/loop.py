@@ -4,6 +4,7 @@ import asyncio
 import logging
 
 from app.db import Database
+from app.safeguarding.service import notify_overdue
 from app.worker.timed import resume_due_cases
 
 log = logging.getLogger(__name__)
@@ -13,7 +14,10 @@ POLL_SECONDS = 5.0
 
 async def run_once(db: Database) -> dict[str, int]:
     """One pass over every kind of timed work; counts of what was done."""
-    return {"resumed": await resume_due_cases(db)}
+    return {
+        "resumed": await resume_due_cases(db),
+        "concernsOverdue": await notify_overdue(db),
+    }
 
 
 async def run_worker(db: Database, *, once: bool) -> int:

@@ -62,7 +62,7 @@ async def list_tasks(
     case_id: Annotated[uuid.UUID | None, Query(alias="caseId")] = None,
     assignee_id: Annotated[uuid.UUID | None, Query(alias="assigneeId")] = None,
 ) -> Page[TaskPublic]:
-    """Tasks in the caller's scope, soonest due first."""
+    """Tasks in the caller's scope: safeguarding tasks first, then soonest due first."""
     conditions = [task_scope(principal)]
     if status:
         conditions.append(col(Task.status) == status.value)
@@ -76,7 +76,7 @@ async def list_tasks(
     rows = await session.execute(
         select(Task)
         .where(*conditions)
-        .order_by(col(Task.due_at), col(Task.id))
+        .order_by(service.safeguarding_first(), col(Task.due_at), col(Task.id))
         .offset(paging.offset)
         .limit(paging.size)
     )

@@ -1,0 +1,55 @@
+"""Reports for managers and funders."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import PrincipalDep, SessionDep, permission
+from app.api.responses import errors
+from app.auth.access import Permission, require_prison
+from app.cases.schemas import PrisonId
+from app.errors import ValidationFailedError
+from app.reports import service
+from app.reports.schemas import ReportSummary
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get(
+    "/summary",
+    response_model=ReportSummary,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The summary"},
+        **errors(422),
+    },
+    dependencies=[permission(Permission.REPORTS_READ)],
+)
+async def summary(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    prison_id: Annotated[PrisonId | None, Query(alias="prisonId")] = None,
+    from_date: Annotated[date | None, Query(alias="from")] = None,
+    to_date: Annotated[date | None, Query(alias="to")] = None,
+) -> ReportSummary | Response:
+    """Cases, durations, wellbeing checks, concerns, rep hours and the reoffending measure,
+    for one prison or every prison in the caller's caseload (CSV with `Accept: text/csv`)."""
+    if prison_id is not None:
+        require_prison(principal, prison_id)
+        prisons: list[str] | None = [prison_id]
+    else:
+        prisons = sorted(principal.prisons) if principal.prisons is not None else None
+    start, end = service.period(from_date, to_date)
+    if start > end:
+        raise ValidationFailedError("from is after to")
+    report = service.present_report(
+        principal, await service.summary(session, prisons=prisons, from_date=start, to_date=end)
+    )
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(
+            service.to_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="rj-summary-{start}-{end}.csv"'},
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Figures for managers and funders, computed in the database."""

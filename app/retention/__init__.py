@@ -1,0 +1,1 @@
+"""Retention of case data: legal holds and the purge."""

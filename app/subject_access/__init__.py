@@ -1,0 +1,1 @@
+"""Subject access requests: everything held about one person."""
