@@ -9,7 +9,18 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import problems
 from app.api.middleware import RequestMiddleware
-from app.api.routes import audit, cases, health, referrals, reps, tasks, workflow
+from app.api.routes import (
+    audit,
+    cases,
+    conferences,
+    contacts,
+    health,
+    letters,
+    referrals,
+    reps,
+    tasks,
+    workflow,
+)
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -45,6 +56,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (health, workflow, referrals, cases, reps, tasks, audit):
+    for module in (health, workflow, referrals, cases, contacts, letters, conferences, reps, tasks, audit):
         app.include_router(module.router)
     return app

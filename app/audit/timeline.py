@@ -30,6 +30,13 @@ SCOPE_WORDS = {
     "direct": "meeting face to face",
 }
 
+CONTACT_WORDS = {
+    "assessment": "Assessment visit",
+    "shuttle": "Shuttle mediation round",
+    "support": "Support visit",
+    "wellbeing": "Wellbeing visit",
+}
+
 FIELD_WORDS = {
     "summary": "summary",
     "category": "category",
@@ -98,6 +105,40 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "consent.recorded": _consent,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
+    "letter.drafted": lambda a, _b: (
+        "A letter was drafted" + (" in reply to another." if a.get("inReplyTo") else ".")
+    ),
+    "letter.edited": lambda _a, _b: "A letter was rewritten.",
+    "letter.submitted": lambda _a, _b: "A letter was submitted for a practitioner to read.",
+    "letter.approved": lambda _a, _b: "A letter was approved and a delivery task set.",
+    "letter.returned": lambda a, _b: f"A letter was returned to its author: {a.get('comments')}",
+    "letter.delivered": lambda _a, _b: "A letter was delivered.",
+    "contact.recorded": lambda a, _b: (
+        f"{CONTACT_WORDS.get(a.get('kind', ''), 'Contact')} recorded ({a.get('durationMinutes')} minutes"
+        + (f", round {a['shuttleRound']}" if a.get("shuttleRound") else "")
+        + ")."
+    ),
+    "conference.arranged": lambda a, _b: (
+        f"Conference arrangements changed: {a.get('scheduledAt')} at {a.get('location')}."
+    ),
+    "conference.outcome_recorded": lambda a, _b: (
+        f"Conference recorded as held with {len(a.get('agreement') or [])} agreement item(s)."
+        if a.get("held")
+        else "Conference recorded as not held."
+    ),
+    "agreement_item.marked": lambda a, _b: (
+        f'Agreement item "{a.get("description")}" marked {a.get("status")}.'
+    ),
+    "task.added": lambda a, _b: f"A {_words(a.get('kind'))} task was added by hand.",
+    "task.completed": lambda a, _b: f"A {_words(a.get('kind'))} task was completed: {a.get('outcome')}.",
+    "task.reassigned": lambda a, _b: f"A task was reassigned ({a.get('reason')}).",
+    "task.rescheduled": lambda a, _b: (
+        f"A {_words(a.get('kind'))} task was moved to {a.get('dueAt')} ({a.get('reason')})."
+    ),
+    "task.overdue": lambda a, _b: f"A {_words(a.get('kind'))} task became overdue.",
+    "safeguarding.raised": lambda a, _b: (
+        f"A safeguarding concern ({_words(a.get('category'))}) was raised; staff were alerted."
+    ),
 }
 
 

@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 from app.db import Database
-from app.worker.timed import resume_due_cases
+from app.worker.timed import mark_overdue_tasks, resume_due_cases
 
 log = logging.getLogger(__name__)
 
@@ -13,7 +13,7 @@ POLL_SECONDS = 5.0
 
 async def run_once(db: Database) -> dict[str, int]:
     """One pass over every kind of timed work; counts of what was done."""
-    return {"resumed": await resume_due_cases(db)}
+    return {"resumed": await resume_due_cases(db), "overdue": await mark_overdue_tasks(db)}
 
 
 async def run_worker(db: Database, *, once: bool) -> int:
