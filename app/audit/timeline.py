@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audit.models import AuditRecord
+from app.contacts.schemas import CONTACT_WORDS
 
 TRIGGER_WORDS = {
     "accept": "Accepted for assessment",
@@ -28,13 +29,6 @@ SCOPE_WORDS = {
     "letters_send": "writing letters",
     "letters_receive": "receiving letters",
     "direct": "meeting face to face",
-}
-
-CONTACT_WORDS = {
-    "assessment": "Assessment visit",
-    "shuttle": "Shuttle mediation round",
-    "support": "Support visit",
-    "wellbeing": "Wellbeing visit",
 }
 
 FIELD_WORDS = {

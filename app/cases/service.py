@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change
-from app.auth.models import ApiClient
+from app.auth.service import is_practitioner_in
 from app.cases import repository as repo
 from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.repository import CaseBundle
@@ -257,13 +257,7 @@ async def set_assignment(
 
 
 async def _check_practitioner(session: AsyncSession, practitioner_id: uuid.UUID, prison_id: str) -> None:
-    client = await session.get(ApiClient, practitioner_id)
-    if (
-        client is None
-        or client.role != Role.PRACTITIONER.value
-        or not client.active
-        or not (client.all_prisons or prison_id in client.prisons)
-    ):
+    if not await is_practitioner_in(session, practitioner_id, prison_id):
         raise AssignmentRefusedError(
             f"{practitioner_id} is not an active practitioner working in {prison_id}",
             extra={"refusal": "not_a_practitioner_here"},
@@ -273,7 +267,8 @@ async def _check_practitioner(session: AsyncSession, practitioner_id: uuid.UUID,
 async def _check_rep(
     session: AsyncSession, case: Case, bundle: CaseBundle, rep_id: uuid.UUID, *, checked_by_hand: bool
 ) -> str:
-    """Refuse a rep who may not take the case; how keep-apart was settled ("clear" or "by hand")."""
+    """Refuse a rep who may not take the case; say how keep-apart was settled ("clear" or
+    "checked by hand")."""
     rep = await session.get(Rep, rep_id)
     if rep is None:
         raise AssignmentRefusedError(
@@ -352,16 +347,12 @@ async def _guard_context(
             body.party_id,
         )
         if body.conference is not None:
-            facilitator = await session.get(ApiClient, body.conference.facilitator_id)
             g.conference = wf.ConferenceInput(
                 scheduled_at=body.conference.scheduled_at,
                 location=body.conference.location,
                 facilitator_id=body.conference.facilitator_id,
-                facilitator_is_practitioner=bool(
-                    facilitator
-                    and facilitator.role == Role.PRACTITIONER.value
-                    and facilitator.active
-                    and (facilitator.all_prisons or case.prison_id in facilitator.prisons)
+                facilitator_is_practitioner=await is_practitioner_in(
+                    session, body.conference.facilitator_id, case.prison_id
                 ),
                 keep_apart_override_reason=body.conference.keep_apart_override_reason,
             )

@@ -39,6 +39,14 @@ async def get_conference(session: AsyncSession, case_id: uuid.UUID) -> Conferenc
     ).scalar_one_or_none()
 
 
+async def _arranged(session: AsyncSession, case: Case, doing: str) -> Conference:
+    """The conference of a case in the conference state."""
+    conference = await get_conference(session, case.id) if case.state == CaseState.CONFERENCE else None
+    if conference is None:
+        raise InvalidStateError(f"{doing} only while the case is in conference")
+    return conference
+
+
 def check_supporting_reps(bundle: CaseBundle, details: ConferenceDetails) -> None:
     """Supporting reps must be assigned to the case: that is where their keep-apart was checked."""
     strangers = [r for r in details.supporting_rep_ids if r not in bundle.rep_ids]
@@ -135,11 +143,7 @@ async def update_arrangements(
     recorded since.
     """
     case = bundle.case
-    if case.state != CaseState.CONFERENCE:
-        raise InvalidStateError("conference arrangements change only while the case is in conference")
-    conference = await get_conference(session, case.id)
-    if conference is None:  # pragma: no cover - the conference state always has one
-        raise InvalidStateError("no conference is arranged; fire schedule_conference first")
+    conference = await _arranged(session, case, "conference arrangements change")
     if conference.held:
         raise InvalidStateError("the conference was held; its arrangements can no longer change")
     await tasks.check_assignee(
@@ -188,11 +192,7 @@ async def record_outcome(
 ) -> Conference:
     """Whether the conference was held, who attended, and what was agreed."""
     case = bundle.case
-    if case.state != CaseState.CONFERENCE:
-        raise InvalidStateError("a conference outcome is recorded while the case is in conference")
-    conference = await get_conference(session, case.id)
-    if conference is None:  # pragma: no cover - the conference state always has one
-        raise InvalidStateError("no conference is arranged")
+    conference = await _arranged(session, case, "a conference outcome is recorded")
     if conference.held:
         raise InvalidStateError("the outcome of this conference is already recorded")
     if not body.held and body.agreement:

@@ -15,6 +15,7 @@ from app.auth.access import rep_scope, sees_rep
 from app.common.enums import ContactKind, RepStatus, TaskKind
 from app.config import get_settings
 from app.contacts.models import Contact
+from app.contacts.schemas import CONTACT_WORDS
 from app.context import Principal, RequestContext
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
 from app.reps.models import Rep
@@ -197,17 +198,11 @@ async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
     )
 
 
-CONTACT_WORDS = {
-    ContactKind.ASSESSMENT: "Assessment visit",
-    ContactKind.SHUTTLE: "Shuttle mediation round",
-    ContactKind.SUPPORT: "Support visit",
-    ContactKind.WELLBEING: "Wellbeing visit",
-}
 TASK_WORDS = {
-    TaskKind.ASSESSMENT_VISIT: "Assessment visit",
-    TaskKind.SHUTTLE_VISIT: "Shuttle mediation round",
+    TaskKind.ASSESSMENT_VISIT: CONTACT_WORDS[ContactKind.ASSESSMENT],
+    TaskKind.SHUTTLE_VISIT: CONTACT_WORDS[ContactKind.SHUTTLE],
     TaskKind.LETTER_DELIVERY: "Letter delivery",
-    TaskKind.WELLBEING_CHECK: "Wellbeing visit",
+    TaskKind.WELLBEING_CHECK: CONTACT_WORDS[ContactKind.WELLBEING],
     TaskKind.CONFERENCE_PREPARATION: "Conference support",
     TaskKind.SAFEGUARDING_CHECK: "Safeguarding check",
     TaskKind.PRACTITIONER_REVIEW: "Case review",
@@ -239,7 +234,7 @@ async def activity(session: AsyncSession, rep: Rep, *, first: date, last: date) 
                 c.occurred_at,
                 ActivityItem(
                     date=c.occurred_at.astimezone(zone).date(),
-                    activity=CONTACT_WORDS[ContactKind(c.kind)],
+                    activity=CONTACT_WORDS[c.kind],
                     source="contact",
                     minutes=c.duration_minutes,
                 ),

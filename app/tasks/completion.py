@@ -7,8 +7,8 @@ found while doing the task is raised at once.
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.models import Party
-from app.cases.repository import get_case, load_bundle
+from app.cases.models import Case, Party
+from app.cases.repository import load_bundle
 from app.common.enums import CaseState, ContactKind, TaskKind
 from app.contacts.service import record_contact
 from app.context import RequestContext
@@ -28,9 +28,10 @@ VISIT_CONTACTS = {
 }
 
 
-async def complete(session: AsyncSession, ctx: RequestContext, task: Task, body: TaskComplete) -> Task:
-    """Complete `task` (the caller holds its case's row lock, then the task's)."""
-    case = await get_case(session, str(task.case_id), lock=True) if task.case_id else None
+async def complete(
+    session: AsyncSession, ctx: RequestContext, task: Task, case: Case | None, body: TaskComplete
+) -> Task:
+    """Complete `task` of `case` (the caller holds the case's row lock, then the task's)."""
     bundle = await load_bundle(session, case) if case is not None else None
     party = await session.get(Party, task.party_id) if task.party_id else None
     if body.concern is not None and party is None:

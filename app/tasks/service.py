@@ -4,15 +4,17 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change, record_global_change
-from app.auth.models import ApiClient
-from app.cases.models import Case, CaseRep, Party
-from app.common.enums import AssigneeType, RepStatus, Role, TaskKind, TaskStatus
+from app.auth.service import is_practitioner_in
+from app.cases.models import Case, Party
+from app.cases.repository import rep_is_assigned
+from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
 from app.context import RequestContext
 from app.errors import InvalidStateError, ValidationFailedError
 from app.reps.models import Rep
@@ -292,7 +294,7 @@ def task_snapshot(task: Task) -> dict[str, Any]:
     }
 
 
-async def _audit(
+async def audit_task(
     session: AsyncSession,
     ctx: RequestContext,
     case: Case | None,
@@ -302,7 +304,8 @@ async def _audit(
     before: dict[str, Any] | None,
     after: dict[str, Any],
 ) -> None:
-    """On the case's chain when the task has a case (the caller holds its lock), else global."""
+    """Audit a change to a task: on the case's chain when it has a case (the caller holds its
+    lock), else on the global chain."""
     if case is not None:
         record_case_change(
             session,
@@ -349,7 +352,7 @@ async def complete_task(
     if case is not None:
         case.updated_at = now
         session.add(case)
-    await _audit(
+    await audit_task(
         session,
         ctx,
         case,
@@ -380,28 +383,15 @@ async def check_assignee(
         rep = await session.get(Rep, assignee_id) if assignee_id else None
         if rep is None or rep.status != RepStatus.ACTIVE.value or rep.prison_id != prison_id:
             raise ValidationFailedError(f"{assignee_id} is not an active rep in {prison_id}")
-        if case is not None and not await _rep_on_case(session, case.id, rep.id):
+        if case is not None and not await rep_is_assigned(session, case.id, rep.id):
             raise ValidationFailedError(
                 f"rep {rep.first_name} {rep.last_name} is not assigned to {case.reference}"
             )
         return
     if assignee_id is None:
         return  # the practitioners of the prison, whoever is on duty
-    client = await session.get(ApiClient, assignee_id)
-    if (
-        client is None
-        or client.role != Role.PRACTITIONER.value
-        or not client.active
-        or not (client.all_prisons or prison_id in client.prisons)
-    ):
+    if not await is_practitioner_in(session, assignee_id, prison_id):
         raise ValidationFailedError(f"{assignee_id} is not an active practitioner working in {prison_id}")
-
-
-async def _rep_on_case(session: AsyncSession, case_id: uuid.UUID, rep_id: uuid.UUID) -> bool:
-    found = await session.execute(
-        select(col(CaseRep.rep_id)).where(col(CaseRep.case_id) == case_id, col(CaseRep.rep_id) == rep_id)
-    )
-    return found.first() is not None
 
 
 async def add_task(
@@ -434,7 +424,7 @@ async def add_task(
         now=clock.now(),
     )
     await session.flush()
-    await _audit(
+    await audit_task(
         session,
         ctx,
         case,
@@ -464,7 +454,7 @@ async def reassign_task(
     before = {"assigneeType": task.assignee_type, "assigneeId": task.assignee_id}
     task.assignee_type, task.assignee_id = assignee_type.value, assignee_id
     session.add(task)
-    await _audit(
+    await audit_task(
         session,
         ctx,
         case,
@@ -490,7 +480,7 @@ async def reschedule_task(
     before = {"dueAt": task.due_at}
     task.due_at = due_at
     session.add(task)
-    await _audit(
+    await audit_task(
         session,
         ctx,
         case,
@@ -528,10 +518,9 @@ async def hand_over(
         )
     if not conditions:
         return 0
-    cond = conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
     rows = await session.execute(
         select(Task)
-        .where(col(Task.case_id) == case.id, col(Task.status) == TaskStatus.OPEN.value, cond)
+        .where(col(Task.case_id) == case.id, col(Task.status) == TaskStatus.OPEN.value, or_(*conditions))
         .order_by(col(Task.due_at), col(Task.id))
     )
     moved = 0
@@ -546,9 +535,9 @@ async def hand_over(
 def day_order(reference: datetime) -> list[Any]:
     """The order of a rep's daily list: overdue, safeguarding, wellbeing, then by due time."""
     return [
-        case((col(Task.due_at) < reference, 0), else_=1),
-        case((col(Task.kind) == TaskKind.SAFEGUARDING_CHECK.value, 0), else_=1),
-        case((col(Task.kind) == TaskKind.WELLBEING_CHECK.value, 0), else_=1),
+        sql_case((col(Task.due_at) < reference, 0), else_=1),
+        sql_case((col(Task.kind) == TaskKind.SAFEGUARDING_CHECK.value, 0), else_=1),
+        sql_case((col(Task.kind) == TaskKind.WELLBEING_CHECK.value, 0), else_=1),
         col(Task.due_at),
         col(Task.id),
     ]

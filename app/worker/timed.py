@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.audit.service import record_case_change, record_global_change
 from app.cases import repository as repo
 from app.cases import service as cases
 from app.cases.models import Case, Party
@@ -97,16 +96,10 @@ async def _announce_overdue(
         "assigneeId": task.assignee_id,
     }
     numbers = [party.prisoner_number] if party else []
+    await tasks.audit_task(
+        session, SYSTEM_CONTEXT, case, task, action="task.overdue", before=None, after=details
+    )
     if case is not None:
-        record_case_change(
-            session,
-            SYSTEM_CONTEXT,
-            case,
-            action="task.overdue",
-            entity_type="task",
-            entity_id=task.id,
-            after=details,
-        )
         emit_case_event(
             session,
             case,
@@ -116,9 +109,6 @@ async def _announce_overdue(
             extra=details,
         )
         return
-    await record_global_change(
-        session, SYSTEM_CONTEXT, action="task.overdue", entity_type="task", entity_id=task.id, after=details
-    )
     emit(
         session,
         event_type=TASK_OVERDUE,

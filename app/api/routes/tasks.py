@@ -179,8 +179,8 @@ async def complete_task(
     task_id: uuid.UUID, body: TaskComplete, session: SessionDep, ctx: ContextDep
 ) -> TaskPublic:
     """Record a task as done, with its outcome and the time it took (and any concern found)."""
-    task, _case = await _task_for_update(session, ctx.principal, task_id)
-    await completion.complete(session, ctx, task, body)
+    task, case = await _task_for_update(session, ctx.principal, task_id)
+    await completion.complete(session, ctx, task, case, body)
     return (await present_tasks(session, [task]))[0]
 
 
