@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     wellbeing_check_offsets_hours: list[float] = Field(default=[4, 24, 168, 672])
     rep_max_pause_hours: int = 72
+    # The prisons' local time: reps' daily lists run from midnight to midnight here.
+    local_timezone: str = "Europe/London"
     page_size_default: int = 20
     page_size_max: int = 100
     max_body_bytes: int = 1_048_576

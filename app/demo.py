@@ -175,7 +175,13 @@ async def _walk(
     bundle = await repo.load_bundle(session, case)
     if path:
         await cases.set_assignment(
-            session, ctx, bundle, practitioner_id=practitioner_id, rep_ids=[rep_id], expected_version=None
+            session,
+            ctx,
+            bundle,
+            practitioner_id=practitioner_id,
+            rep_ids=[rep_id],
+            expected_version=None,
+            keep_apart_checked_by_hand=True,
         )
         await cases.patch_case(
             session,

@@ -48,6 +48,18 @@ class InvalidStateError(ConflictError):
     error_code, title = "INVALID_STATE", "Not allowed in this state"
 
 
+class LetterMoveNotAllowedError(ConflictError):
+    error_code, title = "LETTER_MOVE_NOT_ALLOWED", "Letter move not allowed"
+
+
+class ConsentMissingError(ConflictError):
+    error_code, title = "CONSENT_MISSING", "Consent missing"
+
+
+class KeepApartError(ConflictError):
+    error_code, title = "KEEP_APART", "Non-association"
+
+
 class PreconditionRequiredError(AppError):
     status, error_code, title = 428, "PRECONDITION_REQUIRED", "Precondition required"
 

@@ -5,7 +5,8 @@ from sqlmodel import SQLModel
 from app.audit.models import AuditChainHead, AuditRecord
 from app.auth.models import ApiClient
 from app.cases.models import Case, CaseRep, Consent, Party, PrisonCounter
-from app.conferences.models import Conference
+from app.conferences.models import AgreementItem, Conference
+from app.contacts.models import Contact
 from app.events.models import OutboxEvent
 from app.letters.models import Letter
 from app.reps.models import Rep
@@ -15,6 +16,7 @@ from app.tasks.models import Task
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AgreementItem",
     "ApiClient",
     "AuditChainHead",
     "AuditRecord",
@@ -23,6 +25,7 @@ __all__ = [
     "Conference",
     "Consent",
     "DutyPractitioner",
+    "Contact",
     "Letter",
     "OutboxEvent",
     "Party",

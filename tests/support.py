@@ -209,8 +209,8 @@ class Api:
     async def assign(
         self, case_id: str, rep_ids: list[str], practitioner_id: uuid.UUID | None = None
     ) -> httpx.Response:
-        """PUT the assignment."""
-        body: dict[str, Any] = {"repIds": rep_ids}
+        """PUT the assignment (non-associations checked by hand: no service is configured in tests)."""
+        body: dict[str, Any] = {"repIds": rep_ids, "keepApartCheckedByHand": True}
         if practitioner_id:
             body["practitionerId"] = str(practitioner_id)
         return await self.client.put(

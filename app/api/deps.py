@@ -89,6 +89,13 @@ async def _case_in_scope(
     return await repo.load_bundle(session, case)
 
 
+async def case_in_scope(
+    session: AsyncSession, principal: Principal, case_id: str, *, lock: bool
+) -> CaseBundle:
+    """A case named in a request body, if the caller may see it (404 otherwise)."""
+    return await _case_in_scope(case_id, session, principal, lock=lock)
+
+
 async def case_for_read(case_id: str, session: SessionDep, principal: PrincipalDep) -> CaseBundle:
     """The case named in the path, if the caller may see it (404 otherwise)."""
     return await _case_in_scope(case_id, session, principal, lock=False)

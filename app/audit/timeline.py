@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audit.models import AuditRecord
+from app.contacts.schemas import CONTACT_WORDS
 
 TRIGGER_WORDS = {
     "accept": "Accepted for assessment",
@@ -113,6 +114,37 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "case.legal-hold": lambda a, _b: (
         f"Legal hold placed: {a.get('reason')}." if a.get("legalHold") else "Legal hold released."
     ),
+    "letter.drafted": lambda a, _b: (
+        "A letter was drafted" + (" in reply to another." if a.get("inReplyTo") else ".")
+    ),
+    "letter.edited": lambda _a, _b: "A letter was rewritten.",
+    "letter.submitted": lambda _a, _b: "A letter was submitted for a practitioner to read.",
+    "letter.approved": lambda _a, _b: "A letter was approved and a delivery task set.",
+    "letter.returned": lambda a, _b: f"A letter was returned to its author: {a.get('comments')}",
+    "letter.delivered": lambda _a, _b: "A letter was delivered.",
+    "contact.recorded": lambda a, _b: (
+        f"{CONTACT_WORDS.get(a.get('kind', ''), 'Contact')} recorded ({a.get('durationMinutes')} minutes"
+        + (f", round {a['shuttleRound']}" if a.get("shuttleRound") else "")
+        + ")."
+    ),
+    "conference.arranged": lambda a, _b: (
+        f"Conference arrangements changed: {a.get('scheduledAt')} at {a.get('location')}."
+    ),
+    "conference.outcome_recorded": lambda a, _b: (
+        f"Conference recorded as held with {len(a.get('agreement') or [])} agreement item(s)."
+        if a.get("held")
+        else "Conference recorded as not held."
+    ),
+    "agreement_item.marked": lambda a, _b: (
+        f'Agreement item "{a.get("description")}" marked {a.get("status")}.'
+    ),
+    "task.added": lambda a, _b: f"A {_words(a.get('kind'))} task was added by hand.",
+    "task.completed": lambda a, _b: f"A {_words(a.get('kind'))} task was completed: {a.get('outcome')}.",
+    "task.reassigned": lambda a, _b: f"A task was reassigned ({a.get('reason')}).",
+    "task.rescheduled": lambda a, _b: (
+        f"A {_words(a.get('kind'))} task was moved to {a.get('dueAt')} ({a.get('reason')})."
+    ),
+    "task.overdue": lambda a, _b: f"A {_words(a.get('kind'))} task became overdue.",
 }
 
 

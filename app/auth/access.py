@@ -1,14 +1,17 @@
 """Access rules in one place: what each role may do, and which objects a caller may see."""
 
+import uuid
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import col
 
 from app.cases.models import Case, CaseRep
-from app.common.enums import Role
+from app.common.enums import LetterStatus, Role
 from app.context import Principal
 from app.errors import ForbiddenError
+from app.letters.models import Letter
+from app.reps.models import Rep
 from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
 
@@ -29,10 +32,13 @@ class Permission(StrEnum):
     TASK_WORK = "task:work"
     TASK_MANAGE = "task:manage"
     CONTACT_RECORD = "contact:record"
+    CONTACT_READ = "contact:read"
+    LETTER_READ = "letter:read"
     LETTER_WRITE = "letter:write"
     LETTER_APPROVE = "letter:approve"
     LETTER_DELIVER = "letter:deliver"
     CONFERENCE_MANAGE = "conference:manage"
+    CONFERENCE_READ = "conference:read"
     CONCERN_RAISE = "concern:raise"
     CONCERN_READ = "concern:read"
     CONCERN_ACKNOWLEDGE = "concern:acknowledge"
@@ -64,10 +70,13 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.TASK_WORK,
             P.TASK_MANAGE,
             P.CONTACT_RECORD,
+            P.CONTACT_READ,
+            P.LETTER_READ,
             P.LETTER_WRITE,
             P.LETTER_APPROVE,
             P.LETTER_DELIVER,
             P.CONFERENCE_MANAGE,
+            P.CONFERENCE_READ,
             P.CONCERN_RAISE,
             P.CONCERN_READ,
             P.CONCERN_ACKNOWLEDGE,
@@ -77,10 +86,14 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         {
             P.CASE_READ,
             P.TRANSITION_FIRE,
+            P.REP_READ,
             P.TASK_READ,
             P.TASK_WORK,
             P.CONTACT_RECORD,
+            P.CONTACT_READ,
+            P.LETTER_READ,
             P.LETTER_DELIVER,
+            P.CONFERENCE_READ,
             P.CONCERN_RAISE,
         }
     ),
@@ -92,6 +105,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.REP_READ,
             P.REP_MANAGE,
             P.TASK_READ,
+            P.CONTACT_READ,
+            P.LETTER_READ,
+            P.CONFERENCE_READ,
             P.CONCERN_READ,
             P.DUTY_SET,
             P.REPORTS_READ,
@@ -107,6 +123,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.REP_READ,
             P.REP_MANAGE,
             P.TASK_READ,
+            P.CONTACT_READ,
+            P.LETTER_READ,
+            P.CONFERENCE_READ,
             P.CONCERN_READ,
             P.DUTY_SET,
             P.LEGAL_HOLD_SET,
@@ -237,3 +256,65 @@ def task_scope(principal: Principal) -> ColumnElement[bool]:
         conditions.append(col(Task.assignee_type) == "rep")
         conditions.append(col(Task.assignee_id) == principal.rep_id)
     return and_(true(), *conditions)
+
+
+def sees_rep(principal: Principal, rep: Rep) -> bool:
+    """Whether the caller may see a rep's record: their prisons; a rep only their own."""
+    if not has(principal, Permission.REP_READ) or not principal.covers(rep.prison_id):
+        return False
+    if principal.role == Role.REP:
+        return rep.id == principal.rep_id
+    return True
+
+
+def rep_scope(principal: Principal) -> ColumnElement[bool]:
+    """`sees_rep` as a SQL condition."""
+    conditions: list[ColumnElement[bool]] = []
+    if principal.prisons is not None:
+        conditions.append(col(Rep.prison_id).in_(sorted(principal.prisons)))
+    if principal.role == Role.REP:
+        conditions.append(col(Rep.id) == principal.rep_id)
+    return and_(true(), *conditions)
+
+
+# What a rep may see of the letters of their own cases: only what a practitioner has read and
+# let through. Drafts, returned letters and withheld ones stay between author and practitioner.
+REP_VISIBLE_LETTERS = (LetterStatus.APPROVED.value, LetterStatus.DELIVERED.value)
+
+
+def sees_letter(principal: Principal, letter: Letter) -> bool:
+    """Whether the caller, who already sees the letter's case, may see the letter."""
+    if not has(principal, Permission.LETTER_READ):
+        return False
+    if principal.role == Role.REP:
+        return letter.status in REP_VISIBLE_LETTERS
+    return True
+
+
+def letter_scope(principal: Principal) -> ColumnElement[bool]:
+    """`sees_letter` as a SQL condition (within a case the caller sees)."""
+    if principal.role == Role.REP:
+        return col(Letter.status).in_(REP_VISIBLE_LETTERS)
+    return true()
+
+
+def sees_practitioner_comments(principal: Principal) -> bool:
+    """A practitioner's comments on a letter are for staff, not for reps."""
+    return principal.role != Role.REP
+
+
+def sees_contact_summary(principal: Principal, contact_rep_id: uuid.UUID | None) -> bool:
+    """What happened at a contact: a rep reads only their own notes, never another rep's."""
+    if principal.role == Role.REP:
+        return contact_rep_id is not None and contact_rep_id == principal.rep_id
+    return True
+
+
+def may_act_for_rep(principal: Principal, rep_id: uuid.UUID) -> bool:
+    """Whether the caller may record work done by `rep_id` (a rep only for themself)."""
+    return principal.role != Role.REP or principal.rep_id == rep_id
+
+
+def sees_keep_apart_details(principal: Principal) -> bool:
+    """Non-association decisions and their reasons are risk information: never for reps."""
+    return principal.role in SEES_RISK_NOTES

@@ -54,6 +54,9 @@ class ConferenceDetails(RequestModel):
     location: ShortText
     facilitator_id: uuid.UUID
     supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
+    attendees: list[ShortText] = Field(
+        default_factory=list, max_length=30, description="Who is expected to attend, by name."
+    )
     keep_apart_override_reason: LongText | None = Field(
         default=None,
         description="A practitioner's reason to meet despite an open non-association.",

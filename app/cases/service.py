@@ -10,13 +10,12 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change
-from app.auth.models import ApiClient
+from app.auth.service import is_practitioner_in
 from app.cases import repository as repo
 from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate, TransitionRequest
 from app.common.enums import (
-    AssigneeType,
     CaseState,
     DeclineReason,
     Outcome,
@@ -25,7 +24,7 @@ from app.common.enums import (
     TaskKind,
     Trigger,
 )
-from app.conferences.models import Conference
+from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
 from app.errors import (
@@ -214,8 +213,12 @@ async def set_assignment(
     practitioner_id: uuid.UUID | None,
     rep_ids: list[uuid.UUID],
     expected_version: int | None,
+    keep_apart_checked_by_hand: bool = False,
 ) -> None:
-    """Assign a practitioner and reps, refusing any rep who may not take the case."""
+    """Assign a practitioner and reps, refusing any rep who may not take the case.
+
+    Open tasks follow the reps: see `tasks.hand_over`.
+    """
     case = bundle.case
     check_version(case, expected_version)
     if case.state == CaseState.CLOSED:
@@ -224,13 +227,18 @@ async def set_assignment(
         await _check_practitioner(session, practitioner_id, case.prison_id)
     rep_ids = list(dict.fromkeys(rep_ids))
     newly = [r for r in rep_ids if r not in bundle.rep_ids]
+    keep_apart: dict[str, str] = {}
     for rep_id in newly:
-        await _check_rep(session, case, bundle, rep_id)
+        keep_apart[str(rep_id)] = await _check_rep(
+            session, case, bundle, rep_id, checked_by_hand=keep_apart_checked_by_hand
+        )
     before = {"practitionerId": case.practitioner_id, "repIds": sorted(map(str, bundle.rep_ids))}
+    previous_reps = list(bundle.rep_ids)
     if practitioner_id is not None:
         case.practitioner_id = practitioner_id
     await repo.set_reps(session, case.id, rep_ids)
     bundle.rep_ids = sorted(rep_ids)
+    handed_over = await tasks.hand_over(session, case, before=previous_reps, after=bundle.rep_ids)
     await _touch(session, case)
     record_case_change(
         session,
@@ -239,25 +247,28 @@ async def set_assignment(
         action="assignment.changed",
         entity_type="assignment",
         before=before,
-        after={"practitionerId": case.practitioner_id, "repIds": sorted(map(str, rep_ids))},
+        after={
+            "practitionerId": case.practitioner_id,
+            "repIds": sorted(map(str, rep_ids)),
+            "keepApart": keep_apart,
+            "tasksHandedOver": handed_over,
+        },
     )
 
 
 async def _check_practitioner(session: AsyncSession, practitioner_id: uuid.UUID, prison_id: str) -> None:
-    client = await session.get(ApiClient, practitioner_id)
-    if (
-        client is None
-        or client.role != Role.PRACTITIONER.value
-        or not client.active
-        or not (client.all_prisons or prison_id in client.prisons)
-    ):
+    if not await is_practitioner_in(session, practitioner_id, prison_id):
         raise AssignmentRefusedError(
             f"{practitioner_id} is not an active practitioner working in {prison_id}",
             extra={"refusal": "not_a_practitioner_here"},
         )
 
 
-async def _check_rep(session: AsyncSession, case: Case, bundle: CaseBundle, rep_id: uuid.UUID) -> None:
+async def _check_rep(
+    session: AsyncSession, case: Case, bundle: CaseBundle, rep_id: uuid.UUID, *, checked_by_hand: bool
+) -> str:
+    """Refuse a rep who may not take the case; say how keep-apart was settled ("clear" or
+    "checked by hand")."""
     rep = await session.get(Rep, rep_id)
     if rep is None:
         raise AssignmentRefusedError(
@@ -295,6 +306,15 @@ async def _check_rep(session: AsyncSession, case: Case, bundle: CaseBundle, rep_
             f"a non-association keeps the rep apart from a party ({keep_apart.detail})",
             "rep_keep_apart",
         )
+    if keep_apart.status == "unknown":
+        if not checked_by_hand:
+            raise refuse(
+                f"{keep_apart.detail}; check non-associations between the rep and the parties by hand "
+                "and send keepApartCheckedByHand",
+                "keep_apart_unchecked",
+            )
+        return "checked by hand"
+    return keep_apart.status
 
 
 # --- the workflow ---------------------------------------------------------------------------
@@ -327,21 +347,17 @@ async def _guard_context(
             body.party_id,
         )
         if body.conference is not None:
-            facilitator = await session.get(ApiClient, body.conference.facilitator_id)
             g.conference = wf.ConferenceInput(
                 scheduled_at=body.conference.scheduled_at,
                 location=body.conference.location,
                 facilitator_id=body.conference.facilitator_id,
-                facilitator_is_practitioner=bool(
-                    facilitator
-                    and facilitator.role == Role.PRACTITIONER.value
-                    and facilitator.active
-                    and (facilitator.all_prisons or case.prison_id in facilitator.prisons)
+                facilitator_is_practitioner=await is_practitioner_in(
+                    session, body.conference.facilitator_id, case.prison_id
                 ),
                 keep_apart_override_reason=body.conference.keep_apart_override_reason,
             )
     if "conference_held_if_conference" in needed:
-        conference = await _conference(session, case.id)
+        conference = await conferences.get_conference(session, case.id)
         g.conference_held = bool(conference and conference.held)
     if "no_open_non_association" in needed:
         numbers = [p.prisoner_number for p in bundle.parties]
@@ -369,12 +385,6 @@ async def open_concerns(session: AsyncSession, case_id: uuid.UUID) -> int:
             )
         ).scalar_one()
     )
-
-
-async def _conference(session: AsyncSession, case_id: uuid.UUID) -> Conference | None:
-    return (
-        await session.execute(select(Conference).where(col(Conference.case_id) == case_id))
-    ).scalar_one_or_none()
 
 
 def _may_fire(ctx: RequestContext, transition: wf.Transition) -> bool:
@@ -435,6 +445,8 @@ async def fire_transition(
             + (", ".join(allowed) or "none"),
             extra={"state": state.value, "allowedTriggers": allowed},
         )
+    if transition.trigger == Trigger.SCHEDULE_CONFERENCE and body.conference is not None:
+        conferences.check_supporting_reps(bundle, body.conference)
     g = await _guard_context(session, ctx, bundle, body, set(transition.guards))
     unmet = wf.unmet_guards(transition, g)
     if unmet:
@@ -562,43 +574,7 @@ async def _after_move(
             now=now,
         )
     elif trigger == T.SCHEDULE_CONFERENCE and body.conference is not None:
-        await _save_conference(session, case, body, now)
-
-
-async def _save_conference(session: AsyncSession, case: Case, body: TransitionRequest, now: Any) -> None:
-    details = body.conference
-    assert details is not None  # noqa: S101 - guarded by the caller
-    conference = await _conference(session, case.id)
-    if conference is None:
-        conference = Conference(
-            case_id=case.id,
-            scheduled_at=details.scheduled_at,
-            location=details.location,
-            facilitator_id=details.facilitator_id,
-            created_at=now,
-        )
-    conference.scheduled_at = details.scheduled_at
-    conference.location = details.location
-    conference.facilitator_id = details.facilitator_id
-    conference.supporting_rep_ids = [str(r) for r in details.supporting_rep_ids]
-    conference.keep_apart_override_reason = details.keep_apart_override_reason
-    conference.keep_apart_checked_by_hand = details.keep_apart_checked_by_hand
-    conference.held = None
-    session.add(conference)
-    tasks.new_task(
-        session,
-        case=case,
-        prison_id=case.prison_id,
-        kind=TaskKind.CONFERENCE_PREPARATION,
-        due_at=max(details.scheduled_at - timedelta(days=1), now),
-        assignee_type=AssigneeType.PRACTITIONER,
-        assignee_id=details.facilitator_id,
-        instructions=(
-            f"Prepare the conference for {case.reference} at {details.location} on "
-            f"{details.scheduled_at:%Y-%m-%d %H:%M}: brief each party and the supporting reps."
-        ),
-        now=now,
-    )
+        await conferences.save_arrangements(session, case, body.conference, now=now)
 
 
 async def consent_history(session: AsyncSession, case: Case, party_id: uuid.UUID) -> list[Consent]:

@@ -101,6 +101,28 @@ class TaskKind(StrEnum):
     PRACTITIONER_REVIEW = "practitioner_review"
 
 
+class ContactKind(StrEnum):
+    ASSESSMENT = "assessment"
+    SHUTTLE = "shuttle"
+    SUPPORT = "support"
+    WELLBEING = "wellbeing"
+
+
+class LetterStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    DELIVERED = "delivered"
+    WITHHELD = "withheld"
+
+
+class AgreementStatus(StrEnum):
+    PENDING = "pending"
+    KEPT = "kept"
+    BROKEN = "broken"
+
+
 class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"

@@ -1,7 +1,7 @@
 """Face-to-face conferences and what was agreed at them."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
@@ -22,7 +22,26 @@ class Conference(SQLModel, table=True):
     supporting_rep_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     keep_apart_override_reason: str | None = None
     keep_apart_checked_by_hand: bool = False
+    expected_attendees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     held: bool | None = None
     attendees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     outcome_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AgreementItem(SQLModel, table=True):
+    """One commitment of an outcome agreement: what, by whom, by when; then kept or broken."""
+
+    __tablename__ = "agreement_item"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
+    conference_id: uuid.UUID = Field(foreign_key="conference.id")
+    position: int
+    description: str
+    owner_party_id: uuid.UUID = Field(foreign_key="party.id")
+    due_on: date
+    status: str = Field(default="pending", max_length=10)
+    status_note: str | None = None
+    status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

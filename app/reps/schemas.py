@@ -2,12 +2,12 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from app.cases.schemas import Name, PrisonerNumber, PrisonId
-from app.common.enums import RepStatus
+from app.common.enums import RepStatus, TaskKind
 from app.common.schemas import ApiModel, RequestModel
 
 Location = Annotated[str, StringConstraints(max_length=100)]
@@ -44,3 +44,54 @@ class RepPublic(ApiModel):
     max_active_cases: int
     created_at: datetime
     updated_at: datetime
+
+
+class DailyTask(ApiModel):
+    id: uuid.UUID
+    case_id: uuid.UUID | None
+    case_reference: str | None
+    kind: TaskKind
+    due_at: datetime
+    overdue: bool
+    what: str = Field(description="What to do.")
+    whom: str | None = Field(description="Whom to see, by name.")
+    where: str | None = Field(description="Where to find them (their location in the prison).")
+
+
+class DailyList(ApiModel):
+    rep_id: uuid.UUID
+    rep_name: str
+    prison_id: str
+    date: date
+    timezone: str
+    generated_at: datetime
+    tasks: list[DailyTask] = Field(
+        description="Open tasks due that day or overdue: overdue first, then safeguarding checks, "
+        "then wellbeing checks, then by due time."
+    )
+
+
+class ActivityItem(ApiModel):
+    date: date
+    activity: str
+    source: Literal["contact", "task"]
+    minutes: int
+
+
+class ActivityTotal(ApiModel):
+    activity: str
+    count: int
+    minutes: int
+
+
+class RepActivity(ApiModel):
+    """A rep's volunteer hours: no party, case or note is named."""
+
+    rep_id: uuid.UUID
+    rep_name: str
+    from_: date = Field(alias="from")
+    to: date
+    total_minutes: int
+    total_hours: float
+    by_activity: list[ActivityTotal]
+    items: list[ActivityItem]

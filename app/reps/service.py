@@ -1,6 +1,9 @@
-"""The reps register."""
+"""The reps register, each rep's daily task list and their logged volunteer hours."""
 
 import uuid
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,11 +11,25 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_global_change
-from app.common.enums import RepStatus
+from app.auth.access import rep_scope, sees_rep
+from app.common.enums import ContactKind, RepStatus, TaskKind
+from app.config import get_settings
+from app.contacts.models import Contact
+from app.contacts.schemas import CONTACT_WORDS
 from app.context import Principal, RequestContext
-from app.errors import ConflictError, NotFoundError
+from app.errors import ConflictError, NotFoundError, ValidationFailedError
 from app.reps.models import Rep
-from app.reps.schemas import RepCreate, RepPatch
+from app.reps.schemas import (
+    ActivityItem,
+    ActivityTotal,
+    DailyList,
+    DailyTask,
+    RepActivity,
+    RepCreate,
+    RepPatch,
+)
+from app.tasks import service as tasks
+from app.tasks.models import Task
 
 
 def rep_snapshot(rep: Rep) -> dict[str, object]:
@@ -58,9 +75,7 @@ async def create_rep(session: AsyncSession, ctx: RequestContext, body: RepCreate
 async def get_rep(session: AsyncSession, principal: Principal, rep_id: uuid.UUID) -> Rep:
     """A rep within the caller's caseload (a rep principal sees only themself)."""
     rep = await session.get(Rep, rep_id)
-    if rep is None or not principal.covers(rep.prison_id):
-        raise NotFoundError(f"no rep {rep_id}")
-    if principal.rep_id is not None and principal.rep_id != rep.id:
+    if rep is None or not sees_rep(principal, rep):
         raise NotFoundError(f"no rep {rep_id}")
     return rep
 
@@ -68,6 +83,8 @@ async def get_rep(session: AsyncSession, principal: Principal, rep_id: uuid.UUID
 async def patch_rep(session: AsyncSession, ctx: RequestContext, rep: Rep, body: RepPatch) -> Rep:
     """Change a rep's status, prison, location, limit or training date."""
     changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ValidationFailedError("nothing to change: give at least one field")
     before = rep_snapshot(rep)
     for name, value in changes.items():
         setattr(rep, name, value.value if isinstance(value, RepStatus) else value)
@@ -96,9 +113,7 @@ async def list_reps(
     limit: int,
 ) -> tuple[list[Rep], int]:
     """Reps in the caller's caseload, by name."""
-    conditions: list[ColumnElement[bool]] = []
-    if principal.prisons is not None:
-        conditions.append(col(Rep.prison_id).in_(sorted(principal.prisons)))
+    conditions: list[ColumnElement[bool]] = [rep_scope(principal)]
     if prison_id:
         conditions.append(col(Rep.prison_id) == prison_id)
     if status:
@@ -112,3 +127,157 @@ async def list_reps(
         .limit(limit)
     )
     return list(rows.scalars()), total
+
+
+# A printed sheet and a screen both have room for a day's work; more than this is a backlog
+# for the practitioner to sort out, not a list to hand a rep.
+DAILY_LIST_LIMIT = 200
+
+
+def local_zone() -> ZoneInfo:
+    """The prisons' local time zone."""
+    return ZoneInfo(get_settings().local_timezone)
+
+
+def local_today() -> date:
+    """Today's date in the prisons' local time."""
+    return clock.now().astimezone(local_zone()).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The first instant of `day` and of the next day, in local time (23 or 25 hours across DST)."""
+    zone = local_zone()
+    return (
+        datetime.combine(day, time.min, tzinfo=zone),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def rep_name(rep: Rep) -> str:
+    """A rep's name as lists show it."""
+    return f"{rep.first_name} {rep.last_name}"
+
+
+async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
+    """The rep's list for `day`: every open task due that day or before, most urgent first.
+
+    A task is overdue when its time has passed: now for today's list, the start of the day for a
+    later day's list, the end of the day for an earlier day's.
+    """
+    start, end = day_bounds(day)
+    now = clock.now()
+    reference = min(max(now, start), end)
+    rows = await tasks.rep_day_tasks(
+        session, rep.id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT
+    )
+    extra = await tasks.task_view_rows(session, rows)
+    items = []
+    for task in rows:
+        reference_text, party = extra[task.id]
+        items.append(
+            DailyTask(
+                id=task.id,
+                case_id=task.case_id,
+                case_reference=reference_text,
+                kind=TaskKind(task.kind),
+                due_at=task.due_at,
+                overdue=task.due_at < reference,
+                what=task.instructions,
+                whom=tasks.party_name(party) if party else None,
+                where=party.location if party else None,
+            )
+        )
+    return DailyList(
+        rep_id=rep.id,
+        rep_name=rep_name(rep),
+        prison_id=rep.prison_id,
+        date=day,
+        timezone=get_settings().local_timezone,
+        generated_at=now,
+        tasks=items,
+    )
+
+
+TASK_WORDS = {
+    TaskKind.ASSESSMENT_VISIT: CONTACT_WORDS[ContactKind.ASSESSMENT],
+    TaskKind.SHUTTLE_VISIT: CONTACT_WORDS[ContactKind.SHUTTLE],
+    TaskKind.LETTER_DELIVERY: "Letter delivery",
+    TaskKind.WELLBEING_CHECK: CONTACT_WORDS[ContactKind.WELLBEING],
+    TaskKind.CONFERENCE_PREPARATION: "Conference support",
+    TaskKind.SAFEGUARDING_CHECK: "Safeguarding check",
+    TaskKind.PRACTITIONER_REVIEW: "Case review",
+}
+MAX_ACTIVITY_DAYS = 366
+
+
+async def activity(session: AsyncSession, rep: Rep, *, first: date, last: date) -> RepActivity:
+    """Hours and activities from the rep's contacts and the tasks they completed, `first` to `last`.
+
+    A task that left a contact behind counts once, as the contact.
+    """
+    if last < first:
+        raise ValidationFailedError("to is before from")
+    if (last - first).days >= MAX_ACTIVITY_DAYS:
+        raise ValidationFailedError(f"ask for at most {MAX_ACTIVITY_DAYS} days at a time")
+    start, _ = day_bounds(first)
+    _, end = day_bounds(last)
+    zone = local_zone()
+    items: list[tuple[datetime, ActivityItem]] = []
+    contacts = await session.execute(
+        select(Contact).where(
+            col(Contact.rep_id) == rep.id, col(Contact.occurred_at) >= start, col(Contact.occurred_at) < end
+        )
+    )
+    for c in contacts.scalars():
+        items.append(
+            (
+                c.occurred_at,
+                ActivityItem(
+                    date=c.occurred_at.astimezone(zone).date(),
+                    activity=CONTACT_WORDS[c.kind],
+                    source="contact",
+                    minutes=c.duration_minutes,
+                ),
+            )
+        )
+    counted = select(col(Contact.task_id)).where(col(Contact.task_id).is_not(None))
+    done = await session.execute(
+        select(Task).where(
+            col(Task.completed_by_rep_id) == rep.id,
+            col(Task.completed_at) >= start,
+            col(Task.completed_at) < end,
+            col(Task.id).not_in(counted),
+        )
+    )
+    for t in done.scalars():
+        assert t.completed_at is not None  # noqa: S101 - selected on it
+        items.append(
+            (
+                t.completed_at,
+                ActivityItem(
+                    date=t.completed_at.astimezone(zone).date(),
+                    activity=TASK_WORDS[TaskKind(t.kind)],
+                    source="task",
+                    minutes=t.duration_minutes or 0,
+                ),
+            )
+        )
+    items.sort(key=lambda pair: pair[0])
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for _, item in items:
+        totals[item.activity][0] += 1
+        totals[item.activity][1] += item.minutes
+    minutes = sum(item.minutes for _, item in items)
+    return RepActivity(
+        rep_id=rep.id,
+        rep_name=rep_name(rep),
+        from_=first,
+        to=last,
+        total_minutes=minutes,
+        total_hours=round(minutes / 60, 2),
+        by_activity=[
+            ActivityTotal(activity=name, count=count, minutes=mins)
+            for name, (count, mins) in sorted(totals.items())
+        ],
+        items=[item for _, item in items],
+    )

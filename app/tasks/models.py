@@ -29,10 +29,14 @@ class Task(SQLModel, table=True):
     assignee_type: str = Field(max_length=20)
     assignee_id: uuid.UUID | None = None
     party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id")
+    # The letter a letter_delivery task is for.
+    letter_id: uuid.UUID | None = Field(default=None, foreign_key="letter.id")
     instructions: str
     overdue_notified: bool = False
     outcome: str | None = None
     notes: str | None = None
     duration_minutes: int | None = None
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Whose volunteer hours the work counts towards (None: staff did it).
+    completed_by_rep_id: uuid.UUID | None = Field(default=None, foreign_key="rep.id")
     created_at: datetime = Field(sa_type=UTCDateTime)

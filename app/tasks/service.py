@@ -1,18 +1,38 @@
-"""Tasks the workflow generates, and the queries the workflow's guards need."""
+"""Tasks the workflow generates, the changes practitioners make to them, and their queries."""
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
+from app.audit.service import record_case_change, record_global_change
+from app.auth.service import is_practitioner_in
 from app.cases.models import Case, Party
-from app.common.enums import AssigneeType, TaskKind, TaskStatus
+from app.cases.repository import rep_is_assigned
+from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
 from app.context import RequestContext
+from app.errors import InvalidStateError, ValidationFailedError
+from app.reps.models import Rep
 from app.tasks.models import Task
+
+# The contract's promise: someone checks on the person within 4 hours of a safeguarding concern.
+SAFEGUARDING_CHECK_WITHIN = timedelta(hours=4)
+LETTER_DELIVERY_WITHIN = timedelta(days=1)
+PRACTITIONER_REVIEW_WITHIN = timedelta(days=1)
+
+# Work a rep does on the wings; the rest (preparing conferences, reviews) is a practitioner's.
+REP_WORK = (
+    TaskKind.ASSESSMENT_VISIT,
+    TaskKind.SHUTTLE_VISIT,
+    TaskKind.LETTER_DELIVERY,
+    TaskKind.WELLBEING_CHECK,
+    TaskKind.SAFEGUARDING_CHECK,
+)
 
 
 def new_task(
@@ -27,6 +47,7 @@ def new_task(
     instructions: str,
     now: datetime,
     party: Party | None = None,
+    letter_id: uuid.UUID | None = None,
 ) -> Task:
     """Add one open task to the session."""
     task = Task(
@@ -38,6 +59,7 @@ def new_task(
         assignee_type=assignee_type.value,
         assignee_id=assignee_id,
         party_id=party.id if party else None,
+        letter_id=letter_id,
         instructions=instructions,
         created_at=now,
     )
@@ -177,58 +199,361 @@ async def task_view_rows(
     }
 
 
+def party_name(party: Party) -> str:
+    """How a task names the person to see."""
+    return f"{party.first_name} {party.last_name}"
+
+
+def schedule_letter_delivery(
+    session: AsyncSession,
+    *,
+    case: Case,
+    letter_id: uuid.UUID,
+    author: Party,
+    recipient: Party,
+    rep_ids: list[uuid.UUID],
+    now: datetime,
+) -> Task:
+    """A delivery for the assigned rep (the practitioner when no rep is assigned)."""
+    who_type, who = _assignee(case, rep_ids, 0)
+    return new_task(
+        session,
+        case=case,
+        prison_id=case.prison_id,
+        kind=TaskKind.LETTER_DELIVERY,
+        due_at=now + LETTER_DELIVERY_WITHIN,
+        assignee_type=who_type,
+        assignee_id=who,
+        party=recipient,
+        letter_id=letter_id,
+        instructions=(
+            f"Deliver the approved letter from {party_name(author)} to {party_name(recipient)} "
+            "in person, then record the delivery."
+        ),
+        now=now,
+    )
+
+
+def schedule_practitioner_review(session: AsyncSession, *, case: Case, why: str, now: datetime) -> Task:
+    """A review for the case's practitioner when something agreed has gone wrong."""
+    return new_task(
+        session,
+        case=case,
+        prison_id=case.prison_id,
+        kind=TaskKind.PRACTITIONER_REVIEW,
+        due_at=now + PRACTITIONER_REVIEW_WITHIN,
+        assignee_type=AssigneeType.PRACTITIONER,
+        assignee_id=case.practitioner_id,
+        instructions=why,
+        now=now,
+    )
+
+
+def task_snapshot(task: Task) -> dict[str, Any]:
+    """A task as the audit trail records it."""
+    return {
+        "kind": task.kind,
+        "status": task.status,
+        "dueAt": task.due_at,
+        "assigneeType": task.assignee_type,
+        "assigneeId": task.assignee_id,
+        "partyId": task.party_id,
+    }
+
+
+async def audit_task(
+    session: AsyncSession,
+    ctx: RequestContext,
+    case: Case | None,
+    task: Task,
+    *,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    """Audit a change to a task: on the case's chain when it has a case (the caller holds its
+    lock), else on the global chain."""
+    if case is not None:
+        record_case_change(
+            session,
+            ctx,
+            case,
+            action=action,
+            entity_type="task",
+            entity_id=task.id,
+            before=before,
+            after=after,
+        )
+    else:
+        await record_global_change(
+            session, ctx, action=action, entity_type="task", entity_id=task.id, before=before, after=after
+        )
+
+
+def _require_open(task: Task) -> None:
+    if task.status != TaskStatus.OPEN.value:
+        raise InvalidStateError(f"the task is {task.status}, not open")
+
+
 async def complete_task(
     session: AsyncSession,
     ctx: RequestContext,
     task: Task,
     *,
+    case: Case | None,
     outcome: str,
     notes: str | None,
     duration_minutes: int,
+    extra: dict[str, Any] | None = None,
 ) -> Task:
-    """Mark a task done with its outcome; audited on the case's chain when it has a case."""
-    from app.audit.service import record_case_change, record_global_change
-    from app.cases.repository import get_case
-    from app.errors import InvalidStateError
-
-    if task.status != TaskStatus.OPEN.value:
-        raise InvalidStateError(f"the task is {task.status}, not open")
+    """Mark a task done with its outcome; audited on the case's chain (the caller holds its lock)."""
+    _require_open(task)
     now = clock.now()
     task.status = TaskStatus.DONE.value
     task.outcome = outcome
     task.notes = notes
     task.duration_minutes = duration_minutes
     task.completed_at = now
+    task.completed_by_rep_id = ctx.principal.rep_id
     session.add(task)
-    after = {
-        "kind": task.kind,
-        "status": task.status,
-        "outcome": outcome,
-        "durationMinutes": duration_minutes,
-    }
-    if task.case_id is not None:
-        case = await get_case(session, str(task.case_id), lock=True)
-        assert case is not None  # noqa: S101 - a task's case is never deleted
+    if case is not None:
         case.updated_at = now
         session.add(case)
-        record_case_change(
-            session,
-            ctx,
-            case,
-            action="task.completed",
-            entity_type="task",
-            entity_id=task.id,
-            before={"status": TaskStatus.OPEN.value},
-            after=after,
-        )
-    else:
-        await record_global_change(
-            session,
-            ctx,
-            action="task.completed",
-            entity_type="task",
-            entity_id=task.id,
-            before={"status": TaskStatus.OPEN.value},
-            after=after,
-        )
+    await audit_task(
+        session,
+        ctx,
+        case,
+        task,
+        action="task.completed",
+        before={"status": TaskStatus.OPEN.value},
+        after={
+            "kind": task.kind,
+            "status": task.status,
+            "outcome": outcome,
+            "durationMinutes": duration_minutes,
+            **(extra or {}),
+        },
+    )
     return task
+
+
+async def check_assignee(
+    session: AsyncSession,
+    *,
+    case: Case | None,
+    prison_id: str,
+    assignee_type: AssigneeType,
+    assignee_id: uuid.UUID | None,
+) -> None:
+    """Refuse (422) an assignee who cannot do the work: a rep must be active and on the case."""
+    if assignee_type == AssigneeType.REP:
+        rep = await session.get(Rep, assignee_id) if assignee_id else None
+        if rep is None or rep.status != RepStatus.ACTIVE.value or rep.prison_id != prison_id:
+            raise ValidationFailedError(f"{assignee_id} is not an active rep in {prison_id}")
+        if case is not None and not await rep_is_assigned(session, case.id, rep.id):
+            raise ValidationFailedError(
+                f"rep {rep.first_name} {rep.last_name} is not assigned to {case.reference}"
+            )
+        return
+    if assignee_id is None:
+        return  # the practitioners of the prison, whoever is on duty
+    if not await is_practitioner_in(session, assignee_id, prison_id):
+        raise ValidationFailedError(f"{assignee_id} is not an active practitioner working in {prison_id}")
+
+
+async def add_task(
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    case: Case | None,
+    prison_id: str,
+    kind: TaskKind,
+    due_at: datetime,
+    assignee_type: AssigneeType,
+    assignee_id: uuid.UUID | None,
+    party: Party | None,
+    instructions: str,
+) -> Task:
+    """A task a practitioner adds by hand."""
+    await check_assignee(
+        session, case=case, prison_id=prison_id, assignee_type=assignee_type, assignee_id=assignee_id
+    )
+    task = new_task(
+        session,
+        case=case,
+        prison_id=prison_id,
+        kind=kind,
+        due_at=due_at,
+        assignee_type=assignee_type,
+        assignee_id=assignee_id,
+        party=party,
+        instructions=instructions,
+        now=clock.now(),
+    )
+    await session.flush()
+    await audit_task(
+        session,
+        ctx,
+        case,
+        task,
+        action="task.added",
+        before=None,
+        after={**task_snapshot(task), "instructions": instructions},
+    )
+    return task
+
+
+async def reassign_task(
+    session: AsyncSession,
+    ctx: RequestContext,
+    task: Task,
+    *,
+    case: Case | None,
+    assignee_type: AssigneeType,
+    assignee_id: uuid.UUID | None,
+    reason: str,
+) -> Task:
+    """Give an open task to someone else."""
+    _require_open(task)
+    await check_assignee(
+        session, case=case, prison_id=task.prison_id, assignee_type=assignee_type, assignee_id=assignee_id
+    )
+    before = {"assigneeType": task.assignee_type, "assigneeId": task.assignee_id}
+    task.assignee_type, task.assignee_id = assignee_type.value, assignee_id
+    session.add(task)
+    await audit_task(
+        session,
+        ctx,
+        case,
+        task,
+        action="task.reassigned",
+        before=before,
+        after={"assigneeType": task.assignee_type, "assigneeId": task.assignee_id, "reason": reason},
+    )
+    return task
+
+
+async def reschedule_task(
+    session: AsyncSession,
+    ctx: RequestContext,
+    task: Task,
+    *,
+    case: Case | None,
+    due_at: datetime,
+    reason: str,
+) -> Task:
+    """Move an open task's due time, with the reason."""
+    _require_open(task)
+    before = {"dueAt": task.due_at}
+    task.due_at = due_at
+    session.add(task)
+    await audit_task(
+        session,
+        ctx,
+        case,
+        task,
+        action="task.rescheduled",
+        before=before,
+        after={"dueAt": due_at, "reason": reason, "kind": task.kind},
+    )
+    return task
+
+
+async def hand_over(
+    session: AsyncSession,
+    case: Case,
+    *,
+    before: list[uuid.UUID],
+    after: list[uuid.UUID],
+) -> int:
+    """After an assignment change, keep every open task of the case with someone who is on it.
+
+    A rep taken off the case keeps none of its tasks (they would show people no longer theirs to
+    see): the tasks go to the remaining reps, or to the practitioner. When a case gets its first
+    reps, the rep work the practitioner held for want of a rep goes to them.
+    """
+    removed = [r for r in before if r not in after]
+    conditions: list[ColumnElement[bool]] = []
+    if removed:
+        conditions.append(
+            (col(Task.assignee_type) == AssigneeType.REP.value) & col(Task.assignee_id).in_(removed)
+        )
+    if not before and after:
+        conditions.append(
+            (col(Task.assignee_type) == AssigneeType.PRACTITIONER.value)
+            & col(Task.kind).in_([k.value for k in REP_WORK])
+        )
+    if not conditions:
+        return 0
+    rows = await session.execute(
+        select(Task)
+        .where(col(Task.case_id) == case.id, col(Task.status) == TaskStatus.OPEN.value, or_(*conditions))
+        .order_by(col(Task.due_at), col(Task.id))
+    )
+    moved = 0
+    for i, task in enumerate(rows.scalars()):
+        who_type, who = _assignee(case, after, i)
+        task.assignee_type, task.assignee_id = who_type.value, who
+        session.add(task)
+        moved += 1
+    return moved
+
+
+def day_order(reference: datetime) -> list[Any]:
+    """The order of a rep's daily list: overdue, safeguarding, wellbeing, then by due time."""
+    return [
+        sql_case((col(Task.due_at) < reference, 0), else_=1),
+        sql_case((col(Task.kind) == TaskKind.SAFEGUARDING_CHECK.value, 0), else_=1),
+        sql_case((col(Task.kind) == TaskKind.WELLBEING_CHECK.value, 0), else_=1),
+        col(Task.due_at),
+        col(Task.id),
+    ]
+
+
+async def rep_day_tasks(
+    session: AsyncSession, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
+) -> list[Task]:
+    """A rep's open tasks due before `day_end`, most urgent first."""
+    rows = await session.execute(
+        select(Task)
+        .where(
+            col(Task.assignee_type) == AssigneeType.REP.value,
+            col(Task.assignee_id) == rep_id,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.due_at) < day_end,
+        )
+        .order_by(*day_order(reference))
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def overdue_candidates(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Open tasks past due whose lateness has not been announced yet."""
+    rows = await session.execute(
+        select(col(Task.id))
+        .where(
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.due_at) < now,
+            col(Task.overdue_notified).is_(False),
+        )
+        .order_by(col(Task.due_at))
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def claim_overdue(session: AsyncSession, task_id: uuid.UUID, now: datetime) -> bool:
+    """Mark a task as announced overdue; False when it is no longer open and overdue, or already
+    announced (by a concurrent worker), so each task's event goes out once."""
+    result = await session.execute(
+        update(Task)
+        .where(
+            col(Task.id) == task_id,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.due_at) < now,
+            col(Task.overdue_notified).is_(False),
+        )
+        .values(overdue_notified=True)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -5,7 +5,7 @@ import logging
 
 from app.db import Database
 from app.safeguarding.service import notify_overdue
-from app.worker.timed import resume_due_cases
+from app.worker.timed import mark_overdue_tasks, resume_due_cases
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +16,7 @@ async def run_once(db: Database) -> dict[str, int]:
     """One pass over every kind of timed work; counts of what was done."""
     return {
         "resumed": await resume_due_cases(db),
+        "tasksOverdue": await mark_overdue_tasks(db),
         "concernsOverdue": await notify_overdue(db),
     }
 

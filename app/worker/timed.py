@@ -1,18 +1,22 @@
-"""Timed work: resuming paused cases when their time has come."""
+"""Timed work: resuming paused cases when their time has come, announcing overdue tasks."""
 
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
 from app.cases import repository as repo
 from app.cases import service as cases
-from app.cases.models import Case
+from app.cases.models import Case, Party
 from app.cases.schemas import TransitionRequest
 from app.common.enums import CaseState, Trigger
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
+from app.events.service import TASK_OVERDUE, emit, emit_case_event
+from app.tasks import service as tasks
+from app.tasks.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +58,63 @@ async def resume_due_cases(db: Database, *, limit: int = 500) -> int:
     if resumed:
         log.info("resumed %d case(s) after cooling off", resumed)
     return resumed
+
+
+async def mark_overdue_tasks(db: Database, *, limit: int = 500) -> int:
+    """Announce each open task past its due time, once: an audit record and a `task.overdue`
+    event, one transaction per task."""
+    async with db.transaction() as session:
+        due = await tasks.overdue_candidates(session, clock.now(), limit)
+    marked = 0
+    for task_id in due:
+        async with db.transaction() as session:
+            task = await session.get(Task, task_id)
+            if task is None:  # pragma: no cover - tasks are never deleted
+                continue
+            # The case row lock first, as every writer takes it; then claim the task.
+            case = await repo.get_case(session, str(task.case_id), lock=True) if task.case_id else None
+            if not await tasks.claim_overdue(session, task_id, clock.now()):
+                continue  # done, cancelled, moved or announced since we looked
+            await session.refresh(task)
+            party = await session.get(Party, task.party_id) if task.party_id else None
+            await _announce_overdue(session, task, case, party)
+            marked += 1
+    if marked:
+        log.info("announced %d overdue task(s)", marked)
+    return marked
+
+
+async def _announce_overdue(
+    session: AsyncSession, task: Task, case: Case | None, party: Party | None
+) -> None:
+    kind = task.kind.replace("_", " ")
+    details = {
+        "taskId": task.id,
+        "kind": task.kind,
+        "dueAt": task.due_at,
+        "assigneeType": task.assignee_type,
+        "assigneeId": task.assignee_id,
+    }
+    numbers = [party.prisoner_number] if party else []
+    await tasks.audit_task(
+        session, SYSTEM_CONTEXT, case, task, action="task.overdue", before=None, after=details
+    )
+    if case is not None:
+        emit_case_event(
+            session,
+            case,
+            event_type=TASK_OVERDUE,
+            description=f"A {kind} task on restorative justice case {case.reference} is overdue",
+            prisoner_numbers=numbers,
+            extra=details,
+        )
+        return
+    emit(
+        session,
+        event_type=TASK_OVERDUE,
+        description=f"A {kind} task in {task.prison_id} is overdue",
+        prisoner_numbers=numbers,
+        detail_url=None,
+        additional={**details, "prisonId": task.prison_id},
+        prison_id=task.prison_id,
+    )

@@ -190,14 +190,18 @@ def _conference_details(c: GuardContext) -> bool:
     )
 
 
-def _no_open_non_association(c: GuardContext) -> bool:
-    if c.conference is not None and c.conference.keep_apart_override_reason:
+def keep_apart_allows(keep_apart: KeepApart | None, override_reason: str | None) -> bool:
+    """Whether people may meet: no open non-association, a practitioner's override with a reason,
+    or (the service not answering) a practitioner's record that they checked by hand."""
+    if override_reason and override_reason.strip():
         return True
-    if c.keep_apart is None:
+    if keep_apart is None:
         return False
-    return c.keep_apart.status == "clear" or (
-        c.keep_apart.status == "unknown" and c.keep_apart.checked_by_hand
-    )
+    return keep_apart.status == "clear" or (keep_apart.status == "unknown" and keep_apart.checked_by_hand)
+
+
+def _no_open_non_association(c: GuardContext) -> bool:
+    return keep_apart_allows(c.keep_apart, c.conference.keep_apart_override_reason if c.conference else None)
 
 
 GUARDS: dict[str, Guard] = {

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from app.api.deps import (
     CaseForRead,
@@ -172,6 +172,11 @@ async def consent_ledger(
 class AssignmentBody(RequestModel):
     practitioner_id: uuid.UUID | None = None
     rep_ids: list[uuid.UUID]
+    keep_apart_checked_by_hand: bool = Field(
+        default=False,
+        description="The practitioner checked non-associations between new reps and the parties by "
+        "hand, because the non-associations service is not configured or not reachable.",
+    )
 
 
 @router.put(
@@ -196,6 +201,7 @@ async def set_assignment(
         practitioner_id=body.practitioner_id,
         rep_ids=body.rep_ids,
         expected_version=version,
+        keep_apart_checked_by_hand=body.keep_apart_checked_by_hand,
     )
     return case_response(response, ctx.principal, bundle)
 

@@ -1,18 +1,24 @@
-"""The reps register."""
+"""The reps register, each rep's daily task list (also as a printable sheet) and their hours."""
 
 import uuid
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
+from app.api.negotiation import wants_html
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.cases.schemas import PrisonId
 from app.common.enums import RepStatus
 from app.common.schemas import Page
-from app.reps import service
-from app.reps.schemas import RepCreate, RepPatch, RepPublic
+from app.errors import ForbiddenError
+from app.reps import printable, service
+from app.reps.models import Rep
+from app.reps.schemas import DailyList, RepActivity, RepCreate, RepPatch, RepPublic
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -58,6 +64,93 @@ async def list_reps(
         size=paging.size,
         total=total,
     )
+
+
+DAILY_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **errors(404, 422),
+    200: {
+        "description": "The list as JSON, or with `Accept: text/html` as one printable A4 sheet.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
+
+async def _daily_list(
+    session: AsyncSession, rep: Rep, day: date | None, accept: str | None
+) -> DailyList | Response:
+    daily = await service.daily_list(session, rep, day or service.local_today())
+    if wants_html(accept):
+        return HTMLResponse(
+            printable.render(daily),
+            headers={"Content-Security-Policy": printable.CONTENT_SECURITY_POLICY},
+        )
+    return daily
+
+
+DayQuery = Annotated[
+    date | None, Query(alias="date", description="YYYY-MM-DD; today in the prisons' local time if absent.")
+]
+
+
+@router.get(
+    "/me/tasks",
+    response_model=DailyList,
+    responses=DAILY_LIST_RESPONSES,
+    dependencies=[permission(Permission.TASK_READ)],
+)
+async def my_tasks(
+    session: SessionDep,
+    principal: PrincipalDep,
+    day: DayQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> DailyList | Response:
+    """The calling rep's task list for the day."""
+    if principal.rep_id is None:
+        raise ForbiddenError("only a rep has a task list of their own; use /reps/{id}/tasks")
+    rep = await service.get_rep(session, principal, principal.rep_id)
+    return await _daily_list(session, rep, day, accept)
+
+
+@router.get(
+    "/{rep_id}/tasks",
+    response_model=DailyList,
+    responses=DAILY_LIST_RESPONSES,
+    dependencies=[permission(Permission.TASK_READ)],
+)
+async def rep_tasks(
+    rep_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    day: DayQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> DailyList | Response:
+    """A rep's task list for the day: open tasks due that day or overdue, most urgent first."""
+    rep = await service.get_rep(session, principal, rep_id)
+    return await _daily_list(session, rep, day, accept)
+
+
+def _activity_range(first: date | None, last: date | None) -> tuple[date, date]:
+    last = last or service.local_today()
+    return first or last - timedelta(days=27), last
+
+
+@router.get(
+    "/{rep_id}/activity",
+    response_model=RepActivity,
+    responses=errors(404, 422),
+    dependencies=[permission(Permission.REP_READ)],
+)
+async def rep_activity(
+    rep_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    first: Annotated[date | None, Query(alias="from", description="Default: 27 days before `to`.")] = None,
+    last: Annotated[date | None, Query(alias="to", description="Default: today.")] = None,
+) -> RepActivity:
+    """The rep's volunteer hours and activities, naming no party (fit to show an assessor)."""
+    rep = await service.get_rep(session, principal, rep_id)
+    first, last = _activity_range(first, last)
+    return await service.activity(session, rep, first=first, last=last)
 
 
 @router.get(

@@ -1,0 +1,50 @@
+"""Contacts: every visit to a party, recorded by the rep or practitioner who made it."""
+
+from fastapi import APIRouter
+
+from app.api.deps import CaseForRead, CaseForUpdate, ContextDep, PrincipalDep, SessionDep, permission
+from app.api.responses import errors
+from app.auth.access import Permission
+from app.contacts import service
+from app.contacts.schemas import ContactCreate, ContactPublic
+
+router = APIRouter(prefix="/cases", tags=["contacts"])
+
+
+@router.post(
+    "/{case_id}/contacts",
+    status_code=201,
+    response_model=ContactPublic,
+    responses=errors(404, 409, 422),
+    dependencies=[permission(Permission.CONTACT_RECORD)],
+)
+async def record_contact(
+    body: ContactCreate, bundle: CaseForUpdate, session: SessionDep, ctx: ContextDep
+) -> ContactPublic:
+    """Record a meeting with a party; a rep records their own (repId defaults to them)."""
+    contact = await service.record_contact(
+        session,
+        ctx,
+        bundle,
+        kind=body.kind,
+        party_id=body.party_id,
+        rep_id=body.rep_id,
+        occurred_at=body.occurred_at,
+        duration_minutes=body.duration_minutes,
+        summary=body.summary,
+    )
+    return service.present_contacts(ctx.principal, [contact], bundle.parties)[0]
+
+
+@router.get(
+    "/{case_id}/contacts",
+    response_model=list[ContactPublic],
+    responses=errors(404),
+    dependencies=[permission(Permission.CONTACT_READ)],
+)
+async def list_contacts(
+    bundle: CaseForRead, session: SessionDep, principal: PrincipalDep
+) -> list[ContactPublic]:
+    """The case's contacts in the order they happened; shuttle rounds carry their number."""
+    contacts = await service.list_contacts(session, bundle.case.id)
+    return service.present_contacts(principal, contacts, bundle.parties)

@@ -1,0 +1,329 @@
+"""Conferences: arrangements, keep-apart checks, the outcome and its agreement."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app import clock
+from app.audit.service import record_case_change
+from app.auth.access import sees_keep_apart_details
+from app.cases.models import Case
+from app.cases.repository import CaseBundle
+from app.cases.schemas import ConferenceDetails
+from app.common.enums import AgreementStatus, AssigneeType, CaseState, TaskKind
+from app.conferences.models import AgreementItem, Conference
+from app.conferences.schemas import (
+    AgreementItemPublic,
+    ConferenceOutcome,
+    ConferencePublic,
+    KeepApartDecision,
+)
+from app.context import Principal, RequestContext
+from app.errors import InvalidStateError, KeepApartError, NotFoundError, ValidationFailedError
+from app.nonassociations.service import keep_apart_between
+from app.tasks import service as tasks
+from app.workflows.case_workflow import keep_apart_allows
+
+# Agreement items are monitored until the case is closed.
+MONITORING_STATES = tuple(s for s in CaseState if s not in (CaseState.REFERRED, CaseState.CLOSED))
+
+
+async def get_conference(session: AsyncSession, case_id: uuid.UUID) -> Conference | None:
+    """The case's conference, if one was ever arranged."""
+    return (
+        await session.execute(select(Conference).where(col(Conference.case_id) == case_id))
+    ).scalar_one_or_none()
+
+
+async def _arranged(session: AsyncSession, case: Case, doing: str) -> Conference:
+    """The conference of a case in the conference state."""
+    conference = await get_conference(session, case.id) if case.state == CaseState.CONFERENCE else None
+    if conference is None:
+        raise InvalidStateError(f"{doing} only while the case is in conference")
+    return conference
+
+
+def check_supporting_reps(bundle: CaseBundle, details: ConferenceDetails) -> None:
+    """Supporting reps must be assigned to the case: that is where their keep-apart was checked."""
+    strangers = [r for r in details.supporting_rep_ids if r not in bundle.rep_ids]
+    if strangers:
+        raise ValidationFailedError(
+            f"supporting reps must be assigned to {bundle.case.reference}: "
+            + ", ".join(str(r) for r in strangers)
+        )
+
+
+def _arrangements(conference: Conference) -> dict[str, Any]:
+    return {
+        "scheduledAt": conference.scheduled_at,
+        "location": conference.location,
+        "facilitatorId": conference.facilitator_id,
+        "supportingRepIds": conference.supporting_rep_ids,
+        "attendees": conference.expected_attendees,
+        "keepApartOverrideReason": conference.keep_apart_override_reason,
+        "keepApartCheckedByHand": conference.keep_apart_checked_by_hand,
+    }
+
+
+async def save_arrangements(
+    session: AsyncSession,
+    case: Case,
+    details: ConferenceDetails,
+    *,
+    now: datetime,
+    keep_override: bool = False,
+) -> Conference:
+    """Store the arrangements and (re)issue the preparation tasks for the new time and place.
+
+    `keep_override`: a practitioner's earlier override stands when no new reason is given.
+    """
+    conference = await get_conference(session, case.id)
+    if conference is None:
+        conference = Conference(
+            case_id=case.id,
+            scheduled_at=details.scheduled_at,
+            location=details.location,
+            facilitator_id=details.facilitator_id,
+            created_at=now,
+        )
+    conference.scheduled_at = details.scheduled_at
+    conference.location = details.location
+    conference.facilitator_id = details.facilitator_id
+    conference.supporting_rep_ids = [str(r) for r in details.supporting_rep_ids]
+    conference.expected_attendees = list(details.attendees)
+    if details.keep_apart_override_reason or not keep_override:
+        conference.keep_apart_override_reason = details.keep_apart_override_reason
+    conference.keep_apart_checked_by_hand = details.keep_apart_checked_by_hand
+    conference.held = None
+    session.add(conference)
+    await tasks.cancel_open_tasks(session, case.id, [TaskKind.CONFERENCE_PREPARATION])
+    when = f"{details.scheduled_at:%Y-%m-%d %H:%M}"
+    tasks.new_task(
+        session,
+        case=case,
+        prison_id=case.prison_id,
+        kind=TaskKind.CONFERENCE_PREPARATION,
+        due_at=max(details.scheduled_at - timedelta(days=1), now),
+        assignee_type=AssigneeType.PRACTITIONER,
+        assignee_id=details.facilitator_id,
+        instructions=(
+            f"Prepare the conference for {case.reference} at {details.location} on "
+            f"{when}: brief each party and the supporting reps."
+        ),
+        now=now,
+    )
+    for rep_id in details.supporting_rep_ids:
+        tasks.new_task(
+            session,
+            case=case,
+            prison_id=case.prison_id,
+            kind=TaskKind.CONFERENCE_PREPARATION,
+            due_at=max(details.scheduled_at - timedelta(hours=2), now),
+            assignee_type=AssigneeType.REP,
+            assignee_id=rep_id,
+            instructions=(
+                f"Support the conference for {case.reference} at {details.location} on {when}: "
+                "meet the facilitator beforehand and be there at the start."
+            ),
+            now=now,
+        )
+    return conference
+
+
+async def update_arrangements(
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, details: ConferenceDetails
+) -> Conference:
+    """Change the time, place, facilitator, supporting reps or attendees of a scheduled conference.
+
+    The keep-apart rule of `schedule_conference` applies again: non-associations may have been
+    recorded since.
+    """
+    case = bundle.case
+    conference = await _arranged(session, case, "conference arrangements change")
+    if conference.held:
+        raise InvalidStateError("the conference was held; its arrangements can no longer change")
+    await tasks.check_assignee(
+        session,
+        case=case,
+        prison_id=case.prison_id,
+        assignee_type=AssigneeType.PRACTITIONER,
+        assignee_id=details.facilitator_id,
+    )
+    check_supporting_reps(bundle, details)
+    numbers = [p.prisoner_number for p in bundle.parties]
+    keep_apart = await keep_apart_between(numbers, numbers)
+    keep_apart.checked_by_hand = details.keep_apart_checked_by_hand
+    override = details.keep_apart_override_reason or conference.keep_apart_override_reason
+    if not keep_apart_allows(keep_apart, override):
+        raise KeepApartError(
+            (
+                f"an open non-association keeps the parties apart ({keep_apart.detail}); "
+                "a practitioner may override with keepApartOverrideReason"
+            )
+            if keep_apart.status == "conflict"
+            else f"{keep_apart.detail}: check non-associations by hand and send keepApartCheckedByHand",
+            extra={"keepApart": keep_apart.status},
+        )
+    before = _arrangements(conference)
+    await save_arrangements(session, case, details, now=clock.now(), keep_override=True)
+    record_case_change(
+        session,
+        ctx,
+        case,
+        action="conference.arranged",
+        entity_type="conference",
+        entity_id=conference.id,
+        before=before,
+        after={
+            **_arrangements(conference),
+            "keepApart": keep_apart.status,
+            "keepApartDetail": keep_apart.detail,
+        },
+    )
+    return conference
+
+
+async def record_outcome(
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, body: ConferenceOutcome
+) -> Conference:
+    """Whether the conference was held, who attended, and what was agreed."""
+    case = bundle.case
+    conference = await _arranged(session, case, "a conference outcome is recorded")
+    if conference.held:
+        raise InvalidStateError("the outcome of this conference is already recorded")
+    if not body.held and body.agreement:
+        raise ValidationFailedError("nothing can be agreed at a conference that was not held")
+    parties = {p.id for p in bundle.parties}
+    for item in body.agreement:
+        if item.owner_party_id not in parties:
+            raise ValidationFailedError(f"{item.owner_party_id} is not a party to {case.reference}")
+    now = clock.now()
+    conference.held = body.held
+    conference.attendees = list(body.attendees)
+    conference.outcome_recorded_at = now
+    session.add(conference)
+    items = [
+        AgreementItem(
+            case_id=case.id,
+            conference_id=conference.id,
+            position=i,
+            description=item.description,
+            owner_party_id=item.owner_party_id,
+            due_on=item.due_on,
+            status=AgreementStatus.PENDING.value,
+            created_at=now,
+        )
+        for i, item in enumerate(body.agreement, start=1)
+    ]
+    session.add_all(items)
+    # Held or not, this arrangement's preparation is over; a new one brings new tasks.
+    await tasks.cancel_open_tasks(session, case.id, [TaskKind.CONFERENCE_PREPARATION])
+    record_case_change(
+        session,
+        ctx,
+        case,
+        action="conference.outcome_recorded",
+        entity_type="conference",
+        entity_id=conference.id,
+        after={
+            "held": body.held,
+            "attendees": body.attendees,
+            "notes": body.notes,
+            "agreement": [
+                {
+                    "id": i.id,
+                    "description": i.description,
+                    "ownerPartyId": i.owner_party_id,
+                    "dueOn": i.due_on,
+                }
+                for i in items
+            ],
+        },
+    )
+    return conference
+
+
+async def mark_item(
+    session: AsyncSession,
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    item_id: uuid.UUID,
+    *,
+    status: AgreementStatus,
+    note: str | None,
+) -> AgreementItem:
+    """Mark a commitment kept or broken; a broken one asks the practitioner for a review."""
+    case = bundle.case
+    item = await session.get(AgreementItem, item_id)
+    if item is None or item.case_id != case.id:
+        raise NotFoundError(f"no agreement item {item_id} on {case.reference}")
+    if CaseState(case.state) not in MONITORING_STATES:
+        raise InvalidStateError(f"agreement items are not monitored once the case is {case.state}")
+    if item.status == status.value and (note is None or note == item.status_note):
+        return item
+    now = clock.now()
+    before = {"status": item.status, "note": item.status_note}
+    became_broken = status == AgreementStatus.BROKEN and item.status != AgreementStatus.BROKEN
+    item.status = status.value
+    item.status_note = note
+    item.status_changed_at = now
+    session.add(item)
+    after: dict[str, Any] = {"status": item.status, "note": note, "description": item.description}
+    if became_broken:
+        owner = next((p for p in bundle.parties if p.id == item.owner_party_id), None)
+        who = f"{owner.first_name} {owner.last_name}" if owner else "a party"
+        task = tasks.schedule_practitioner_review(
+            session,
+            case=case,
+            why=(
+                f'Agreement broken on {case.reference}: {who} did not keep "{item.description}" '
+                f"(due {item.due_on:%Y-%m-%d}). Review with the parties and decide what happens next."
+            ),
+            now=now,
+        )
+        after["reviewTaskId"] = task.id
+    record_case_change(
+        session,
+        ctx,
+        case,
+        action="agreement_item.marked",
+        entity_type="agreement_item",
+        entity_id=item.id,
+        before=before,
+        after=after,
+    )
+    return item
+
+
+async def present_conference(
+    session: AsyncSession, principal: Principal, conference: Conference
+) -> ConferencePublic:
+    """The conference and its agreement, without keep-apart decisions for reps."""
+    rows = await session.execute(
+        select(AgreementItem)
+        .where(col(AgreementItem.conference_id) == conference.id)
+        .order_by(col(AgreementItem.position))
+    )
+    return ConferencePublic(
+        id=conference.id,
+        case_id=conference.case_id,
+        scheduled_at=conference.scheduled_at,
+        location=conference.location,
+        facilitator_id=conference.facilitator_id,
+        supporting_rep_ids=[uuid.UUID(r) for r in conference.supporting_rep_ids],
+        attendees=conference.expected_attendees,
+        held=conference.held,
+        attended_by=conference.attendees,
+        outcome_recorded_at=conference.outcome_recorded_at,
+        keep_apart=KeepApartDecision(
+            override_reason=conference.keep_apart_override_reason,
+            checked_by_hand=conference.keep_apart_checked_by_hand,
+        )
+        if sees_keep_apart_details(principal)
+        else None,
+        agreement=[AgreementItemPublic.model_validate(i) for i in rows.scalars()],
+    )
