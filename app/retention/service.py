@@ -30,8 +30,9 @@ from app.audit.service import record_case_change, record_global_change
 from app.cases import repository as cases_repo
 from app.cases.models import Case, Consent, Party
 from app.common.enums import CaseState
-from app.conferences.models import Conference
+from app.conferences.models import AgreementItem, Conference
 from app.config import get_settings
+from app.contacts.models import Contact
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
 from app.errors import InvalidStateError, ValidationFailedError
@@ -60,7 +61,12 @@ REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
     (Consent, {"recorded_by": REDACTED}),
     (Task, {"instructions": REDACTED, "notes": None, "outcome": None}),
     (Letter, {"body": REDACTED, "practitioner_comments": None}),
-    (Conference, {"location": REDACTED, "keep_apart_override_reason": None, "attendees": []}),
+    (
+        Conference,
+        {"location": REDACTED, "keep_apart_override_reason": None, "attendees": [], "expected_attendees": []},
+    ),
+    (Contact, {"summary": REDACTED}),
+    (AgreementItem, {"description": REDACTED, "status_note": None}),
     (SafeguardingConcern, {"detail": REDACTED, "acknowledged_by": None, "external_reference": None}),
 )
 CONCERN_EVENTS = (SAFEGUARDING_RAISED, SAFEGUARDING_OVERDUE)

@@ -16,7 +16,7 @@ async def run_once(db: Database) -> dict[str, int]:
     """One pass over every kind of timed work; counts of what was done."""
     return {
         "resumed": await resume_due_cases(db),
-        "tasksOverdue": await mark_overdue_tasks(db),
+        "overdue": await mark_overdue_tasks(db),
         "concernsOverdue": await notify_overdue(db),
     }
 

@@ -76,9 +76,16 @@ class TestGeneratedTasks:
             headers=(await rep_key(api, rep)).headers,
         )
         assert r.status_code == 200, r.text
-        [check] = await tasks_of(api, case["id"], "safeguarding_check")
-        assert check.due_at == NOW + timedelta(hours=7)
-        assert (check.party_id, str(check.assignee_id)) == (first.party_id, rep["id"])
+        # The concern brings an urgent task for the practitioner and a wellbeing check within 4 hours.
+        [urgent] = await tasks_of(api, case["id"], "safeguarding_check")
+        assert (urgent.party_id, urgent.assignee_type) == (first.party_id, "practitioner")
+        [check] = [
+            t
+            for t in await tasks_of(api, case["id"], "wellbeing_check")
+            if t.due_at == NOW + timedelta(hours=7)
+        ]
+        assert check.party_id == first.party_id
+        assert check.assignee_id == api.keys.practitioner.client_id
 
     async def test_scheduling_a_conference_sets_its_preparation(self, api: Api) -> None:
         clock.freeze(NOW)
@@ -141,7 +148,7 @@ class TestConcernAtWellbeingCheck:
             "open",
             case["id"],
         )
-        [record] = await audit_of(api, case["id"], "safeguarding.raised")
+        [record] = await audit_of(api, case["id"], "concern.raised")
         assert record.entity_id == str(concern.id)
         assert record.after is not None and record.after["detail"] == "Says he has nothing left to live for."
         [event] = await events_of(api, "restorative-justice.safeguarding.raised")
