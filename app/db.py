@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import CursorResult, DateTime, Executable, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +44,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 def new_id() -> uuid.UUID:
     """A fresh random id."""
     return uuid.uuid4()
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
+    bind = session.bind
+    return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
+
+
+def is_postgres_session(session: AsyncSession) -> bool:
+    """Whether the session talks to PostgreSQL."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def rowcount(session: AsyncSession, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows it touched."""
+    result = await session.execute(statement, execution_options={"synchronize_session": False})
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE and DELETE give a cursor result
+    return int(result.rowcount)
 
 
 def is_sqlite(url: str) -> bool:

@@ -40,6 +40,20 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 async def get_principal(request: Request, session: SessionDep) -> Principal:
     """The authenticated caller (401 without a valid bearer key)."""
+    return await _authenticate(request, session)
+
+
+async def get_principal_alone(request: Request) -> Principal:
+    """The caller, looked up in a short transaction of its own.
+
+    For routes that run transactions of their own (and must not hold one open while waiting on
+    another system): the request then holds no transaction at all.
+    """
+    async with database(request).transaction() as session:
+        return await _authenticate(request, session)
+
+
+async def _authenticate(request: Request, session: AsyncSession) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -52,6 +66,7 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalAloneDep = Annotated[Principal, Depends(get_principal_alone)]
 
 
 def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
@@ -59,7 +74,13 @@ def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
     return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
 
 
+def get_context_alone(request: Request, principal: PrincipalAloneDep) -> RequestContext:
+    """The caller and request id, without a request transaction (see `get_principal_alone`)."""
+    return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
+
+
 ContextDep = Annotated[RequestContext, Depends(get_context)]
+ContextAloneDep = Annotated[RequestContext, Depends(get_context_alone)]
 
 
 def permission(perm: Permission) -> Any:

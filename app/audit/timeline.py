@@ -98,6 +98,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "consent.recorded": _consent,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
+    "case.flagged": lambda a, _b: f"Flagged for the practitioner's review: {a.get('detail')}.",
 }
 
 

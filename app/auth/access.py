@@ -9,6 +9,7 @@ from app.cases.models import Case, CaseRep
 from app.common.enums import Role
 from app.context import Principal
 from app.errors import ForbiddenError
+from app.events.models import OutboxEvent
 from app.tasks.models import Task
 
 
@@ -37,6 +38,7 @@ class Permission(StrEnum):
     CONCERN_ACKNOWLEDGE = "concern:acknowledge"
     EVENTS_READ = "events:read"
     EVENTS_INBOUND = "events:inbound"
+    INBOUND_MANAGE = "events:inbound-manage"
     WEBHOOKS_MANAGE = "webhooks:manage"
     REPORTS_READ = "reports:read"
     SUBJECT_ACCESS = "subject-access:read"
@@ -106,6 +108,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.CONCERN_READ,
             P.EVENTS_READ,
             P.EVENTS_INBOUND,
+            P.INBOUND_MANAGE,
             P.WEBHOOKS_MANAGE,
             P.REPORTS_READ,
             P.SUBJECT_ACCESS,
@@ -177,3 +180,21 @@ def task_scope(principal: Principal) -> ColumnElement[bool]:
         conditions.append(col(Task.assignee_type) == "rep")
         conditions.append(col(Task.assignee_id) == principal.rep_id)
     return and_(true(), *conditions)
+
+
+def event_scope(principal: Principal) -> ColumnElement[bool]:
+    """The outbound events a caller may read: those of the prisons in their caseload."""
+    if principal.prisons is None:
+        return true()
+    return col(OutboxEvent.prison_id).in_(sorted(principal.prisons))
+
+
+def cases_in_caseload(principal: Principal) -> ColumnElement[bool]:
+    """The cases of the prisons in a caller's caseload, whoever referred them.
+
+    For what a prison system reports about people (releases, transfers): it concerns every case
+    of theirs in those prisons, not only the ones the sender referred.
+    """
+    if principal.prisons is None:
+        return true()
+    return col(Case.prison_id).in_(sorted(principal.prisons))
