@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, distinct, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -292,7 +292,8 @@ async def _flag_cases(
         )
     case_ids = (
         await session.execute(
-            select(distinct(col(Case.id)))
+            select(col(Case.id))
+            .distinct()
             .join(Party, col(Party.case_id) == col(Case.id))
             .where(
                 col(Party.prisoner_number) == number,
@@ -381,7 +382,7 @@ def _flag_detail(event: DomainEvent, party: Party) -> str:
         text = f"{who} was released from {prison} on {when}"
     else:
         text = f"{who} was received into {prison} on {when}"
-    reason = " ".join(str(info[k]) for k in ("reason", "details") if info.get(k))
+    reason = ", ".join(str(info[k]) for k in ("reason", "details") if info.get(k))
     return f"{text} ({reason})" if reason else text
 
 
