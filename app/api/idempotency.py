@@ -6,6 +6,7 @@ the response to replay it. The dependency, installed on the whole application, m
 committed inside the request's transaction, so a request's change and its key commit together.
 """
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from app.db import Database
 from app.errors import AppError, ValidationFailedError
 from app.idempotency import service
 from app.idempotency.service import MAX_KEY_LENGTH, Claim, StoredResponse
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -77,14 +80,10 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await _release(db, held)
+            await _settle(db, held, None)
             raise
         # Keep the response before the client sees it, so that a retry right after gets the replay.
-        stored = _stored(messages)
-        async with db.transaction() as session:
-            kept = stored is not None and await service.store_response(session, held, stored)
-            if not kept:
-                await service.release(session, held)
+        await _settle(db, held, _stored(messages))
         for message in messages:
             await send(message)
 
@@ -149,9 +148,19 @@ async def _claim(db: Database, scope: Scope, key: str, body: bytes) -> Claim | S
         )
 
 
-async def _release(db: Database, held: Claim) -> None:
-    async with db.transaction() as session:
-        await service.release(session, held)
+async def _settle(db: Database, held: Claim, response: StoredResponse | None) -> None:
+    """Keep the response of a request that committed; give the key back otherwise.
+
+    A failure here must not hide the request's own answer: the key is then left to its lock,
+    after which a retry finds it (committed: 409, never run again; not committed: taken over).
+    """
+    try:
+        async with db.transaction() as session:
+            kept = response is not None and await service.store_response(session, held, response)
+            if not kept:
+                await service.release(session, held)
+    except Exception:  # noqa: BLE001 - logged; the client still gets the request's own response
+        log.exception("idempotency key %s could not be settled", held.id)
 
 
 def _stored(messages: list[Message]) -> StoredResponse | None:

@@ -23,6 +23,9 @@ PENDING = "pending"
 
 async def publish(session: AsyncSession, *, limit: int = 1000, wait: bool = True) -> int:
     """Publish up to `limit` committed events; with `wait=False`, give up if another is publishing."""
+    unpublished = select(col(OutboxEvent.position)).where(col(OutboxEvent.feed_seq).is_(None)).limit(1)
+    if (await session.execute(unpublished)).first() is None:
+        return 0  # the usual case for a poll: nothing to do, and no lock taken
     head = await _lock_head(session, wait=wait)
     if head is None:
         return 0
