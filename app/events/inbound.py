@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -33,7 +33,7 @@ from app.common.enums import AssigneeType, CaseState, TaskKind
 from app.common.patterns import PRISONER_NUMBER
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
-from app.db import Database, dialect_insert, new_id, rowcount
+from app.db import Database, dialect_insert, fetch_page, new_id, rowcount
 from app.errors import AppError, InvalidStateError, NotFoundError, ValidationFailedError
 from app.events.models import InboundEvent
 from app.events.schemas import DomainEvent, InboundStatus
@@ -390,15 +390,11 @@ async def list_inbound(
     session: AsyncSession, *, status: InboundStatus | None, offset: int, limit: int
 ) -> tuple[list[InboundEvent], int]:
     """Received events, newest first, optionally of one status."""
-    conditions = [col(InboundEvent.status) == status.value] if status else []
-    total = (
-        await session.execute(select(func.count()).select_from(InboundEvent).where(*conditions))
-    ).scalar_one()
-    rows = await session.execute(
-        select(InboundEvent)
-        .where(*conditions)
-        .order_by(col(InboundEvent.received_at).desc(), col(InboundEvent.id))
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        InboundEvent,
+        where=[col(InboundEvent.status) == status.value] if status else [],
+        order_by=[col(InboundEvent.received_at).desc(), col(InboundEvent.id)],
+        offset=offset,
+        limit=limit,
     )
-    return list(rows.scalars()), total

@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -10,6 +10,7 @@ from app import clock
 from app.audit.service import record_global_change
 from app.config import get_settings
 from app.context import RequestContext
+from app.db import fetch_page
 from app.errors import InvalidStateError, NotFoundError
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.schemas import DeliveryPublic, DeliveryStatus, SubscriptionCreate
@@ -54,18 +55,14 @@ async def list_subscriptions(
     session: AsyncSession, *, offset: int, limit: int
 ) -> tuple[list[WebhookSubscription], int]:
     """Active subscriptions, oldest first."""
-    active = col(WebhookSubscription.active)
-    total = (
-        await session.execute(select(func.count()).select_from(WebhookSubscription).where(active))
-    ).scalar_one()
-    rows = await session.execute(
-        select(WebhookSubscription)
-        .where(active)
-        .order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        WebhookSubscription,
+        where=[col(WebhookSubscription.active).is_(True)],
+        order_by=[col(WebhookSubscription.created_at), col(WebhookSubscription.id)],
+        offset=offset,
+        limit=limit,
     )
-    return list(rows.scalars()), total
 
 
 async def unsubscribe(session: AsyncSession, ctx: RequestContext, subscription: WebhookSubscription) -> None:
@@ -104,17 +101,14 @@ async def list_deliveries(
     conditions = [col(WebhookDelivery.subscription_id) == subscription.id]
     if status is not None:
         conditions.append(col(WebhookDelivery.status) == status.value)
-    total = (
-        await session.execute(select(func.count()).select_from(WebhookDelivery).where(*conditions))
-    ).scalar_one()
-    rows = await session.execute(
-        select(WebhookDelivery)
-        .where(*conditions)
-        .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id))
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        WebhookDelivery,
+        where=conditions,
+        order_by=[col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id)],
+        offset=offset,
+        limit=limit,
     )
-    return list(rows.scalars()), total
 
 
 async def redeliver(

@@ -202,6 +202,14 @@ class TestRetries:
 class TestWorkers:
     EVENTS = 1000
 
+    @pytest.fixture(autouse=True)
+    def batches_of_50(
+        self, receiver: tuple[WebhookReceiver, LocalServer], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Batches smaller than the work, so that workers come back for more."""
+        monkeypatch.setenv("RJ_WEBHOOK_BATCH_SIZE", "50")
+        get_settings.cache_clear()
+
     async def test_two_workers_deliver_every_event_once(
         self,
         api: Api,
@@ -209,11 +217,8 @@ class TestWorkers:
         db: Database,
         settings: Settings,
         receiver: tuple[WebhookReceiver, LocalServer],
-        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         hook, server = receiver
-        monkeypatch.setenv("RJ_WEBHOOK_BATCH_SIZE", "50")
-        get_settings.cache_clear()
         await subscribe(api.client, keys, server.url + "/hook")
         await emit_many(db, self.EVENTS)
         engines = [Database(settings), Database(settings)]
@@ -246,18 +251,16 @@ class TestWorkers:
         db: Database,
         settings: Settings,
         receiver: tuple[WebhookReceiver, LocalServer],
-        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         hook, server = receiver
-        monkeypatch.setenv("RJ_WEBHOOK_BATCH_SIZE", "50")
-        get_settings.cache_clear()
         clock.freeze(clock.now())
         await subscribe(api.client, keys, server.url + "/hook")
         await emit_many(db, 120)
         await publish_events(db)
         hook.hold = threading.Event()  # the receiver takes each delivery, then keeps the worker waiting
 
-        stopped = asyncio.create_task(deliver_due(Database(settings), "worker-stopped"))
+        engine = Database(settings)
+        stopped = asyncio.create_task(deliver_due(engine, "worker-stopped"))
         for _ in range(500):
             if hook.received >= 5:
                 break
@@ -266,6 +269,7 @@ class TestWorkers:
         stopped.cancel()  # killed mid-batch: its leases stay behind
         with pytest.raises(asyncio.CancelledError):
             await stopped
+        await engine.dispose()
         hook.hold.set()
         hook.hold = None
 
