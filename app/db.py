@@ -52,11 +52,6 @@ def dialect_insert(session: AsyncSession) -> Any:
     return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
 
 
-def is_postgres_session(session: AsyncSession) -> bool:
-    """Whether the session talks to PostgreSQL."""
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
 async def rowcount(session: AsyncSession, statement: Executable) -> int:
     """Run an UPDATE or DELETE and say how many rows it touched."""
     result = await session.execute(statement, execution_options={"synchronize_session": False})

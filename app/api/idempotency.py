@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +19,7 @@ from app.api.deps import SessionDep
 from app.api.problems import problem
 from app.auth import service as auth
 from app.db import Database
-from app.errors import AppError, ValidationFailedError
+from app.errors import AppError, PayloadTooLargeError, ServiceUnavailableError, ValidationFailedError
 from app.idempotency import service
 from app.idempotency.service import MAX_KEY_LENGTH, Claim, StoredResponse
 
@@ -50,9 +51,7 @@ class IdempotencyMiddleware:
         try:
             body = await _read_body(receive)
         except HTTPException as exc:
-            await problem(exc.status_code, "PAYLOAD_TOO_LARGE", "Payload too large", str(exc.detail))(
-                scope, receive, send
-            )
+            await _send_problem(scope, receive, send, PayloadTooLargeError(str(exc.detail)))
             return
         replay_receive = _replaying(body, receive)
         db: Database = scope["app"].state.db
@@ -60,6 +59,11 @@ class IdempotencyMiddleware:
             outcome = await _claim(db, scope, key, body)
         except AppError as exc:
             await _send_problem(scope, receive, send, exc)
+            return
+        except (DBAPIError, OSError) as exc:
+            log.error("idempotency key not claimed, database unavailable: %s", type(exc).__name__)
+            down = ServiceUnavailableError("the database is not available; try again shortly")
+            await _send_problem(scope, receive, send, down)
             return
         if outcome is None:
             await self.app(scope, replay_receive, send)
