@@ -35,6 +35,23 @@ class Settings(BaseSettings):
     concern_check_hours: float = Field(default=4, gt=0)
     retention_years: int = Field(default=6, ge=1)
     pseudonym_key: str | None = None
+    incident_reporting_timeout_seconds: float = Field(default=5.0, gt=0)
+    incident_reporting_tries: int = Field(default=3, ge=1, le=10)
+    incident_reporting_backoff_seconds: float = Field(default=0.5, ge=0)
+    inbound_max_attempts: int = Field(default=10, ge=1)
+    inbound_retry_base_seconds: float = Field(default=60.0, ge=0)
+    inbound_retry_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    inbound_lease_seconds: int = Field(default=300, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    idempotency_lock_seconds: int = Field(default=300, ge=1)
+    webhook_allow_private_targets: bool = False
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_base_seconds: float = Field(default=10.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_lease_seconds: int = Field(default=60, ge=1)
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000)
+    webhook_concurrency: int = Field(default=10, ge=1, le=100)
 
 
 @lru_cache

@@ -1,12 +1,14 @@
 """Engine, sessions and column types shared by every domain."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import ColumnElement, CursorResult, DateTime, Executable, event, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +44,37 @@ class UTCDateTime(TypeDecorator[datetime]):
 def new_id() -> uuid.UUID:
     """A fresh random id."""
     return uuid.uuid4()
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
+    bind = session.bind
+    return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def rowcount(session: AsyncSession, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows it touched."""
+    result = await session.execute(statement, execution_options={"synchronize_session": False})
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE and DELETE give a cursor result
+    return int(result.rowcount)
+
+
+T = TypeVar("T")
+
+
+async def fetch_page(
+    session: AsyncSession,
+    model: type[T],
+    *,
+    where: Sequence[ColumnElement[bool]],
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[list[T], int]:
+    """One page of the rows of `model` matching `where`, and how many match in all."""
+    total = (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+    rows = await session.execute(select(model).where(*where).order_by(*order_by).offset(offset).limit(limit))
+    return list(rows.scalars()), int(total)
 
 
 def is_sqlite(url: str) -> bool:

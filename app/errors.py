@@ -90,3 +90,11 @@ class ServiceUnavailableError(AppError):
 
 class UpstreamError(AppError):
     status, error_code, title = 502, "UPSTREAM_FAILED", "Upstream system failed"
+
+
+class TargetNotAllowedError(AppError):
+    status, error_code, title = 422, "TARGET_NOT_ALLOWED", "Target address not allowed"
+
+
+class EventRejectedError(AppError):
+    status, error_code, title = 422, "EVENT_REJECTED", "Event rejected"

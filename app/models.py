@@ -4,14 +4,16 @@ from sqlmodel import SQLModel
 
 from app.audit.models import AuditChainHead, AuditRecord
 from app.auth.models import ApiClient
-from app.cases.models import Case, CaseRep, Consent, Party, PrisonCounter
+from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.conferences.models import AgreementItem, Conference
 from app.contacts.models import Contact
-from app.events.models import OutboxEvent
+from app.events.models import EventFeedHead, InboundEvent, OutboxEvent
+from app.idempotency.models import IdempotencyKey
 from app.letters.models import Letter
 from app.reps.models import Rep
 from app.safeguarding.models import DutyPractitioner, SafeguardingConcern
 from app.tasks.models import Task
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
 
@@ -21,11 +23,15 @@ __all__ = [
     "AuditChainHead",
     "AuditRecord",
     "Case",
+    "CaseFlag",
     "CaseRep",
     "Conference",
     "Consent",
     "DutyPractitioner",
     "Contact",
+    "EventFeedHead",
+    "IdempotencyKey",
+    "InboundEvent",
     "Letter",
     "OutboxEvent",
     "Party",
@@ -33,5 +39,7 @@ __all__ = [
     "Rep",
     "SafeguardingConcern",
     "Task",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]

@@ -4,16 +4,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import __version__
-from app.api import problems
+from app.api import idempotency, problems
+from app.api.idempotency import IdempotencyMiddleware
 from app.api.middleware import RequestMiddleware
 from app.api.routes import (
     audit,
     cases,
     conferences,
     contacts,
+    events,
     health,
     letters,
     prisons,
@@ -24,6 +26,7 @@ from app.api.routes import (
     safeguarding,
     subject_access,
     tasks,
+    webhooks,
     workflow,
 )
 from app.config import Settings, get_settings
@@ -56,10 +59,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        dependencies=[Depends(idempotency.commit_with_request, scope="function")],
     )
     app.state.db = db
     app.state.settings = settings
     problems.install(app)
+    # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (
         health,
@@ -77,6 +83,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         subject_access,
         retention,
         audit,
+        events,
+        webhooks,
     ):
         app.include_router(module.router)
+    idempotency.document(app)
     return app

@@ -45,12 +45,32 @@ bearer = HTTPBearer(auto_error=False, description="An API key from `rj-casework 
 async def get_principal(
     request: Request,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The authenticated caller (401 without a valid bearer key)."""
-    if credentials is None or not credentials.credentials.strip():
+    """The authenticated caller (401 without a valid bearer key).
+
+    The bearer dependency only declares the scheme in the OpenAPI document (so /docs can
+    authorise); the header itself is read by `_authenticate`.
+    """
+    return await _authenticate(request, session)
+
+
+async def get_principal_alone(request: Request) -> Principal:
+    """The caller, looked up in a short transaction of its own.
+
+    For routes that run transactions of their own (and must not hold one open while waiting on
+    another system): the request then holds no transaction at all.
+    """
+    async with database(request).transaction() as session:
+        return await _authenticate(request, session)
+
+
+async def _authenticate(request: Request, session: AsyncSession) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise UnauthenticatedError("a bearer token is required")
-    principal = await auth.authenticate(session, credentials.credentials.strip())
+    principal = await auth.authenticate(session, token.strip())
     if principal is None:
         raise UnauthenticatedError("the bearer token is not valid")
     request.state.principal = principal
@@ -58,6 +78,7 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalAloneDep = Annotated[Principal, Depends(get_principal_alone)]
 
 
 def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
@@ -65,7 +86,13 @@ def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
     return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
 
 
+def get_context_alone(request: Request, principal: PrincipalAloneDep) -> RequestContext:
+    """The caller and request id, without a request transaction (see `get_principal_alone`)."""
+    return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
+
+
 ContextDep = Annotated[RequestContext, Depends(get_context)]
+ContextAloneDep = Annotated[RequestContext, Depends(get_context_alone)]
 
 
 def permission(perm: Permission) -> Any:

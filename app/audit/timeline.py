@@ -145,6 +145,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
         f"A {_words(a.get('kind'))} task was moved to {a.get('dueAt')} ({a.get('reason')})."
     ),
     "task.overdue": lambda a, _b: f"A {_words(a.get('kind'))} task became overdue.",
+    "case.flagged": lambda a, _b: f"Flagged for the practitioner's review: {a.get('detail')}.",
 }
 
 

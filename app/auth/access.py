@@ -10,6 +10,7 @@ from app.cases.models import Case, CaseRep
 from app.common.enums import LetterStatus, Role
 from app.context import Principal
 from app.errors import ForbiddenError
+from app.events.models import OutboxEvent
 from app.letters.models import Letter
 from app.reps.models import Rep
 from app.safeguarding.models import SafeguardingConcern
@@ -46,6 +47,7 @@ class Permission(StrEnum):
     LEGAL_HOLD_SET = "legal-hold:set"
     EVENTS_READ = "events:read"
     EVENTS_INBOUND = "events:inbound"
+    INBOUND_MANAGE = "events:inbound-manage"
     WEBHOOKS_MANAGE = "webhooks:manage"
     REPORTS_READ = "reports:read"
     SUBJECT_ACCESS = "subject-access:read"
@@ -131,6 +133,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.LEGAL_HOLD_SET,
             P.EVENTS_READ,
             P.EVENTS_INBOUND,
+            P.INBOUND_MANAGE,
             P.WEBHOOKS_MANAGE,
             P.REPORTS_READ,
             P.SUBJECT_ACCESS,
@@ -318,3 +321,21 @@ def may_act_for_rep(principal: Principal, rep_id: uuid.UUID) -> bool:
 def sees_keep_apart_details(principal: Principal) -> bool:
     """Non-association decisions and their reasons are risk information: never for reps."""
     return principal.role in SEES_RISK_NOTES
+
+
+def event_scope(principal: Principal) -> ColumnElement[bool]:
+    """The outbound events a caller may read: those of the prisons in their caseload."""
+    if principal.prisons is None:
+        return true()
+    return col(OutboxEvent.prison_id).in_(sorted(principal.prisons))
+
+
+def cases_in_caseload(principal: Principal) -> ColumnElement[bool]:
+    """The cases of the prisons in a caller's caseload, whoever referred them.
+
+    For what a prison system reports about people (releases, transfers): it concerns every case
+    of theirs in those prisons, not only the ones the sender referred.
+    """
+    if principal.prisons is None:
+        return true()
+    return col(Case.prison_id).in_(sorted(principal.prisons))

@@ -107,3 +107,19 @@ class Consent(SQLModel, table=True):
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     # The seq of this entry's audit record: a strict order even within one instant.
     audit_seq: int = 0
+
+
+class CaseFlag(SQLModel, table=True):
+    """Something a prison system told us about a party that the practitioner should review."""
+
+    __tablename__ = "case_flag"
+    __table_args__ = (UniqueConstraint("case_id", "source_event_id", name="uq_case_flag_event"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
+    kind: str = Field(max_length=40)
+    at: datetime = Field(sa_type=UTCDateTime)
+    detail: str
+    prisoner_number: str = Field(max_length=7)
+    source_event_id: uuid.UUID | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -149,6 +149,15 @@ class CaseForRep(CaseBase):
     hold: Hold | None
 
 
+class CaseFlagView(ApiModel):
+    """Something a prison system reported about a party, for the practitioner to review."""
+
+    kind: str
+    at: datetime
+    detail: str
+    prisoner_number: str
+
+
 class CaseDetail(CaseBase):
     """The whole case, as practitioners, managers and admins see it."""
 
@@ -168,6 +177,7 @@ class CaseDetail(CaseBase):
     referred_by: str
     incident_occurred_at: datetime | None
     closed_at: datetime | None
+    flags: list[CaseFlagView] = Field(default_factory=list)
 
 
 CaseView = CaseDetail | CaseForRep | CaseForReferrer

@@ -5,6 +5,7 @@ from app.cases.repository import CaseBundle
 from app.cases.schemas import (
     Assignment,
     CaseDetail,
+    CaseFlagView,
     CaseForReferrer,
     CaseForRep,
     CaseView,
@@ -104,4 +105,5 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
         referred_by=case.referred_by,
         incident_occurred_at=case.incident_occurred_at,
         closed_at=case.closed_at,
+        flags=[CaseFlagView.model_validate(f) for f in bundle.flags],
     )

@@ -22,6 +22,14 @@ class RequestModel(ApiModel):
     )
 
 
+class ForeignModel(BaseModel):
+    """A record in another system's format: only the fields used are named, the rest accepted."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", str_strip_whitespace=True
+    )
+
+
 class Page(ApiModel, Generic[T]):
     """One page of a list."""
 

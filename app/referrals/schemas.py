@@ -1,12 +1,13 @@
 """What a referral looks like on the way in."""
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from app.cases.schemas import LongText, PartyCreate, PrisonId, ShortText
+from app.cases.schemas import LongText, Name, PartyCreate, PrisonerNumber, PrisonId, ShortText
 from app.common.enums import Category
-from app.common.schemas import RequestModel
+from app.common.schemas import ForeignModel, RequestModel
 
 
 class SourceRef(RequestModel):
@@ -27,3 +28,25 @@ class ReferralCreate(RequestModel):
     incident: Incident
     parties: list[PartyCreate] = Field(min_length=1, max_length=20)
     referred_by: ShortText
+
+
+class PrisonerInvolved(ForeignModel):
+    prisoner_number: PrisonerNumber
+    first_name: Name
+    last_name: Name
+    prisoner_role: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class IncidentReport(ForeignModel):
+    """An incident report as the prison incident-reporting system returns it (with details)."""
+
+    report_reference: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    location: PrisonId
+    incident_date_and_time: datetime = Field(
+        description="As the incident system gives it: local time in England and Wales when it has no offset"
+    )
+    title: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: LongText
+    reported_by: Annotated[str, StringConstraints(max_length=200)] | None = None
+    prisoners_involved: list[PrisonerInvolved] = Field(default_factory=list, max_length=100)

@@ -6,10 +6,11 @@ from app.api.deps import ContextDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.cases import repository as repo
+from app.cases.models import Case
 from app.cases.schemas import CaseView
 from app.cases.views import present_case
-from app.referrals import service
-from app.referrals.schemas import ReferralCreate
+from app.referrals import incident_reports, service
+from app.referrals.schemas import IncidentReport, ReferralCreate
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 
@@ -30,6 +31,36 @@ async def create_referral(
     """Refer an incident; the same source system and reference again returns the same case (200)."""
     require_prison(ctx.principal, body.prison_id)
     case, created = await service.refer(session, ctx, body)
+    return await _referred(session, ctx, case, created, response)
+
+
+@router.post(
+    "/incident-reports",
+    status_code=201,
+    response_model=CaseView,
+    responses={
+        200: {"model": CaseView, "description": "The case already made from this report"},
+        **errors(409, 422),
+    },
+    dependencies=[permission(Permission.REFERRAL_CREATE)],
+)
+async def refer_incident_report(
+    body: IncidentReport, session: SessionDep, ctx: ContextDep, response: Response
+) -> CaseView:
+    """Refer an incident report exactly as the incident-reporting system returns it.
+
+    Prisoners in a harm role become parties (see the README for the role and category tables);
+    a report naming none is refused with 422. The same report (`reportReference` in `location`)
+    again returns its case with 200, adding any prisoner newly in a harm role.
+    """
+    require_prison(ctx.principal, body.location)
+    case, created = await incident_reports.refer_report(session, ctx, body)
+    return await _referred(session, ctx, case, created, response)
+
+
+async def _referred(
+    session: SessionDep, ctx: ContextDep, case: Case, created: bool, response: Response
+) -> CaseView:
     if not created:
         response.status_code = 200
     bundle = await repo.load_bundle(session, case)

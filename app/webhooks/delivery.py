@@ -1,0 +1,232 @@
+"""Sending queued webhook deliveries, signed as Standard Webhooks says, at least once.
+
+A worker claims due rows by setting a lease (`claimed_until`): on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so workers running side by side take different rows; on SQLite the one
+writer does the same. Each outcome is written as soon as it is known. A worker that dies mid-batch
+leaves leases behind that run out, and the rows are delivered again by whoever comes next: a
+delivery can arrive twice in that case (receivers deduplicate on `webhook-id`), never not at all.
+"""
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlmodel import col
+from standardwebhooks import Webhook
+
+from app import __version__, clock
+from app.common.backoff import backoff_seconds
+from app.config import get_settings
+from app.db import Database, rowcount
+from app.errors import TargetNotAllowedError
+from app.events.models import OutboxEvent
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
+from app.webhooks.schemas import DeliveryStatus
+from app.webhooks.targets import check_target
+
+log = logging.getLogger(__name__)
+
+PENDING = DeliveryStatus.PENDING.value
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One claimed delivery with what is needed to send it."""
+
+    id: uuid.UUID
+    attempts: int
+    url: str
+    secret: str
+    event_id: uuid.UUID
+    body: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one pass of delivering did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    lost_lease: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def body_of(payload: dict[str, object]) -> str:
+    """The exact text sent and signed for an event."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def sign(secret: str, *, msg_id: str, body: str) -> dict[str, str]:
+    """The Standard Webhooks headers for one message, signed now."""
+    at = clock.now()
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+    }
+
+
+async def claim_due(db: Database, worker: str, *, limit: int) -> list[Job]:
+    """Lease up to `limit` due deliveries to this worker and load what sending them needs."""
+    settings = get_settings()
+    now = clock.now()
+    async with db.transaction() as session:
+        due = (
+            select(col(WebhookDelivery.id))
+            .where(
+                col(WebhookDelivery.status) == PENDING,
+                col(WebhookDelivery.next_attempt_at) <= now,
+                or_(col(WebhookDelivery.claimed_until).is_(None), col(WebhookDelivery.claimed_until) <= now),
+            )
+            .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = list(
+            (
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(col(WebhookDelivery.id).in_(due.scalar_subquery()))
+                    .values(
+                        claimed_until=now + timedelta(seconds=settings.webhook_lease_seconds),
+                        claimed_by=worker,
+                    )
+                    .returning(col(WebhookDelivery.id)),
+                    execution_options={"synchronize_session": False},
+                )
+            ).scalars()
+        )
+        if not claimed:
+            return []
+        rows = await session.execute(
+            select(
+                col(WebhookDelivery.id),
+                col(WebhookDelivery.attempts),
+                col(WebhookSubscription.url),
+                col(WebhookSubscription.secret),
+                col(OutboxEvent.event_id),
+                col(OutboxEvent.payload),
+            )
+            .join(WebhookSubscription, col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id))
+            .join(OutboxEvent, col(OutboxEvent.event_id) == col(WebhookDelivery.event_id))
+            .where(col(WebhookDelivery.id).in_(claimed))
+        )
+        return [
+            Job(id=i, attempts=a, url=u, secret=s, event_id=e, body=body_of(p)) for i, a, u, s, e, p in rows
+        ]
+
+
+async def deliver_due(db: Database, worker: str, *, limit: int | None = None) -> Outcome:
+    """Claim one batch of due deliveries and send them, a few at a time."""
+    settings = get_settings()
+    jobs = await claim_due(db, worker, limit=limit or settings.webhook_batch_size)
+    outcome = Outcome(claimed=len(jobs))
+    if not jobs:
+        return outcome
+    gate = asyncio.Semaphore(settings.webhook_concurrency)
+    timeout = httpx.Timeout(settings.webhook_timeout_seconds)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+
+        async def one(job: Job) -> None:
+            async with gate:
+                await _deliver(db, client, worker, job, outcome)
+
+        await asyncio.gather(*(one(job) for job in jobs))
+    return outcome
+
+
+async def _deliver(db: Database, client: httpx.AsyncClient, worker: str, job: Job, outcome: Outcome) -> None:
+    settings = get_settings()
+    status_code: int | None = None
+    permanent = False
+    try:
+        await check_target(job.url, allow_private=settings.webhook_allow_private_targets)
+        headers = {
+            **sign(job.secret, msg_id=str(job.event_id), body=job.body),
+            "content-type": "application/json",
+            "user-agent": f"rj-casework/{__version__}",
+        }
+        response = await client.post(job.url, content=job.body.encode(), headers=headers)
+        status_code = response.status_code
+        error = None if response.is_success else f"the receiver answered {response.status_code}"
+    except TargetNotAllowedError as exc:
+        error, permanent = exc.message, True
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    await _record(db, worker, job, status_code=status_code, error=error, permanent=permanent, outcome=outcome)
+
+
+async def _record(
+    db: Database,
+    worker: str,
+    job: Job,
+    *,
+    status_code: int | None,
+    error: str | None,
+    permanent: bool,
+    outcome: Outcome,
+) -> None:
+    settings = get_settings()
+    now = clock.now()
+    attempts = job.attempts + 1
+    values: dict[str, object] = {
+        "attempts": attempts,
+        "last_status_code": status_code,
+        "last_error": error,
+        "claimed_until": None,
+        "claimed_by": None,
+    }
+    if error is None:
+        values |= {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
+    elif permanent or attempts >= settings.webhook_max_attempts:
+        values |= {"status": DeliveryStatus.DEAD.value}
+    else:
+        wait = backoff_seconds(
+            attempts, base=settings.webhook_backoff_base_seconds, cap=settings.webhook_backoff_max_seconds
+        )
+        values |= {"next_attempt_at": now + timedelta(seconds=wait)}
+    async with db.transaction() as session:
+        kept = await rowcount(
+            session,
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.id) == job.id,
+                col(WebhookDelivery.claimed_by) == worker,
+                col(WebhookDelivery.status) == PENDING,
+            )
+            .values(**values),
+        )
+    if not kept:
+        # The lease ran out and another worker took the row: it will record its own outcome.
+        outcome.lost_lease += 1
+        log.warning("webhook delivery %s: lease lost before its outcome was recorded", job.id)
+    elif error is None:
+        outcome.delivered += 1
+    elif values.get("status") == DeliveryStatus.DEAD.value:
+        outcome.dead += 1
+        log.warning("webhook delivery %s is dead after %d attempts: %s", job.id, attempts, error)
+    else:
+        outcome.retrying += 1
+        outcome.errors.append(error)
+
+
+async def deliver_all_due(db: Database, worker: str, *, max_batches: int = 50) -> Outcome:
+    """Deliver batch after batch until nothing is due (bounded, so a pass always ends)."""
+    total = Outcome()
+    for _ in range(max_batches):
+        outcome = await deliver_due(db, worker)
+        total.claimed += outcome.claimed
+        total.delivered += outcome.delivered
+        total.retrying += outcome.retrying
+        total.dead += outcome.dead
+        total.lost_lease += outcome.lost_lease
+        if outcome.claimed == 0:
+            break
+    return total

@@ -1,0 +1,54 @@
+"""Webhook subscriptions and the delivery of each outbound event to each of them."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, new_id
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where to send which event types, and the secret to sign them with."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    url: str = Field(max_length=2000)
+    event_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    # Needed in clear to sign; never returned by the API nor written to the audit trail.
+    secret: str = Field(max_length=200)
+    active: bool = True
+    created_by_client_id: uuid.UUID | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription: pending until delivered, or dead after too many tries.
+
+    A worker claims a row by setting `claimed_until` (a lease); a worker that dies leaves the
+    lease to run out, after which another worker delivers the event again.
+    """
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_subscription", "subscription_id", "status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    subscription_id: uuid.UUID = Field(foreign_key="webhook_subscription.id")
+    event_id: uuid.UUID
+    event_type: str = Field(max_length=100)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=100)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
