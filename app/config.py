@@ -1,9 +1,11 @@
 """Service configuration, read from `RJ_*` environment variables (or `.env`)."""
 
+import json
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -20,6 +22,9 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     max_body_bytes: int = 1_048_576
     docs_enabled: bool = True
+    # Browser origins allowed to call the API (CORS); empty keeps CORS closed.
+    # Comma-separated or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -29,6 +34,16 @@ class Settings(BaseSettings):
     non_associations_token: str | None = None
     incident_reporting_url: str | None = None
     incident_reporting_token: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
 
 @lru_cache

@@ -3,12 +3,15 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import problems
 from app.api.middleware import RequestMiddleware
+from app.api.responses import complete_openapi
 from app.api.routes import audit, cases, health, referrals, reps, tasks, workflow
 from app.config import Settings, get_settings
 from app.db import Database
@@ -44,7 +47,26 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = db
     app.state.settings = settings
     problems.install(app)
+    if settings.cors_origins:
+        # Closed unless origins are configured; added first so that the request middleware,
+        # outermost, still stamps preflight answers with its headers.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (health, workflow, referrals, cases, reps, tasks, audit):
         app.include_router(module.router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.cases.schemas import LongText, PartyCreate, PrisonId, ShortText
 from app.common.enums import Category
-from app.common.schemas import RequestModel
+from app.common.schemas import RequestModel, Timestamp
 
 
 class SourceRef(RequestModel):
@@ -15,7 +15,7 @@ class SourceRef(RequestModel):
 
 
 class Incident(RequestModel):
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     location_key: Annotated[str, StringConstraints(max_length=100)] | None = None
     category: Category
     description: LongText

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.common.enums import AssigneeType, TaskKind, TaskStatus
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, RequestModel, StrictInt
 
 
 class AssigneeRef(ApiModel):
@@ -37,4 +37,4 @@ class TaskPublic(ApiModel):
 class TaskComplete(RequestModel):
     outcome: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
-    duration_minutes: int = Field(ge=0, le=24 * 60)
+    duration_minutes: StrictInt = Field(ge=0, le=24 * 60)
