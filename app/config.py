@@ -25,6 +25,27 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS); empty keeps CORS closed.
     # Comma-separated or a JSON list.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # JWT bearer tokens from an identity provider (see app/auth/jwt.py); off unless a key source is set.
+    jwt_public_key_file: str | None = None
+    jwt_jwks_file: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: float = 300.0
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_leeway_seconds: int = 30
+    jwt_roles_claim: str = "authorities"
+    # Authority -> role, as JSON; the first authority in this order that a token holds decides its role.
+    jwt_role_mapping: dict[str, str] = Field(
+        default_factory=lambda: {
+            f"ROLE_RESTORATIVE_JUSTICE__{role.upper()}": role
+            for role in ("practitioner", "rep", "referrer", "manager", "auditor", "admin")
+        }
+    )
+    jwt_caseload_claim: str = "caseloads"
+    # A header naming the active caseload (e.g. Caseload-Id), trusted only when set here.
+    jwt_caseload_header: str | None = None
+    jwt_rep_claim: str = "rep_id"
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -35,9 +56,9 @@ class Settings(BaseSettings):
     incident_reporting_url: str | None = None
     incident_reporting_token: str | None = None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "jwt_algorithms", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

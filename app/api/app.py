@@ -13,6 +13,7 @@ from app.api import problems
 from app.api.middleware import RequestMiddleware
 from app.api.responses import complete_openapi
 from app.api.routes import audit, cases, health, referrals, reps, tasks, workflow
+from app.auth.jwt import JwtVerifier
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -20,7 +21,8 @@ from app.migrate import ensure_migrated
 DESCRIPTION = """Restorative-justice case workflow for prisons: referrals, assessment, shuttle
 mediation, letters, conferences, wellbeing follow-up and closure, with a tamper-evident audit trail.
 
-Authenticate with `Authorization: Bearer <key>` (keys come from `rj-casework clients create`)."""
+Authenticate with `Authorization: Bearer <key>` (keys come from `rj-casework clients create`), or
+with a JWT from the prisons' identity provider when one is configured (`RJ_JWT_*` settings)."""
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.jwt = JwtVerifier.from_settings(settings)
     problems.install(app)
     if settings.cors_origins:
         # Closed unless origins are configured; added first so that the request middleware,

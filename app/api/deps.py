@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import jwt as jwt_auth
 from app.auth import service as auth
 from app.auth.access import Permission, require, sees_case
 from app.cases import repository as repo
@@ -38,12 +39,23 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_principal(request: Request, session: SessionDep) -> Principal:
-    """The authenticated caller (401 without a valid bearer key)."""
+    """The caller: a JWT from the identity provider, or one of our `rjk_` keys (401 otherwise)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise UnauthenticatedError("a bearer token is required")
-    principal = await auth.authenticate(session, token.strip())
+    principal: Principal | None
+    if jwt_auth.is_jwt(token):
+        verifier: jwt_auth.JwtVerifier | None = request.app.state.jwt
+        if verifier is None:
+            raise UnauthenticatedError(
+                "JWT bearer tokens are not accepted: no identity provider is configured"
+            )
+        principal = await verifier.principal(token, request.headers)
+        await jwt_auth.check_rep(session, principal)
+    else:
+        principal = await auth.authenticate(session, token)
     if principal is None:
         raise UnauthenticatedError("the bearer token is not valid")
     request.state.principal = principal
