@@ -57,8 +57,7 @@ def _storable(value: Any) -> bool:
         return True
     if isinstance(value, list | tuple):
         return all(_storable(v) for v in value)
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
+    # Objects are nested models, which check their own fields and so name the exact one.
     return True
 
 
