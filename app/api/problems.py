@@ -128,11 +128,21 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "INTERNAL_ERROR", "Internal error", "something went wrong; it has been logged")
 
 
+# PostgreSQL's codes for "not available now": connection exceptions (class 08), shutting down
+# (57P01, 57P02), starting up or recovering (57P03), and too many connections (53300).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """Whether a database error means the database cannot be reached (not a bad statement)."""
     if isinstance(exc, InterfaceError | OperationalError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or (
+        isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    )
 
 
 async def _db_error(request: Request, exc: Exception) -> JSONResponse:
