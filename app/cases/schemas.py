@@ -42,6 +42,8 @@ class ConsentCreate(RequestModel):
 
 
 class CasePatch(RequestModel):
+    min_fields = 1
+
     summary: LongText | None = None
     category: Category | None = None
     risk_level: RiskLevel | None = None

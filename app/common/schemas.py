@@ -2,7 +2,7 @@
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, field_validator
 from pydantic.alias_generators import to_camel
@@ -71,8 +71,11 @@ class ApiModel(BaseModel):
 STORABLE_TEXT = "^[^\\u0000]*$"
 
 
-def _describe_storable_text(schema: dict[str, Any]) -> None:
-    """Say in the JSON schema that free text may not hold NUL, as the validator enforces."""
+def _describe_request(schema: dict[str, Any], cls: Any) -> None:
+    """Say in the JSON schema what the validators enforce: free text holds no NUL, and a change
+    names at least `min_fields` fields."""
+    if getattr(cls, "min_fields", 0):
+        schema["minProperties"] = cls.min_fields
 
     def visit(node: dict[str, Any]) -> None:
         for option in node.get("anyOf", []):
@@ -93,8 +96,10 @@ class RequestModel(ApiModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
-        json_schema_extra=lambda schema, _cls: _describe_storable_text(schema),
+        json_schema_extra=lambda schema, cls: _describe_request(schema, cls),
     )
+    # A change with nothing in it is refused: PATCH bodies set this to 1.
+    min_fields: ClassVar[int] = 0
 
     @field_validator("*", mode="before")
     @classmethod
