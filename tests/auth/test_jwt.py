@@ -7,7 +7,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlmodel import col
 
 from app.api.app import create_app
 from app.audit.models import AuditRecord
+from app.auth import jwt as jwt_auth
 from app.auth.jwt import JwtConfigError, client_id_of
 from app.config import Settings
 from app.db import Database
@@ -95,11 +97,18 @@ def jwt_settings(settings: Settings, **values: Any) -> Settings:
     return settings.model_copy(update={"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, **values})
 
 
-@pytest.fixture
-async def jwt_client(db: Database, settings: Settings, pem_file: Path) -> Iterator[httpx.AsyncClient]:
-    """A client of the app verifying tokens with the provider's PEM key."""
-    app = create_app(jwt_settings(settings, jwt_public_key_file=str(pem_file)), database=db)
+@asynccontextmanager
+async def client_with(db: Database, settings: Settings, **values: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app with JWT verification configured by `values`."""
+    app = create_app(jwt_settings(settings, **values), database=db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rj.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def jwt_client(db: Database, settings: Settings, pem_file: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app verifying tokens with the provider's PEM key."""
+    async with client_with(db, settings, jwt_public_key_file=str(pem_file)) as c:
         yield c
 
 
@@ -251,11 +260,9 @@ class TestCaseloadHeader:
         self, api: Api, db: Database, settings: Settings, pem_file: Path
     ) -> None:
         case = await api.refer()
-        app = create_app(
-            jwt_settings(settings, jwt_public_key_file=str(pem_file), jwt_caseload_header="Caseload-Id"),
-            database=db,
-        )
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rj.test") as c:
+        async with client_with(
+            db, settings, jwt_public_key_file=str(pem_file), jwt_caseload_header="Caseload-Id"
+        ) as c:
             ok = await c.get(
                 f"/cases/{case['id']}", headers=bearer(token(caseloads=None), **{"Caseload-Id": "MDI"})
             )
@@ -310,9 +317,8 @@ class TestJwks:
     ) -> None:
         jwks = tmp_path / "jwks.json"
         jwks.write_text(json.dumps({"keys": [_jwk(OTHER_KEY, "old"), _jwk(PROVIDER_KEY, "current")]}))
-        app = create_app(jwt_settings(settings, jwt_jwks_file=str(jwks)), database=db)
         case = await api.refer()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rj.test") as c:
+        async with client_with(db, settings, jwt_jwks_file=str(jwks)) as c:
             good = await c.get(f"/cases/{case['id']}", headers=bearer(token(kid="current")))
             wrong_kid = await c.get(f"/cases/{case['id']}", headers=bearer(token(kid="old")))
             unknown = await c.get(f"/cases/{case['id']}", headers=bearer(token(kid="nope")))
@@ -321,26 +327,27 @@ class TestJwks:
         assert unknown.status_code == 401
 
     async def test_jwks_url_is_fetched_and_refetched_for_a_rotated_key(
-        self, api: Api, db: Database, settings: Settings
+        self, api: Api, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         case = await api.refer()
         with _JwksProvider() as provider:
             provider.keys = [_jwk(OTHER_KEY, "k1")]
-            app = create_app(jwt_settings(settings, jwt_jwks_url=provider.url), database=db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://rj.test") as c:
+            async with client_with(db, settings, jwt_jwks_url=provider.url) as c:
                 first = await c.get(f"/cases/{case['id']}", headers=bearer(token(OTHER_KEY, kid="k1")))
                 again = await c.get(f"/cases/{case['id']}", headers=bearer(token(OTHER_KEY, kid="k1")))
                 assert provider.fetches == 1
                 provider.keys = [_jwk(PROVIDER_KEY, "k2")]
-                app.state.jwt._jwks_fetched_at -= 60  # the refetch interval has passed
+                # An unknown key id right after a fetch does not make the service ask again.
+                too_soon = await c.get(f"/cases/{case['id']}", headers=bearer(token(kid="k2")))
+                assert (too_soon.status_code, provider.fetches) == (401, 1)
+                # No wait between refetches for an unknown key id, rather than 30 s.
+                monkeypatch.setattr(jwt_auth, "JWKS_REFETCH_SECONDS", 0.0)
                 rotated = await c.get(f"/cases/{case['id']}", headers=bearer(token(kid="k2")))
         assert (first.status_code, again.status_code, rotated.status_code) == (200, 200, 200)
         assert provider.fetches == 2
 
     async def test_unreachable_jwks_url_is_401_not_500(self, db: Database, settings: Settings) -> None:
-        app = create_app(jwt_settings(settings, jwt_jwks_url="http://127.0.0.1:9/jwks.json"), database=db)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rj.test") as c:
+        async with client_with(db, settings, jwt_jwks_url="http://127.0.0.1:9/jwks.json") as c:
             r = await c.get("/cases", headers=bearer(token(kid="k1")))
         assert r.status_code == 401
 
@@ -351,9 +358,8 @@ class TestJwks:
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
         jwks = tmp_path / "jwks.json"
         jwks.write_text(json.dumps({"keys": [{**jwk, "kid": "ec", "alg": "ES256"}]}))
-        app = create_app(jwt_settings(settings, jwt_jwks_file=str(jwks)), database=db)
         case = await api.refer()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rj.test") as c:
+        async with client_with(db, settings, jwt_jwks_file=str(jwks)) as c:
             r = await c.get(f"/cases/{case['id']}", headers=bearer(token(key, alg="ES256", kid="ec")))
         assert r.status_code == 200
 
