@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 export RJ_DATABASE_URL ?= sqlite+aiosqlite:///./rj.db
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-dev lint typecheck dockerlint test-sqlite test-postgres openapi migrate worker bench clean
+.PHONY: run test install install-dev lint typecheck dockerlint test-sqlite test-postgres test-fuzz openapi migrate worker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,8 @@ worker: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/rj-casework openapi
 
-## make test: lint, type-check, Dockerfile lint, then the suite on SQLite and on PostgreSQL
-test: lint typecheck dockerlint test-sqlite test-postgres
+## make test: lint, type-check, Dockerfile lint, the suite on SQLite and on PostgreSQL, then the fuzzing
+test: lint typecheck dockerlint test-sqlite test-postgres test-fuzz
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check app tests bench migrations
@@ -62,6 +62,13 @@ test-postgres: $(DEV_STAMP)
 	else \
 		echo "PostgreSQL not reachable at 127.0.0.1:5432: the PostgreSQL pass is skipped (CI never skips it)"; \
 	fi
+
+## make test-fuzz: schemathesis against the real server from its own OpenAPI document, every phase
+## (stateful included) and every check: as a practitioner on PostgreSQL (SQLite when PostgreSQL is
+## not reachable outside CI), then as a rep on SQLite. RJ_FUZZ_EXAMPLES and RJ_FUZZ_SEED change the run.
+test-fuzz: $(DEV_STAMP)
+	RJ_TEST_DATABASE_URL=$${RJ_TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/python -m tests.fuzz.runner --role practitioner --backend auto
+	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 30
 
 bench: $(DEV_STAMP)
 	bench/run

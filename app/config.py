@@ -1,9 +1,11 @@
 """Service configuration, read from `RJ_*` environment variables (or `.env`)."""
 
+import json
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -22,6 +24,30 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     max_body_bytes: int = 1_048_576
     docs_enabled: bool = True
+    # Browser origins allowed to call the API (CORS); empty keeps CORS closed.
+    # Comma-separated or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # JWT bearer tokens from an identity provider (see app/auth/jwt.py); off unless a key source is set.
+    jwt_public_key_file: str | None = None
+    jwt_jwks_file: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: float = 300.0
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_leeway_seconds: int = 30
+    jwt_roles_claim: str = "authorities"
+    # Authority -> role, as JSON; the first authority in this order that a token holds decides its role.
+    jwt_role_mapping: dict[str, str] = Field(
+        default_factory=lambda: {
+            f"ROLE_RESTORATIVE_JUSTICE__{role.upper()}": role
+            for role in ("practitioner", "rep", "referrer", "manager", "auditor", "admin")
+        }
+    )
+    jwt_caseload_claim: str = "caseloads"
+    # A header naming the active caseload (e.g. Caseload-Id), trusted only when set here.
+    jwt_caseload_header: str | None = None
+    jwt_rep_claim: str = "rep_id"
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -52,6 +78,16 @@ class Settings(BaseSettings):
     webhook_lease_seconds: int = Field(default=60, ge=1)
     webhook_batch_size: int = Field(default=100, ge=1, le=1000)
     webhook_concurrency: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("cors_origins", "jwt_algorithms", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
 
 @lru_cache

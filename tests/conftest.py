@@ -102,10 +102,9 @@ async def _empty(db: Database) -> None:
         if conn.dialect.name == "postgresql":
             # The audit table refuses TRUNCATE; replica mode lets the test's owner clean up.
             await conn.execute(text("SET LOCAL session_replication_role = replica"))
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
+        # DELETE, not TRUNCATE: on tables this small it is many times faster.
+        for table in tables:
+            await conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture

@@ -3,13 +3,16 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import idempotency, problems
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.middleware import RequestMiddleware
+from app.api.responses import complete_openapi
 from app.api.routes import (
     audit,
     cases,
@@ -29,6 +32,7 @@ from app.api.routes import (
     webhooks,
     workflow,
 )
+from app.auth.jwt import JwtVerifier
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -36,7 +40,8 @@ from app.migrate import ensure_migrated
 DESCRIPTION = """Restorative-justice case workflow for prisons: referrals, assessment, shuttle
 mediation, letters, conferences, wellbeing follow-up and closure, with a tamper-evident audit trail.
 
-Authenticate with `Authorization: Bearer <key>` (keys come from `rj-casework clients create`)."""
+Authenticate with `Authorization: Bearer <key>` (keys come from `rj-casework clients create`), or
+with a JWT from the prisons' identity provider when one is configured (`RJ_JWT_*` settings)."""
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -63,9 +68,21 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.jwt = JwtVerifier.from_settings(settings)
     problems.install(app)
     # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
     app.add_middleware(IdempotencyMiddleware)
+    if settings.cors_origins:
+        # Closed unless origins are configured; added first so that the request middleware,
+        # outermost, still stamps preflight answers with its headers.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (
         health,
@@ -88,4 +105,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ):
         app.include_router(module.router)
     idempotency.document(app)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

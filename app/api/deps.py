@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import jwt as jwt_auth
 from app.auth import service as auth
 from app.auth.access import Permission, require, sees_case
 from app.cases import repository as repo
@@ -17,7 +18,6 @@ from app.context import Principal, RequestContext
 from app.db import Database
 from app.errors import (
     NotFoundError,
-    PreconditionRequiredError,
     UnauthenticatedError,
     ValidationFailedError,
 )
@@ -66,11 +66,23 @@ async def get_principal_alone(request: Request) -> Principal:
 
 
 async def _authenticate(request: Request, session: AsyncSession) -> Principal:
+    """The caller: a JWT from the identity provider, or one of our `rjk_` keys (401 otherwise)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise UnauthenticatedError("a bearer token is required")
-    principal = await auth.authenticate(session, token.strip())
+    principal: Principal | None
+    if jwt_auth.is_jwt(token):
+        verifier: jwt_auth.JwtVerifier | None = request.app.state.jwt
+        if verifier is None:
+            raise UnauthenticatedError(
+                "JWT bearer tokens are not accepted: no identity provider is configured"
+            )
+        principal = await verifier.principal(token, request.headers)
+        await jwt_auth.check_rep(session, principal)
+    else:
+        principal = await auth.authenticate(session, token)
     if principal is None:
         raise UnauthenticatedError("the bearer token is not valid")
     request.state.principal = principal
@@ -136,30 +148,33 @@ async def case_for_update(case_id: str, session: SessionDep, principal: Principa
 CaseForRead = Annotated[CaseBundle, Depends(case_for_read)]
 CaseForUpdate = Annotated[CaseBundle, Depends(case_for_update)]
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+# The case's ETag, `"3"` (weak or unquoted forms accepted too).
+ETAG_PATTERN = r'^(?:W/)?"?[0-9]{1,18}"?$'
+IF_MATCH = Header(
+    pattern=ETAG_PATTERN,
+    description='The ETag of the case as last read, e.g. "3"',
+    examples=['"1"'],
+)
 
 
-def parse_if_match(value: str | None) -> int | None:
+_ETAG = re.compile(ETAG_PATTERN)
+
+
+def parse_if_match(value: str) -> int:
     """The version a client says it has seen, from `If-Match`."""
-    if value is None:
-        return None
-    match = _ETAG.match(value)
-    if not match:
+    if not _ETAG.match(value):
         raise ValidationFailedError('If-Match must be the ETag of the case, e.g. "3"')
-    return int(match.group(1))
+    return int(value.removeprefix("W/").strip('"'))
 
 
-def if_match_optional(if_match: Annotated[str | None, Header()] = None) -> int | None:
+def if_match_optional(if_match: Annotated[str | None, IF_MATCH] = None) -> int | None:
     """`If-Match` when sent."""
+    return None if if_match is None else parse_if_match(if_match)
+
+
+def if_match_required(if_match: Annotated[str, IF_MATCH]) -> int:
+    """`If-Match`, required: missing is 428 (see `app.api.problems`), malformed 422."""
     return parse_if_match(if_match)
-
-
-def if_match_required(if_match: Annotated[str | None, Header()] = None) -> int:
-    """`If-Match`, required (428 without it)."""
-    version = parse_if_match(if_match)
-    if version is None:
-        raise PreconditionRequiredError("send If-Match with the case's ETag to change it")
-    return version
 
 
 IfMatchOptional = Annotated[int | None, Depends(if_match_optional)]

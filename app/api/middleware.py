@@ -41,11 +41,6 @@ class RequestMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send, request_id)
-            return
-
         received = 0
 
         async def limited_receive() -> Message:
@@ -72,8 +67,12 @@ class RequestMiddleware:
                 ]
             await send(message)
 
+        declared = headers.get(b"content-length")
         try:
-            await self.app(scope, limited_receive, send_with_headers)
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._too_large(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, limited_receive, send_with_headers)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
@@ -84,12 +83,11 @@ class RequestMiddleware:
                 time.perf_counter() - started,
             )
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
             413,
             "PAYLOAD_TOO_LARGE",
             "Payload too large",
             f"the request body is larger than {self.max_body_bytes} bytes",
-            headers={"X-Request-ID": request_id},
         )
         await response(scope, receive, send)

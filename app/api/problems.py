@@ -6,14 +6,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.errors import AppError
 
 log = logging.getLogger("rj_casework.errors")
 
 PROBLEM_JSON = "application/problem+json"
+IF_MATCH_LOC = ("header", "if-match")
 
 HTTP_CODES = {
     400: ("BAD_REQUEST", "Bad request"),
@@ -63,6 +66,14 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
+    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == IF_MATCH_LOC for e in exc.errors()):
+        # A precondition the route requires was not sent: RFC 6585 says 428, not 422.
+        return problem(
+            428,
+            "PRECONDITION_REQUIRED",
+            "Precondition required",
+            "send If-Match with the case's ETag to change it",
+        )
     errors = [
         {
             "field": _field_name(tuple(e.get("loc", ()))),
@@ -81,11 +92,24 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code, title = HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "Error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem(exc.status_code, code, title, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(exc.status_code, code, title, detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (a path may have several routes)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(route.methods or ())
+    return sorted(methods)
 
 
 async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
@@ -104,11 +128,21 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "INTERNAL_ERROR", "Internal error", "something went wrong; it has been logged")
 
 
+# PostgreSQL's codes for "not available now": connection exceptions (class 08), shutting down
+# (57P01, 57P02), starting up or recovering (57P03), and too many connections (53300).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """Whether a database error means the database cannot be reached (not a bad statement)."""
     if isinstance(exc, InterfaceError | OperationalError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or (
+        isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    )
 
 
 async def _db_error(request: Request, exc: Exception) -> JSONResponse:

@@ -4,9 +4,19 @@ from typing import Any
 
 from app.common.schemas import ApiModel
 
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(ApiModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+    type: str
+
 
 class Problem(ApiModel):
-    """An RFC 9457 problem with the prison systems' members."""
+    """An RFC 9457 problem with the prison systems' members; some problems carry more members."""
 
     type: str
     title: str
@@ -15,23 +25,19 @@ class Problem(ApiModel):
     error_code: str
     user_message: str
     developer_message: str
+    errors: list[FieldError] | None = None
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries for the given problem statuses (401 and 403 always included)."""
     wanted = sorted({401, 403, *statuses})
     return {
-        s: {
-            "model": Problem,
-            "content": {"application/problem+json": {}},
-            "description": DESCRIPTIONS[s],
-        }
-        for s in wanted
+        s: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": DESCRIPTIONS[s]} for s in wanted
     }
 
 
 DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body could not be read as JSON",
     401: "No valid bearer token",
     403: "The caller's role or caseload does not allow this",
     404: "Not found, or outside the caller's scope",
@@ -43,3 +49,58 @@ DESCRIPTIONS = {
     502: "An upstream prison system failed",
     503: "The database is not available",
 }
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """Make the generated document say what every route really answers.
+
+    Applied to every operation, so routes added later are described the same way:
+    - every error is an `application/problem+json` Problem (FastAPI's own 422 shape is never sent);
+    - an operation with inputs may answer 422, one with a body 400 and 413;
+    - an authenticated operation may answer 503 when the database is down;
+    - an optional query or header parameter is left out when unset, never sent as null.
+    """
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                _complete_operation(operation)
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
+def _is_problem(response: dict[str, Any]) -> bool:
+    """An error response left undescribed, FastAPI's default 422, or one declared with `errors()`."""
+    schemas = [c.get("schema", {}).get("$ref", "") for c in response.get("content", {}).values()]
+    return not any(schemas) or any(s.endswith(("/Problem", "/HTTPValidationError")) for s in schemas)
+
+
+def _complete_operation(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation["responses"]
+    parameters: list[dict[str, Any]] = operation.get("parameters", [])
+    wanted: set[int] = set()
+    if parameters or "requestBody" in operation:
+        wanted.add(422)
+    if "requestBody" in operation:
+        wanted |= {400, 413}
+    if "401" in responses:
+        wanted.add(503)
+    for status in wanted:
+        responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
+    for code, response in responses.items():
+        if int(code) >= 400 and _is_problem(response):
+            response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+            if code == "422":
+                response["description"] = DESCRIPTIONS[422]
+    for parameter in parameters:
+        schema = parameter.get("schema", {})
+        options = schema.get("anyOf")
+        if parameter.get("in") != "path" and options and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            if len(rest) == 1:
+                parameter["schema"] = {**{k: v for k, v in schema.items() if k != "anyOf"}, **rest[0]}
+            else:
+                schema["anyOf"] = rest

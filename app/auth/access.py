@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import col
 
+from app.audit.models import AuditRecord
 from app.cases.models import Case, CaseRep
 from app.common.enums import LetterStatus, Role
 from app.context import Principal
@@ -239,6 +240,15 @@ def case_scope(principal: Principal) -> ColumnElement[bool]:
     elif principal.role == Role.REFERRER:
         conditions.append(col(Case.created_by_client_id) == principal.client_id)
     return and_(true(), *conditions)
+
+
+def audit_scope(principal: Principal) -> ColumnElement[bool]:
+    """The audit records a caller may read: with a caseload, only those of its prisons' cases
+    (records outside any case, such as clients and reps, only for callers of every prison)."""
+    if principal.prisons is None:
+        return true()
+    cases = select(col(Case.id)).where(col(Case.prison_id).in_(sorted(principal.prisons)))
+    return col(AuditRecord.case_id).in_(cases)
 
 
 def sees_task(principal: Principal, task: Task) -> bool:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.common.enums import (
     CaseState,
@@ -17,7 +17,7 @@ from app.common.enums import (
     Trigger,
 )
 from app.common.patterns import PRISON_ID, PRISONER_NUMBER
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, RequestModel, StrictBool, Timestamp
 
 PrisonerNumber = Annotated[str, StringConstraints(pattern=PRISONER_NUMBER)]
 PrisonId = Annotated[str, StringConstraints(pattern=PRISON_ID)]
@@ -36,12 +36,14 @@ class PartyCreate(RequestModel):
 
 class ConsentCreate(RequestModel):
     scope: ConsentScope
-    given: bool
+    given: StrictBool
     recorded_by: ShortText
     method: ConsentMethod
 
 
 class CasePatch(RequestModel):
+    min_fields = 1
+
     summary: LongText | None = None
     category: Category | None = None
     risk_level: RiskLevel | None = None
@@ -50,7 +52,7 @@ class CasePatch(RequestModel):
 
 
 class ConferenceDetails(RequestModel):
-    scheduled_at: AwareDatetime
+    scheduled_at: Timestamp
     location: ShortText
     facilitator_id: uuid.UUID
     supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
@@ -61,7 +63,7 @@ class ConferenceDetails(RequestModel):
         default=None,
         description="A practitioner's reason to meet despite an open non-association.",
     )
-    keep_apart_checked_by_hand: bool = Field(
+    keep_apart_checked_by_hand: StrictBool = Field(
         default=False,
         description="The practitioner checked non-associations by hand because the "
         "non-associations service is not configured or not reachable.",
@@ -72,7 +74,7 @@ class TransitionRequest(RequestModel):
     trigger: Trigger
     reason: LongText | None = None
     outcome: Annotated[str, StringConstraints(max_length=40)] | None = None
-    until: AwareDatetime | None = None
+    until: Timestamp | None = None
     party_id: uuid.UUID | None = None
     conference: ConferenceDetails | None = None
 

@@ -1,11 +1,64 @@
 """Base shapes of the API: camelCase JSON, strict request bodies, pages."""
 
-from typing import Generic, TypeVar
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, field_validator
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
+
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # Pydantic alone would also take numbers as Unix times and times without seconds.
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-11-20T10:00:00+00:00")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be a date, YYYY-MM-DD")
+
+
+# Times are RFC 3339 with an offset and dates YYYY-MM-DD, nothing looser (the contract's conventions).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer, but neither "5" nor true.
+    if isinstance(value, str | bytes | bool):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+# JSON numbers and booleans as sent: no "5" for 5, no 1 for true.
+StrictInt = Annotated[int, BeforeValidator(_json_integer)]
+StrictBool = Annotated[bool, Strict()]
+
+
+def _storable(value: Any) -> bool:
+    """Whether text can be stored: no NUL character, no lone UTF-16 surrogate."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(_storable(v) for v in value)
+    # Objects are nested models, which check their own fields and so name the exact one.
+    return True
 
 
 class ApiModel(BaseModel):
@@ -14,12 +67,47 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
+# What `_storable` allows, for the JSON schema of free-text fields.
+STORABLE_TEXT = "^[^\\u0000]*$"
+
+
+def _describe_request(schema: dict[str, Any], cls: Any) -> None:
+    """Say in the JSON schema what the validators enforce: free text holds no NUL, and a change
+    names at least `min_fields` fields."""
+    if getattr(cls, "min_fields", 0):
+        schema["minProperties"] = cls.min_fields
+
+    def visit(node: dict[str, Any]) -> None:
+        for option in node.get("anyOf", []):
+            visit(option)
+        if isinstance(node.get("items"), dict):
+            visit(node["items"])
+        if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys():
+            node["pattern"] = STORABLE_TEXT
+
+    for prop in schema.get("properties", {}).values():
+        visit(prop)
+
+
 class RequestModel(ApiModel):
     """A request body: unknown fields are refused, so nothing can be set by mass assignment."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra=lambda schema, cls: _describe_request(schema, cls),
     )
+    # A change with nothing in it is refused: PATCH bodies set this to 1.
+    min_fields: ClassVar[int] = 0
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        # Neither database stores these; refused here, they are a 422 naming the field, not a 500.
+        if not _storable(value):
+            raise ValueError("text must not contain NUL characters or unpaired surrogates")
+        return value
 
 
 class ForeignModel(BaseModel):

@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.cases.schemas import LongText, Name, PartyCreate, PrisonerNumber, PrisonId, ShortText
 from app.common.enums import Category
-from app.common.schemas import ForeignModel, RequestModel
+from app.common.schemas import ForeignModel, RequestModel, Timestamp
 
 
 class SourceRef(RequestModel):
@@ -16,7 +16,7 @@ class SourceRef(RequestModel):
 
 
 class Incident(RequestModel):
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     location_key: Annotated[str, StringConstraints(max_length=100)] | None = None
     category: Category
     description: LongText

@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from app.cases.schemas import Name, PrisonerNumber, PrisonId
 from app.common.enums import RepStatus, TaskKind
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, Day, RequestModel, StrictInt
 
 Location = Annotated[str, StringConstraints(max_length=100)]
 
@@ -20,16 +20,16 @@ class RepCreate(RequestModel):
     prison_id: PrisonId
     location: Location | None = None
     status: RepStatus = RepStatus.IN_TRAINING
-    trained_on: date | None = None
-    max_active_cases: int = Field(default=3, ge=0, le=50)
+    trained_on: Day | None = None
+    max_active_cases: StrictInt = Field(default=3, ge=0, le=50)
 
 
 class RepPatch(RequestModel):
     status: RepStatus | None = None
     prison_id: PrisonId | None = None
     location: Location | None = None
-    max_active_cases: int | None = Field(default=None, ge=0, le=50)
-    trained_on: date | None = None
+    max_active_cases: StrictInt | None = Field(default=None, ge=0, le=50)
+    trained_on: Day | None = None
 
 
 class RepPublic(ApiModel):

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from app.cases.schemas import PrisonId
 from app.common.enums import AssigneeType, ConcernCategory, TaskKind, TaskStatus
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, RequestModel, StrictInt
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
@@ -52,7 +52,7 @@ class ConcernFound(RequestModel):
 class TaskComplete(RequestModel):
     outcome: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
-    duration_minutes: int = Field(ge=0, le=24 * 60)
+    duration_minutes: StrictInt = Field(ge=0, le=24 * 60)
     concern: ConcernFound | None = Field(
         default=None,
         description="A concern found while doing the task (e.g. at a wellbeing check): opens a "

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.api.deps import SessionDep, permission
+from app.api.deps import PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.audit import service
 from app.audit.models import AuditRecord
-from app.auth.access import Permission
+from app.auth.access import Permission, audit_scope
 from app.common.schemas import ApiModel
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[permission(Permission.AUDIT_READ)])
@@ -52,12 +52,14 @@ class VerifyResult(ApiModel):
 @router.get("", response_model=AuditPage, responses=errors(422))
 async def audit_records(
     session: SessionDep,
+    principal: PrincipalDep,
     case_id: Annotated[uuid.UUID | None, Query(alias="caseId")] = None,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    """Audit records in the order written, after the `after` id, optionally of one case."""
-    stmt = select(AuditRecord).where(col(AuditRecord.id) > after)
+    """Audit records in the order written, after the `after` id, optionally of one case,
+    within the caller's caseload."""
+    stmt = select(AuditRecord).where(col(AuditRecord.id) > after, audit_scope(principal))
     if case_id is not None:
         stmt = stmt.where(col(AuditRecord.case_id) == case_id)
     rows = list((await session.execute(stmt.order_by(col(AuditRecord.id)).limit(limit))).scalars())

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from app.api.deps import (
     CaseForRead,
@@ -39,7 +39,7 @@ from app.cases.schemas import (
 )
 from app.cases.views import present_case
 from app.common.enums import CaseState
-from app.common.schemas import Page, RequestModel
+from app.common.schemas import Page, RequestModel, Timestamp
 from app.context import Principal
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -60,7 +60,7 @@ async def list_cases(
     prison_id: Annotated[PrisonId | None, Query(alias="prisonId")] = None,
     rep_id: Annotated[uuid.UUID | None, Query(alias="repId")] = None,
     prisoner_number: Annotated[PrisonerNumber | None, Query(alias="prisonerNumber")] = None,
-    updated_since: Annotated[AwareDatetime | None, Query(alias="updatedSince")] = None,
+    updated_since: Annotated[Timestamp | None, Query(alias="updatedSince")] = None,
 ) -> Page[CaseView]:
     """Cases in the caller's scope, most recently changed first."""
     require(principal, Permission.CASE_READ)

@@ -1,6 +1,6 @@
 """Health, info and metrics, as prison systems expose them; no auth."""
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -9,8 +9,29 @@ from sqlalchemy import text
 from app import __version__, clock
 from app.api import metrics
 from app.api.deps import database
+from app.common.schemas import ApiModel
 
 router = APIRouter(tags=["service"])
+
+
+class Component(ApiModel):
+    status: Literal["UP", "DOWN"]
+    details: dict[str, str] | None = None
+
+
+class Health(ApiModel):
+    status: Literal["UP", "DOWN"]
+    components: dict[str, Component]
+
+
+class Up(ApiModel):
+    status: Literal["UP"]
+
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Health, "description": "Up, with the database's status"},
+    503: {"model": Health, "description": "Down: the database does not answer"},
+}
 
 
 async def _database_status(request: Request) -> dict[str, Any]:
@@ -22,7 +43,7 @@ async def _database_status(request: Request) -> dict[str, Any]:
         return {"status": "DOWN", "details": {"error": type(exc).__name__}}
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, responses=HEALTH_RESPONSES)
 async def health(request: Request) -> JSONResponse:
     """Overall health with the database's status."""
     db = await _database_status(request)
@@ -32,19 +53,19 @@ async def health(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/health/ping")
+@router.get("/health/ping", response_model=Up)
 async def ping() -> dict[str, str]:
     """The process answers."""
     return {"status": "UP"}
 
 
-@router.get("/health/liveness")
+@router.get("/health/liveness", response_model=Up)
 async def liveness() -> dict[str, str]:
     """The process is alive."""
     return {"status": "UP"}
 
 
-@router.get("/health/readiness")
+@router.get("/health/readiness", response_model=Health, responses=HEALTH_RESPONSES)
 async def readiness(request: Request) -> JSONResponse:
     """Ready to serve: the database answers."""
     return await health(request)

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from app.errors import ValidationFailedError
+from app.api.responses import Problem
+from app.errors import NotFoundError
 from app.workflows import case_workflow as wf
 
 router = APIRouter(prefix="/workflow", tags=["workflow"])
@@ -24,7 +25,7 @@ async def workflow() -> dict[str, Any]:
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {}, "image/svg+xml": {}}},
-        422: {"description": "No Graphviz"},
+        404: {"model": Problem, "description": "No SVG here: Graphviz is not installed"},
     },
 )
 async def diagram(format: Annotated[Literal["mermaid", "svg"], Query()] = "mermaid") -> Response:
@@ -33,7 +34,7 @@ async def diagram(format: Annotated[Literal["mermaid", "svg"], Query()] = "merma
         return PlainTextResponse(wf.mermaid())
     dot = shutil.which("dot")
     if dot is None:
-        raise ValidationFailedError("SVG needs Graphviz, which is not installed here; use format=mermaid")
+        raise NotFoundError("no SVG rendition here: Graphviz is not installed; use format=mermaid")
     svg = subprocess.run(  # noqa: S603 - fixed executable, our own input
         [dot, "-Tsvg"], input=wf.graphviz().encode(), capture_output=True, check=True, timeout=10
     ).stdout
