@@ -50,9 +50,10 @@ class CasePatch(RequestModel):
 
 
 class ConferenceDetails(RequestModel):
-    scheduled_at: AwareDatetime
-    location: ShortText
-    facilitator_id: uuid.UUID
+    # Each may be left out: the `conference_details_given` guard then refuses with 409 naming it.
+    scheduled_at: AwareDatetime | None = None
+    location: ShortText | None = None
+    facilitator_id: uuid.UUID | None = None
     supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
     keep_apart_override_reason: LongText | None = Field(
         default=None,

@@ -327,7 +327,8 @@ async def _guard_context(
             body.party_id,
         )
         if body.conference is not None:
-            facilitator = await session.get(ApiClient, body.conference.facilitator_id)
+            facilitator_id = body.conference.facilitator_id
+            facilitator = await session.get(ApiClient, facilitator_id) if facilitator_id else None
             g.conference = wf.ConferenceInput(
                 scheduled_at=body.conference.scheduled_at,
                 location=body.conference.location,
@@ -567,7 +568,10 @@ async def _after_move(
 
 async def _save_conference(session: AsyncSession, case: Case, body: TransitionRequest, now: Any) -> None:
     details = body.conference
-    assert details is not None  # noqa: S101 - guarded by the caller
+    # The conference_details_given guard has already refused anything missing.
+    assert details is not None  # noqa: S101
+    assert details.scheduled_at is not None and details.location is not None  # noqa: S101
+    assert details.facilitator_id is not None  # noqa: S101
     conference = await _conference(session, case.id)
     if conference is None:
         conference = Conference(
