@@ -89,6 +89,12 @@ def _assignment(a: dict[str, Any], _b: dict[str, Any]) -> str:
     return f"Assignment changed: {who} and {reps} rep{'s' if reps != 1 else ''} assigned."
 
 
+def _task_completed(a: dict[str, Any], _b: dict[str, Any]) -> str:
+    minutes = a.get("durationMinutes")
+    took = f" ({minutes} minute{'s' if minutes != 1 else ''})" if minutes is not None else ""
+    return f"{_words(a.get('kind')).capitalize()} done: {a.get('outcome')}{took}."
+
+
 SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "case.referred": lambda a, _b: _referred(a),
     "case.updated": _updated,
@@ -98,6 +104,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "consent.recorded": _consent,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
+    "task.completed": _task_completed,
 }
 
 
