@@ -30,7 +30,7 @@ def listed(r: httpx.Response) -> list[str]:
 
 class TestRepScope:
     async def test_rep_cannot_see_a_case_they_are_not_assigned_to(self, api: Api) -> None:
-        _mine, rep_key = await rep_with_case(api)
+        mine, rep_key = await rep_with_case(api)
         other = await api.to_state("assessment")
         for method, path, body in [
             ("GET", f"/cases/{other['id']}", None),
@@ -41,7 +41,7 @@ class TestRepScope:
             r = await api.client.request(method, path, json=body, headers=rep_key.headers)
             assert r.status_code == 404, (path, r.text)
             assert r.json()["errorCode"] == "NOT_FOUND"
-        assert listed(await api.client.get("/cases", headers=rep_key.headers)) == [_mine["id"]]
+        assert listed(await api.client.get("/cases", headers=rep_key.headers)) == [mine["id"]]
 
     async def test_rep_timeline_answer_does_not_reveal_whether_a_case_exists(self, api: Api) -> None:
         # Timelines carry risk and consent details, which a rep never reads: refused for every case alike.
