@@ -5,11 +5,12 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.dml import Delete, Update
+from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlmodel import col
 
+from app.audit.chain import content_hash, link_hash
 from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.cli import main
 from app.db import Database
@@ -17,7 +18,7 @@ from tests.records import audit_records, count_audit_records
 from tests.support import Api
 
 
-async def tamper(db: Database, *statements: Update | Delete) -> None:
+async def tamper(db: Database, *statements: Update | Delete | Insert) -> None:
     """Change audit rows directly, as someone with database access might.
 
     On PostgreSQL a trigger refuses this; the test's superuser switches it off for the
@@ -243,3 +244,52 @@ class TestReorderedRecords:
         code, _out, err = await cli_verify(capsys)
         assert code == 1
         assert f'"id": {third.id}' in err
+
+
+def resealed(record: AuditRecord, **changes: Any) -> dict[str, Any]:
+    """Column values for `record` changed and given fresh, self-consistent hashes."""
+    for name, value in changes.items():
+        setattr(record, name, value)
+    record.content_hash = content_hash(record)
+    record.hash = link_hash(record.chain, record.seq, record.prev_hash, record.content_hash)
+    return {c.name: getattr(record, c.name) for c in AuditRecord.__table__.columns if c.name != "id"}
+
+
+class TestForgedRecords:
+    async def test_last_record_rewritten_with_fresh_hashes_is_found(self, api: Api, trail: list[str]) -> None:
+        last = (await audit_records(api.db, trail[0]))[-1]
+        assert last.after is not None
+        values = resealed(last, after={**last.after, "riskLevel": "high"})
+        await tamper(api.db, update(AuditRecord).where(col(AuditRecord.id) == last.id).values(**values))
+        assert (await verify(api))["firstInvalid"] == {
+            "id": last.id,
+            "chain": trail[0],
+            "seq": last.seq,
+            "reason": "does not match the head kept for the chain",
+        }
+
+    async def test_record_appended_behind_the_services_back_is_found(
+        self, api: Api, trail: list[str]
+    ) -> None:
+        last = (await audit_records(api.db, trail[1]))[-1]
+        forged = AuditRecord(**{**last.model_dump(), "id": None})
+        forged.seq, forged.prev_hash, forged.action = last.seq + 1, last.hash, "case.decline"
+        await tamper(api.db, insert(AuditRecord).values(**resealed(forged)))
+        forged_id = (await audit_records(api.db, trail[1]))[-1].id
+        assert (await verify(api))["firstInvalid"] == {
+            "id": forged_id,
+            "chain": trail[1],
+            "seq": last.seq + 1,
+            "reason": "beyond the head kept for the chain",
+        }
+
+    async def test_chain_the_service_never_started_is_found(self, api: Api, trail: list[str]) -> None:
+        first = (await audit_records(api.db, trail[0]))[0]
+        invented = AuditRecord(**{**first.model_dump(), "id": None})
+        invented.chain = "00000000-0000-0000-0000-000000000000"
+        await tamper(api.db, insert(AuditRecord).values(**resealed(invented)))
+        result = await verify(api)
+        assert result["valid"] is False
+        assert result["firstInvalid"]["chain"] == invented.chain
+        assert result["firstInvalid"]["seq"] == 1
+        assert result["firstInvalid"]["reason"] == "a chain the service never started"
