@@ -69,6 +69,16 @@ class TestUntouchedTrail:
         assert code == 0, err
         assert out == f"audit trail verifies: {total} records checked (0 redacted)\n"
 
+    async def test_every_kind_of_change_verifies(self, api: Api) -> None:
+        # Cases in every state: referrals, patches, consents, conference details, pauses, closures.
+        for state in ("conference", "on_hold", "closed", "follow_up"):
+            await api.to_state(state)
+        assert await verify(api) == {
+            "valid": True,
+            "checked": await count_audit_records(api.db),
+            "redacted": 0,
+        }
+
 
 class TestDatabaseRefusesChanges:
     async def test_postgresql_trigger_refuses_update_and_delete(
