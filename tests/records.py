@@ -67,6 +67,13 @@ async def tasks_of(db: Database, case_id: str, kind: str | None = None) -> list[
         return list((await session.execute(stmt.order_by(col(Task.due_at), col(Task.id)))).scalars())
 
 
+async def conference_row(db: Database, case_id: str) -> Conference:
+    """The case's conference as stored."""
+    async with db.transaction() as session:
+        rows = await session.execute(select(Conference).where(col(Conference.case_id) == uuid.UUID(case_id)))
+        return rows.scalar_one()
+
+
 async def mark_conference_held(db: Database, case_id: str) -> None:
     """Record the case's conference as held (what the conference-outcome endpoint will do)."""
     async with db.transaction() as session:

@@ -5,18 +5,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlmodel import col
 
 from app import clock
 from app.common.enums import CONCLUDE_OUTCOMES, DeclineReason
-from app.conferences.models import Conference
 from app.config import Settings, get_settings
 from app.workflows.case_workflow import GUARDS
 from tests.records import (
     acknowledge_concern,
     audit_records,
     complete_wellbeing_checks,
+    conference_row,
     mark_conference_held,
     raise_concern,
     tasks_of,
@@ -68,6 +66,13 @@ async def accepted(api: Api, **patch: Any) -> dict[str, Any]:
     if patch:
         await api.patch(case["id"], **patch)
     return await api.case(case["id"])
+
+
+async def ready_to_meet(api: Api) -> dict[str, Any]:
+    """An accepted low-risk case whose parties all agreed to meet."""
+    case = await accepted(api, riskLevel="low")
+    await api.consent_all(case["id"], ("direct",))
+    return case
 
 
 def party_ids(case: dict[str, Any]) -> tuple[str, str]:
@@ -230,13 +235,8 @@ class TestEveryPartyConsentsDirect:
 
 
 class TestConferenceDetailsGiven:
-    async def ready(self, api: Api) -> dict[str, Any]:
-        case = await accepted(api, riskLevel="low")
-        await api.consent_all(case["id"], ("direct",))
-        return case
-
     async def test_without_conference_details_is_refused(self, api: Api) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         # Without details nobody has checked non-associations by hand either.
         await refused(
             api, case["id"], "schedule_conference", ["conference_details_given", "no_open_non_association"]
@@ -244,7 +244,7 @@ class TestConferenceDetailsGiven:
 
     @pytest.mark.parametrize("missing", ["scheduledAt", "location", "facilitatorId"])
     async def test_without_a_time_a_place_or_a_facilitator_is_refused(self, api: Api, missing: str) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         conference = api.conference()
         del conference[missing]
         await refused(
@@ -253,7 +253,7 @@ class TestConferenceDetailsGiven:
 
     @pytest.mark.parametrize("who", ["manager", "referrer", "practitioner_lei", "unknown"])
     async def test_facilitator_must_be_a_practitioner_of_the_prison(self, api: Api, who: str) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         facilitator = uuid.uuid4() if who == "unknown" else getattr(api.keys, who).client_id
         conference = api.conference(facilitatorId=str(facilitator))
         await refused(
@@ -261,7 +261,7 @@ class TestConferenceDetailsGiven:
         )
 
     async def test_a_rep_cannot_facilitate_a_conference(self, api: Api) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         rep = await api.rep()
         rep_key = await api.keys.rep(uuid.UUID(rep["id"]))
         conference = api.conference(facilitatorId=str(rep_key.client_id))
@@ -270,15 +270,10 @@ class TestConferenceDetailsGiven:
         )
 
     async def test_details_given_schedule_the_conference(self, api: Api) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         conference = api.conference()
         await moved(api, case["id"], "schedule_conference", "conference", conference=conference)
-        async with api.db.transaction() as session:
-            saved = (
-                await session.execute(
-                    select(Conference).where(col(Conference.case_id) == uuid.UUID(case["id"]))
-                )
-            ).scalar_one()
+        saved = await conference_row(api.db, case["id"])
         assert saved.location == conference["location"]
         assert saved.facilitator_id == api.keys.practitioner.client_id
         assert saved.scheduled_at == datetime.fromisoformat(conference["scheduledAt"])
@@ -290,13 +285,8 @@ class TestConferenceDetailsGiven:
 
 
 class TestNoOpenNonAssociation:
-    async def ready(self, api: Api) -> dict[str, Any]:
-        case = await accepted(api, riskLevel="low")
-        await api.consent_all(case["id"], ("direct",))
-        return case
-
     async def test_unconfigured_service_needs_a_check_by_hand(self, api: Api) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         conference = api.conference(keepApartCheckedByHand=False)
         await refused(
             api, case["id"], "schedule_conference", ["no_open_non_association"], conference=conference
@@ -310,23 +300,18 @@ class TestNoOpenNonAssociation:
         )
 
     async def test_unconfigured_service_accepts_an_override_with_a_reason(self, api: Api) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         conference = api.conference(
             keepApartCheckedByHand=False, keepApartOverrideReason="Both asked to meet; wing staff agree."
         )
         await moved(api, case["id"], "schedule_conference", "conference", conference=conference)
-        async with api.db.transaction() as session:
-            saved = (
-                await session.execute(
-                    select(Conference).where(col(Conference.case_id) == uuid.UUID(case["id"]))
-                )
-            ).scalar_one()
+        saved = await conference_row(api.db, case["id"])
         assert saved.keep_apart_override_reason == "Both asked to meet; wing staff agree."
 
     async def test_open_non_association_blocks_even_a_check_by_hand(
         self, api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         standin = NonAssociations()
         standin.keep_apart("A1234BC", "B2345CD", reason="THREAT")
         with standin.serving() as url:
@@ -351,7 +336,7 @@ class TestNoOpenNonAssociation:
     async def test_closed_non_association_does_not_block(
         self, api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        case = await self.ready(api)
+        case = await ready_to_meet(api)
         standin = NonAssociations()
         standin.keep_apart("A1234BC", "B2345CD", closed=True)
         with standin.serving() as url:
