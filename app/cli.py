@@ -96,7 +96,7 @@ def cmd_audit_verify(_args: argparse.Namespace) -> int:
     from app.audit.service import verify
 
     async def job(db: Any) -> int:
-        async with db.transaction() as session:
+        async with db.snapshot() as session:
             result = await verify(session)
         if result.valid:
             print(f"audit trail verifies: {result.checked} records checked ({result.redacted} redacted)")

@@ -114,7 +114,12 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only snapshot must not take the write lock (see Database.snapshot).
+        deferred = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "rj_read_only"
 
 
 class Database:
@@ -135,6 +140,22 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction that sees one consistent state of the database throughout."""
+        # REPEATABLE READ on PostgreSQL; on SQLite a deferred read transaction, which WAL keeps
+        # consistent without taking the write lock that every other transaction takes.
+        async with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            else:
+                await conn.execution_options(**{READ_ONLY_OPTION: True})
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                try:
+                    yield session
+                finally:
+                    await session.rollback()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

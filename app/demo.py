@@ -13,7 +13,7 @@ from app.auth.service import create_client
 from app.cases import repository as repo
 from app.cases import service as cases
 from app.cases.models import Case
-from app.cases.schemas import CasePatch, ConferenceDetails, ConsentCreate, PartyCreate, TransitionRequest
+from app.cases.schemas import CasePatch, ConferenceProposal, ConsentCreate, PartyCreate, TransitionRequest
 from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
@@ -213,7 +213,7 @@ async def _walk(
         elif trigger == "start_letters":
             body.party_id = bundle.parties[0].id
         elif trigger == "schedule_conference":
-            body.conference = ConferenceDetails(
+            body.conference = ConferenceProposal(
                 scheduled_at=clock.now() + timedelta(days=7),
                 location="MDI chapel meeting room",
                 facilitator_id=practitioner_id,

@@ -44,6 +44,10 @@ class AssignmentRefusedError(ConflictError):
     error_code, title = "ASSIGNMENT_REFUSED", "Assignment refused"
 
 
+class ReferralExistsError(ConflictError):
+    error_code, title = "REFERRAL_EXISTS", "Already referred"
+
+
 class InvalidStateError(ConflictError):
     error_code, title = "INVALID_STATE", "Not allowed in this state"
 

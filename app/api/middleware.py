@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import metrics
-from app.api.problems import problem
+from app.api.problems import internal_error, problem
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 
@@ -39,7 +39,7 @@ class RequestMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        status_holder = {"status": 500, "started": False}
 
         received = 0
 
@@ -56,6 +56,7 @@ class RequestMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 extra = [(b"x-request-id", request_id.encode())]
                 if not scope["path"].startswith(DOCS_PATHS):
                     extra += SECURITY_HEADERS
@@ -73,6 +74,12 @@ class RequestMiddleware:
                 await self._too_large(scope, receive, send_with_headers)
             else:
                 await self.app(scope, limited_receive, send_with_headers)
+        except Exception:
+            # An unexpected error's 500 is otherwise sent by Starlette's outermost middleware,
+            # past this one, without the request id; answer here and let it log the error.
+            if not status_holder["started"]:
+                await internal_error()(scope, receive, send_with_headers)
+            raise
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

@@ -123,9 +123,14 @@ async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def internal_error() -> JSONResponse:
+    """The 500 problem: nothing of the failure itself reaches the client."""
+    return problem(500, "INTERNAL_ERROR", "Internal error", "something went wrong; it has been logged")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "INTERNAL_ERROR", "Internal error", "something went wrong; it has been logged")
+    return internal_error()
 
 
 # PostgreSQL's codes for "not available now": connection exceptions (class 08), shutting down

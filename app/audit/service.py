@@ -142,48 +142,51 @@ class Verification:
     first_invalid: dict[str, Any] | None
 
 
-_COLUMNS = (
-    AuditRecord.id,
-    AuditRecord.chain,
-    AuditRecord.seq,
-)
-
-
 async def verify(session: AsyncSession, *, batch_size: int = 5000) -> Verification:
-    """Recompute every chain; report the first record changed, removed or reordered."""
+    """Recompute every chain; report the first record changed, removed, reordered or added."""
     heads = await _expected_heads(session)
     checked = 0
     redacted = 0
-    chain: str | None = None
-    expected_seq = 1
-    prev_hash = ""
+    head: tuple[int, str] = (0, "")
+    last: AuditRecord | None = None
 
-    def finish_chain() -> dict[str, Any] | None:
-        if chain is None:
+    def end_of_chain() -> dict[str, Any] | None:
+        # The chain's last record must be the head the service kept for it.
+        if last is None:
             return None
-        head = heads.pop(chain, None)
-        if head is not None and (head[0] != expected_seq - 1 or head[1] != prev_hash):
+        if head[0] > last.seq:
             return {
-                "chain": chain,
-                "seq": expected_seq,
+                "chain": last.chain,
+                "seq": last.seq + 1,
                 "reason": "records missing at the end of the chain",
             }
+        if head[1] != last.hash:
+            where = {"id": last.id, "chain": last.chain, "seq": last.seq}
+            return {**where, "reason": "does not match the head kept for the chain"}
         return None
 
     async for record in _stream(session, batch_size):
-        if record.chain != chain:
-            problem = finish_chain()
+        if last is None or record.chain != last.chain:
+            problem = end_of_chain()
             if problem:
                 return Verification(False, checked, redacted, problem)
-            chain, expected_seq, prev_hash = record.chain, 1, ""
-        problem = _check(record, expected_seq, prev_hash)
+            known = heads.pop(record.chain, None)
+            if known is None:
+                where = {"id": record.id, "chain": record.chain, "seq": record.seq}
+                return Verification(
+                    False, checked, redacted, {**where, "reason": "a chain the service never started"}
+                )
+            head, last = known, None
+        problem = _check(record, last.seq + 1 if last else 1, last.hash if last else "")
+        if problem is None and record.seq > head[0]:
+            where = {"id": record.id, "chain": record.chain, "seq": record.seq}
+            problem = {**where, "reason": "beyond the head kept for the chain"}
         if problem:
             return Verification(False, checked, redacted, problem)
         checked += 1
         redacted += int(record.redacted)
-        expected_seq += 1
-        prev_hash = record.hash
-    problem = finish_chain()
+        last = record
+    problem = end_of_chain()
     if problem:
         return Verification(False, checked, redacted, problem)
     for missing_chain, (seq, _hash) in sorted(heads.items()):

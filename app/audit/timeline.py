@@ -90,6 +90,12 @@ def _assignment(a: dict[str, Any], _b: dict[str, Any]) -> str:
     return f"Assignment changed: {who} and {reps} rep{'s' if reps != 1 else ''} assigned."
 
 
+def _task_completed(a: dict[str, Any], _b: dict[str, Any]) -> str:
+    minutes = a.get("durationMinutes")
+    took = f" ({minutes} minute{'s' if minutes != 1 else ''})" if minutes is not None else ""
+    return f"{_words(a.get('kind')).capitalize()} done: {a.get('outcome')}{took}."
+
+
 SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "case.referred": lambda a, _b: _referred(a),
     "case.updated": _updated,
@@ -139,7 +145,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
         f'Agreement item "{a.get("description")}" marked {a.get("status")}.'
     ),
     "task.added": lambda a, _b: f"A {_words(a.get('kind'))} task was added by hand.",
-    "task.completed": lambda a, _b: f"A {_words(a.get('kind'))} task was completed: {a.get('outcome')}.",
+    "task.completed": _task_completed,
     "task.reassigned": lambda a, _b: f"A task was reassigned ({a.get('reason')}).",
     "task.rescheduled": lambda a, _b: (
         f"A {_words(a.get('kind'))} task was moved to {a.get('dueAt')} ({a.get('reason')})."

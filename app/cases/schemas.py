@@ -70,13 +70,35 @@ class ConferenceDetails(RequestModel):
     )
 
 
+class ConferenceProposal(RequestModel):
+    """Conference arrangements given with `schedule_conference`: each of time, place and facilitator
+    may be left out, and the `conference_details_given` guard then refuses with 409 naming it."""
+
+    scheduled_at: Timestamp | None = None
+    location: ShortText | None = None
+    facilitator_id: uuid.UUID | None = None
+    supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
+    attendees: list[ShortText] = Field(
+        default_factory=list, max_length=30, description="Who is expected to attend, by name."
+    )
+    keep_apart_override_reason: LongText | None = Field(
+        default=None,
+        description="A practitioner's reason to meet despite an open non-association.",
+    )
+    keep_apart_checked_by_hand: StrictBool = Field(
+        default=False,
+        description="The practitioner checked non-associations by hand because the "
+        "non-associations service is not configured or not reachable.",
+    )
+
+
 class TransitionRequest(RequestModel):
     trigger: Trigger
     reason: LongText | None = None
     outcome: Annotated[str, StringConstraints(max_length=40)] | None = None
     until: Timestamp | None = None
     party_id: uuid.UUID | None = None
-    conference: ConferenceDetails | None = None
+    conference: ConferenceProposal | None = None
 
 
 class Source(ApiModel):

@@ -14,7 +14,7 @@ from app.auth.service import is_practitioner_in
 from app.cases import repository as repo
 from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.repository import CaseBundle
-from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate, TransitionRequest
+from app.cases.schemas import CasePatch, ConferenceDetails, ConsentCreate, PartyCreate, TransitionRequest
 from app.common.enums import (
     CaseState,
     DeclineReason,
@@ -351,9 +351,8 @@ async def _guard_context(
                 scheduled_at=body.conference.scheduled_at,
                 location=body.conference.location,
                 facilitator_id=body.conference.facilitator_id,
-                facilitator_is_practitioner=await is_practitioner_in(
-                    session, body.conference.facilitator_id, case.prison_id
-                ),
+                facilitator_is_practitioner=body.conference.facilitator_id is not None
+                and await is_practitioner_in(session, body.conference.facilitator_id, case.prison_id),
                 keep_apart_override_reason=body.conference.keep_apart_override_reason,
             )
     if "conference_held_if_conference" in needed:
@@ -574,7 +573,9 @@ async def _after_move(
             now=now,
         )
     elif trigger == T.SCHEDULE_CONFERENCE and body.conference is not None:
-        await conferences.save_arrangements(session, case, body.conference, now=now)
+        # The conference_details_given guard has passed: every arrangement is there.
+        details = ConferenceDetails.model_validate(body.conference.model_dump())
+        await conferences.save_arrangements(session, case, details, now=now)
 
 
 async def consent_history(session: AsyncSession, case: Case, party_id: uuid.UUID) -> list[Consent]:

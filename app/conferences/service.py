@@ -13,7 +13,7 @@ from app.audit.service import record_case_change
 from app.auth.access import sees_keep_apart_details
 from app.cases.models import Case
 from app.cases.repository import CaseBundle
-from app.cases.schemas import ConferenceDetails
+from app.cases.schemas import ConferenceDetails, ConferenceProposal
 from app.common.enums import AgreementStatus, AssigneeType, CaseState, TaskKind
 from app.conferences.models import AgreementItem, Conference
 from app.conferences.schemas import (
@@ -47,7 +47,7 @@ async def _arranged(session: AsyncSession, case: Case, doing: str) -> Conference
     return conference
 
 
-def check_supporting_reps(bundle: CaseBundle, details: ConferenceDetails) -> None:
+def check_supporting_reps(bundle: CaseBundle, details: ConferenceDetails | ConferenceProposal) -> None:
     """Supporting reps must be assigned to the case: that is where their keep-apart was checked."""
     strangers = [r for r in details.supporting_rep_ids if r not in bundle.rep_ids]
     if strangers:

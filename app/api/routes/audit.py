@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.api.deps import PrincipalDep, SessionDep, permission
+from app.api.deps import PrincipalDep, SessionDep, database, permission
 from app.api.responses import errors
 from app.audit import service
 from app.audit.models import AuditRecord
@@ -70,9 +70,11 @@ async def audit_records(
 
 
 @router.get("/verify", response_model=VerifyResult, response_model_exclude_none=True, responses=errors())
-async def verify(session: SessionDep) -> VerifyResult:
+async def verify(request: Request) -> VerifyResult:
     """Recompute every chain and name the first record changed, removed or reordered."""
-    result = await service.verify(session)
+    # One snapshot for heads and records alike, or concurrent changes look like tampering.
+    async with database(request).snapshot() as session:
+        result = await service.verify(session)
     return VerifyResult(
         valid=result.valid,
         checked=result.checked,

@@ -4,11 +4,12 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import ContextDep, SessionDep, permission
 from app.api.responses import errors
-from app.auth.access import Permission, require_prison
+from app.auth.access import Permission, require_prison, sees_case
 from app.cases import repository as repo
 from app.cases.models import Case
 from app.cases.schemas import CaseView
 from app.cases.views import present_case
+from app.errors import ReferralExistsError
 from app.referrals import incident_reports, service
 from app.referrals.schemas import IncidentReport, ReferralCreate
 
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/referrals", tags=["referrals"])
 async def create_referral(
     body: ReferralCreate, session: SessionDep, ctx: ContextDep, response: Response
 ) -> CaseView:
-    """Refer an incident; the same source system and reference again returns the same case (200)."""
+    """Refer an incident; the same source again returns its case (200), or 409 if outside your scope."""
     require_prison(ctx.principal, body.prison_id)
     case, created = await service.refer(session, ctx, body)
     return await _referred(session, ctx, case, created, response)
@@ -62,6 +63,13 @@ async def _referred(
     session: SessionDep, ctx: ContextDep, case: Case, created: bool, response: Response
 ) -> CaseView:
     if not created:
+        rep_assigned = await repo.rep_is_assigned(session, case.id, ctx.principal.rep_id)
+        if not sees_case(ctx.principal, case, rep_assigned=rep_assigned):
+            # Another prison's case, or another client's referral: say no more than that it exists.
+            raise ReferralExistsError(
+                f"{case.source_system} {case.source_reference} was already referred, "
+                "as a case outside your scope"
+            )
         response.status_code = 200
     bundle = await repo.load_bundle(session, case)
     response.headers["ETag"] = f'"{case.version}"'

@@ -1,0 +1,113 @@
+"""The consent ledger and the assignment of reps."""
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from app.config import Settings, get_settings
+from tests.records import audit_records
+from tests.standins import NonAssociations
+from tests.support import Api
+
+
+class TestConsentLedger:
+    async def test_every_consent_given_or_withdrawn_is_kept_in_order(self, api: Api) -> None:
+        case = await api.refer()
+        party = case["parties"][0]["id"]
+        for given in (True, False, True):
+            await api.consent(case["id"], party, "direct", given=given)
+        await api.consent(case["id"], party, "indirect")
+
+        r = await api.client.get(
+            f"/cases/{case['id']}/parties/{party}/consents", headers=api.keys.practitioner.headers
+        )
+
+        assert r.status_code == 200
+        assert [(c["scope"], c["given"]) for c in r.json()] == [
+            ("direct", True),
+            ("direct", False),
+            ("direct", True),
+            ("indirect", True),
+        ]
+        # The case shows the latest per scope.
+        latest = (await api.case(case["id"]))["parties"][0]["consents"]
+        assert {scope: c["given"] for scope, c in latest.items()} == {"direct": True, "indirect": True}
+        actions = [r.action for r in await audit_records(api.db, case["id"])]
+        assert actions == ["case.referred"] + ["consent.recorded"] * 4
+
+    async def test_consent_for_a_party_of_another_case_is_404(self, api: Api) -> None:
+        case, other = await api.refer(), await api.refer()
+        r = await api.client.post(
+            f"/cases/{case['id']}/parties/{other['parties'][0]['id']}/consents",
+            json={"scope": "direct", "given": True, "recordedBy": "Rep Lewis", "method": "written"},
+            headers=api.keys.practitioner.headers,
+        )
+        assert r.status_code == 404
+        assert (await api.case(other["id"]))["parties"][0]["consents"] == {}
+
+
+class TestAssignment:
+    async def refused(self, api: Api, case: dict[str, Any], rep_id: str, refusal: str) -> httpx.Response:
+        records = len(await audit_records(api.db, case["id"]))
+        r = await api.assign(case["id"], [rep_id])
+        assert r.status_code == 409, r.text
+        body = r.json()
+        assert (body["errorCode"], body["refusal"], body["repId"]) == ("ASSIGNMENT_REFUSED", refusal, rep_id)
+        assert (await api.case(case["id"]))["assignment"]["repIds"] == []
+        assert len(await audit_records(api.db, case["id"])) == records
+        return r
+
+    async def test_a_rep_who_is_a_party_is_refused(self, api: Api) -> None:
+        case = await api.refer()
+        rep = await api.rep(number=case["parties"][1]["prisonerNumber"])
+        await self.refused(api, case, rep["id"], "rep_is_party")
+
+    @pytest.mark.parametrize("status", ["suspended", "in_training", "left"])
+    async def test_a_rep_not_active_is_refused(self, api: Api, status: str) -> None:
+        case = await api.refer()
+        rep = await api.rep(status=status)
+        await self.refused(api, case, rep["id"], "rep_not_active")
+
+    async def test_a_rep_at_their_limit_is_refused_until_a_case_closes(self, api: Api) -> None:
+        rep = await api.rep(maxActiveCases=1)
+        first, second = await api.refer(), await api.refer()
+        assert (await api.assign(first["id"], [rep["id"]])).status_code == 200
+        r = await self.refused(api, second, rep["id"], "rep_at_limit")
+        assert "limit 1" in r.json()["detail"]
+        await api.must_fire(first["id"], "decline", reason="unsuitable")
+        assert (await api.assign(second["id"], [rep["id"]])).status_code == 200
+
+    async def test_a_rep_of_another_prison_is_refused(self, api: Api) -> None:
+        case = await api.refer()
+        rep = await api.rep(prison="LEI")
+        await self.refused(api, case, rep["id"], "rep_in_other_prison")
+
+    async def test_a_rep_kept_apart_from_a_party_is_refused(
+        self, api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        case = await api.refer()
+        rep = await api.rep(number="R1234RR")
+        standin = NonAssociations()
+        standin.keep_apart("R1234RR", case["parties"][0]["prisonerNumber"], reason="GANG_RELATED")
+        with standin.serving() as url:
+            monkeypatch.setenv("RJ_NON_ASSOCIATIONS_URL", url)
+            get_settings.cache_clear()
+            await self.refused(api, case, rep["id"], "rep_keep_apart")
+
+    async def test_an_unknown_rep_is_refused(self, api: Api) -> None:
+        case = await api.refer()
+        await self.refused(api, case, str(uuid.uuid4()), "unknown_rep")
+
+    async def test_an_active_rep_is_assigned_and_audited(self, api: Api) -> None:
+        case = await api.refer()
+        rep = await api.rep()
+        r = await api.assign(case["id"], [rep["id"]])
+        assert r.status_code == 200
+        assert r.json()["assignment"]["repIds"] == [rep["id"]]
+        record = (await audit_records(api.db, case["id"]))[-1]
+        assert (record.action, record.after) == (
+            "assignment.changed",
+            {"practitionerId": None, "repIds": [rep["id"]]},
+        )

@@ -1,0 +1,56 @@
+"""GET /workflow and GET /workflow/diagram come from the one table."""
+
+import httpx
+
+from app.common.enums import CaseState
+from app.workflows.case_workflow import GUARDS, PAUSABLE, TABLE
+
+
+class TestWorkflowJson:
+    async def test_lists_exactly_the_table(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/workflow")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["states"] == [s.value for s in CaseState]
+        assert body["initial"] == "referred"
+        assert [t["trigger"] for t in body["transitions"]] == [t.trigger for t in TABLE]
+        for listed, row in zip(body["transitions"], TABLE, strict=True):
+            assert listed["from"] == [s.value for s in row.sources]
+            assert listed["to"] == (row.dest.value if row.dest else "the state it was paused from")
+            assert set(listed["who"]) == {r.value for r in row.who} | (
+                {"automatic"} if row.automatic else set()
+            )
+            assert listed["guards"] == [{"name": g, "description": GUARDS[g].description} for g in row.guards]
+
+    async def test_needs_no_key(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/workflow")).status_code == 200
+
+
+class TestWorkflowDiagram:
+    async def test_mermaid_has_every_transition_of_the_table(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/workflow/diagram")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/plain")
+        assert "stateDiagram-v2" in r.text
+        for state in CaseState:
+            assert f'state "{state.value}" as {state.value}' in r.text
+        # Edges between the same two states are drawn once, their labels joined by " | ".
+        drawn = set()
+        for line in r.text.splitlines():
+            edge, _, labels = line.strip().partition(": ")
+            if " --> " in edge and not edge.startswith("[*]"):
+                source, dest = edge.split(" --> ")
+                drawn |= {(source, dest, label) for label in labels.split(" | ")}
+        expected = set()
+        for row in TABLE:
+            label = row.trigger + (f" [{' & '.join(row.guards)}]" if row.guards else "")
+            for source in row.sources:
+                for dest in [row.dest] if row.dest else PAUSABLE:
+                    expected.add((source.value, dest.value, label))
+        assert drawn == expected
+        assert {label.split(" ")[0] for _, _, label in drawn} == {t.trigger for t in TABLE}
+
+    async def test_unknown_format_is_422(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/workflow/diagram", params={"format": "png"})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
