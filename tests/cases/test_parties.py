@@ -105,5 +105,10 @@ class TestAssignment:
         record = (await audit_records(api.db, case["id"]))[-1]
         assert (record.action, record.after) == (
             "assignment.changed",
-            {"practitionerId": None, "repIds": [rep["id"]]},
+            {
+                "practitionerId": None,
+                "repIds": [rep["id"]],
+                "keepApart": {rep["id"]: "checked by hand"},
+                "tasksHandedOver": 0,
+            },
         )
