@@ -21,6 +21,11 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import upgrade
 from app.models import metadata
+from tests.standins.nonassociations import (  # noqa: F401 - fixtures shared by every test directory
+    _non_associations_server,
+    non_associations,
+    non_associations_down,
+)
 from tests.support import Api, Keys
 
 REPO = Path(__file__).resolve().parent.parent

@@ -83,13 +83,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-    return problem(
-        422,
-        "VALIDATION_FAILED",
-        "Validation failed",
-        f"invalid request: {fields}",
-        extra={"errors": errors},
-    )
+    detail = f"invalid request: {fields}"
+    if any(tuple(e.get("loc", ())) == IF_MATCH_LOC for e in exc.errors()):
+        detail += '; If-Match must be the ETag of the case, e.g. "3"'
+    return problem(422, "VALIDATION_FAILED", "Validation failed", detail, extra={"errors": errors})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -43,6 +43,8 @@ class Permission(StrEnum):
     CONFERENCE_READ = "conference:read"
     CONCERN_RAISE = "concern:raise"
     CONCERN_READ = "concern:read"
+    # One concern by id: in full for readers, a rep only the receipt of one on their own case.
+    CONCERN_VIEW = "concern:view"
     CONCERN_ACKNOWLEDGE = "concern:acknowledge"
     DUTY_SET = "duty:set"
     LEGAL_HOLD_SET = "legal-hold:set"
@@ -82,6 +84,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.CONFERENCE_READ,
             P.CONCERN_RAISE,
             P.CONCERN_READ,
+            P.CONCERN_VIEW,
             P.CONCERN_ACKNOWLEDGE,
         }
     ),
@@ -98,6 +101,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.LETTER_DELIVER,
             P.CONFERENCE_READ,
             P.CONCERN_RAISE,
+            P.CONCERN_VIEW,
         }
     ),
     Role.REFERRER: frozenset({P.CASE_READ, P.REFERRAL_CREATE, P.EVENTS_READ, P.EVENTS_INBOUND}),
@@ -112,6 +116,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.LETTER_READ,
             P.CONFERENCE_READ,
             P.CONCERN_READ,
+            P.CONCERN_VIEW,
             P.DUTY_SET,
             P.REPORTS_READ,
             P.EVENTS_READ,
@@ -130,6 +135,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.LETTER_READ,
             P.CONFERENCE_READ,
             P.CONCERN_READ,
+            P.CONCERN_VIEW,
             P.DUTY_SET,
             P.LEGAL_HOLD_SET,
             P.EVENTS_READ,

@@ -6,9 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.config import Settings, get_settings
 from tests.records import audit_records
-from tests.standins import NonAssociations
+from tests.standins.nonassociations import NonAssociations
 from tests.support import Api
 
 
@@ -85,16 +84,13 @@ class TestAssignment:
         await self.refused(api, case, rep["id"], "rep_in_other_prison")
 
     async def test_a_rep_kept_apart_from_a_party_is_refused(
-        self, api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+        self, api: Api, non_associations: NonAssociations
     ) -> None:
         case = await api.refer()
         rep = await api.rep(number="R1234RR")
-        standin = NonAssociations()
-        standin.keep_apart("R1234RR", case["parties"][0]["prisonerNumber"], reason="GANG_RELATED")
-        with standin.serving() as url:
-            monkeypatch.setenv("RJ_NON_ASSOCIATIONS_URL", url)
-            get_settings.cache_clear()
-            await self.refused(api, case, rep["id"], "rep_keep_apart")
+        non_associations.add("R1234RR", case["parties"][0]["prisonerNumber"], reason="GANG_RELATED")
+        await self.refused(api, case, rep["id"], "rep_keep_apart")
+        assert non_associations.requests
 
     async def test_an_unknown_rep_is_refused(self, api: Api) -> None:
         case = await api.refer()
@@ -109,5 +105,10 @@ class TestAssignment:
         record = (await audit_records(api.db, case["id"]))[-1]
         assert (record.action, record.after) == (
             "assignment.changed",
-            {"practitionerId": None, "repIds": [rep["id"]]},
+            {
+                "practitionerId": None,
+                "repIds": [rep["id"]],
+                "keepApart": {rep["id"]: "checked by hand"},
+                "tasksHandedOver": 0,
+            },
         )

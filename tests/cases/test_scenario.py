@@ -87,6 +87,8 @@ class TestShuttleMediationCase:
             expected.append(
                 ("task.completed", "Wellbeing check done: Seen on the wing, settled (20 minutes).")
             )
+            # The visit also counts as a contact with the party (the rep's hours come from contacts).
+            expected.append(("contact.recorded", "Wellbeing visit recorded (20 minutes)."))
 
         case = await api.must_fire(case_id, "close")
         assert case["state"] == "closed"

@@ -6,9 +6,11 @@ The expected outcome of every cell is declared in MATRIX below. The routes come 
 itself, so a route added without an entry fails `test_every_route_has_an_entry` and its cells.
 """
 
+import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,11 +18,15 @@ import pytest
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import func, select
 
+from app import clock
 from app.api.app import create_app
 from app.audit.models import AuditRecord
 from app.config import Settings
 from app.db import Database
-from tests.conftest import _empty
+from app.events.models import InboundEvent, OutboxEvent
+from app.webhooks.models import WebhookDelivery
+from tests.conftest import FIXTURES, _empty
+from tests.servers import load_fixture
 from tests.support import Key, make_key, referral_body, until
 
 ROLES = ("practitioner", "rep", "referrer", "manager", "auditor", "admin")
@@ -111,7 +117,7 @@ async def consent(w: "World", scope: str, fresh: bool) -> Req:
 
 async def assignment(w: "World", scope: str, fresh: bool) -> Req:
     req = await a_case(w, scope, fresh)
-    req.body = {"repIds": [w.reps[scope]]}
+    req.body = {"repIds": [w.reps[scope]], "keepApartCheckedByHand": True}
     return req
 
 
@@ -160,6 +166,206 @@ async def list_audit(w: "World", scope: str, _fresh: bool) -> Req:
     return Req(query={"caseId": case_id}, probe=case_id, probe_field="caseId")
 
 
+async def incident_report(w: "World", scope: str, _fresh: bool) -> Req:
+    report = load_fixture(FIXTURES, "irs-sample-report-with-details.json")
+    report["location"] = w.prison[scope]
+    report["reportReference"] = str(90000000 + w.next_serial())
+    return Req(body=report)
+
+
+async def contact(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.case(scope, fresh)
+    return Req(
+        path={"case_id": case["id"]},
+        body={
+            "kind": "support",
+            "partyId": case["parties"][0]["id"],
+            "repId": w.reps[scope],
+            "occurredAt": (clock.now() - timedelta(hours=2)).isoformat(),
+            "durationMinutes": 30,
+            "summary": "Talked through how the week went.",
+        },
+    )
+
+
+async def new_letter(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.staged(scope, fresh, "letter_exchange")
+    parties = case["parties"]
+    return Req(
+        path={"case_id": case["id"]},
+        body={
+            "authorPartyId": parties[0]["id"],
+            "recipientPartyId": parties[1]["id"],
+            "body": "I want to say sorry for what happened on the landing.",
+        },
+    )
+
+
+def a_letter(status: str, body: Any = None) -> Recipe:
+    """A letter of the scope's case in `status`."""
+
+    async def recipe(w: "World", scope: str, fresh: bool) -> Req:
+        case_id, letter_id = await w.letter(scope, fresh, status)
+        return Req(path={"case_id": case_id, "letter_id": letter_id}, body=body)
+
+    return recipe
+
+
+async def list_letters(w: "World", scope: str, _fresh: bool) -> Req:
+    case_id, letter_id = await w.letter(scope, False, "approved")
+    return Req(path={"case_id": case_id}, probe=letter_id)
+
+
+async def a_conference(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.staged(scope, fresh, "conference")
+    return Req(path={"case_id": case["id"]})
+
+
+async def arrange_conference(w: "World", scope: str, fresh: bool) -> Req:
+    req = await a_conference(w, scope, fresh)
+    req.body = w.conference_details(scope, location="MDI visits hall")
+    return req
+
+
+async def conference_outcome(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.staged(scope, fresh, "conference")
+    return Req(path={"case_id": case["id"]}, body=w.outcome(case))
+
+
+async def agreement_item(w: "World", scope: str, fresh: bool) -> Req:
+    case_id, item_id = await w.agreement_item(scope, fresh)
+    return Req(path={"case_id": case_id, "item_id": item_id}, body={"status": "kept"})
+
+
+async def legal_hold(w: "World", scope: str, fresh: bool) -> Req:
+    req = await a_case(w, scope, fresh)
+    req.body = {"hold": True, "reason": "Civil claim pending"}
+    return req
+
+
+async def new_task(w: "World", scope: str, _fresh: bool) -> Req:
+    case = await w.case(scope, False)
+    return Req(
+        body={
+            "caseId": case["id"],
+            "kind": "shuttle_visit",
+            "dueAt": until(days=2),
+            "assignee": {"type": "rep", "id": w.reps[scope]},
+            "instructions": "Visit Dean on the wing before Friday.",
+        }
+    )
+
+
+async def a_task(w: "World", scope: str, fresh: bool) -> Req:
+    return Req(path={"task_id": await w.task(scope, fresh)})
+
+
+async def reassign_task(w: "World", scope: str, fresh: bool) -> Req:
+    req = await a_task(w, scope, fresh)
+    req.body = {
+        "assignee": {"type": "practitioner", "id": str(w.practitioner(scope).client_id)},
+        "reason": "The rep is on a course this week",
+    }
+    return req
+
+
+async def reschedule_task(w: "World", scope: str, fresh: bool) -> Req:
+    req = await a_task(w, scope, fresh)
+    req.body = {"dueAt": until(days=3), "reason": "The wing is locked down today"}
+    return req
+
+
+async def a_rep_alone(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(path={"rep_id": w.reps[scope]})
+
+
+async def new_concern(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.staged(scope, fresh, "assessment")
+    return Req(
+        body={
+            "prisonerNumber": case["parties"][0]["prisonerNumber"],
+            "caseId": case["id"],
+            "category": "self_harm",
+            "detail": "Said he has been thinking about hurting himself.",
+        }
+    )
+
+
+async def a_concern(w: "World", scope: str, fresh: bool) -> Req:
+    return Req(
+        path={"concern_id": await w.concern(scope, fresh)},
+        body={"acknowledgedBy": "Duty officer Hale", "externalReference": "ACCT-1"},
+    )
+
+
+async def list_concerns(w: "World", scope: str, _fresh: bool) -> Req:
+    concern = await w.concern(scope, False)
+    return Req(query={"size": "100"}, probe=concern)
+
+
+async def a_prison(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(
+        path={"prison_id": w.prison[scope]},
+        body={"practitionerId": str(w.practitioner(scope).client_id)},
+    )
+
+
+async def report_summary(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(query={"prisonId": w.prison[scope]})
+
+
+async def subject_access(w: "World", scope: str, _fresh: bool) -> Req:
+    case = await w.case(scope, False)
+    return Req(query={"prn": case["parties"][0]["prisonerNumber"]})
+
+
+async def events_feed(w: "World", scope: str, _fresh: bool) -> Req:
+    event_id, seq = await w.feed_event(scope)
+    return Req(query={"after": str(seq - 1), "limit": "500"}, probe=event_id, probe_field="eventId")
+
+
+async def inbound_event(w: "World", _scope: str, _fresh: bool) -> Req:
+    return Req(body=w.domain_event())
+
+
+async def list_inbound(w: "World", _scope: str, _fresh: bool) -> Req:
+    return Req(query={"size": "100"}, probe=w.inbound)
+
+
+async def an_inbound_event(w: "World", _scope: str, fresh: bool) -> Req:
+    return Req(path={"inbound_id": await w.rejected_inbound() if fresh else w.inbound})
+
+
+async def new_subscription(_w: "World", _scope: str, _fresh: bool) -> Req:
+    return Req(body=SUBSCRIPTION)
+
+
+async def list_subscriptions(w: "World", _scope: str, _fresh: bool) -> Req:
+    return Req(query={"size": "100"}, probe=w.subscription)
+
+
+async def a_subscription(w: "World", _scope: str, fresh: bool) -> Req:
+    return Req(path={"subscription_id": await w.subscribe() if fresh else w.subscription})
+
+
+async def list_deliveries(w: "World", _scope: str, _fresh: bool) -> Req:
+    return Req(path={"subscription_id": w.subscription}, probe=w.delivery)
+
+
+async def a_delivery(w: "World", _scope: str, fresh: bool) -> Req:
+    subscription = await w.subscribe() if fresh else w.subscription
+    delivery = await w.dead_delivery(subscription) if fresh else w.delivery
+    return Req(path={"subscription_id": subscription, "delivery_id": delivery})
+
+
+SUBSCRIPTION = {
+    # An address literal: public, and checked without a DNS lookup.
+    "url": "https://93.184.216.34/rj-hooks",
+    "eventTypes": ["restorative-justice.case.created"],
+    "secret": "whsec_" + base64.b64encode(b"the matrix receiver's secret!!!!").decode(),
+}
+
+
 # --- the matrix --------------------------------------------------------------------------------
 
 CASE_READERS = roles(
@@ -182,6 +388,53 @@ def practitioner_only(ok: int) -> dict[str, Row]:
         auditor=FORBIDDEN,
         admin=FORBIDDEN,
     )
+
+
+# Roles that read a case's working records (contacts, letters, conferences, tasks): as for the
+# case itself, but never a referrer, who reads only the state of their referrals.
+CASE_CONTENT_READERS = roles(
+    practitioner=(200, 200, 404),
+    rep=(200, 404, 404),
+    referrer=FORBIDDEN,
+    manager=(200, 200, 404),
+    auditor=FORBIDDEN,
+    admin=(200, 200, 200),
+)
+
+
+def practitioner_and_rep(ok: int) -> dict[str, Row]:
+    """A practitioner on cases of its prisons, and the rep assigned to the case."""
+    return roles(
+        practitioner=(ok, ok, 404),
+        rep=(ok, 404, 404),
+        referrer=FORBIDDEN,
+        manager=FORBIDDEN,
+        auditor=FORBIDDEN,
+        admin=FORBIDDEN,
+    )
+
+
+def admin_only(row: Row) -> dict[str, Row]:
+    """Only an admin (of every prison)."""
+    return roles(
+        practitioner=FORBIDDEN,
+        rep=FORBIDDEN,
+        referrer=FORBIDDEN,
+        manager=FORBIDDEN,
+        auditor=FORBIDDEN,
+        admin=row,
+    )
+
+
+# A rep's own records: staff of the rep's prison, and the rep themself.
+REP_RECORD_READERS = roles(
+    practitioner=(200, 200, 404),
+    rep=(200, 404, 404),
+    referrer=FORBIDDEN,
+    manager=(200, 200, 404),
+    auditor=FORBIDDEN,
+    admin=(200, 200, 200),
+)
 
 
 MATRIX: dict[str, Entry] = {
@@ -259,7 +512,7 @@ MATRIX: dict[str, Entry] = {
         list_reps,
         roles(
             practitioner=(LISTED, LISTED, HIDDEN),
-            rep=FORBIDDEN,
+            rep=(LISTED, HIDDEN, HIDDEN),
             referrer=FORBIDDEN,
             manager=(LISTED, LISTED, HIDDEN),
             auditor=FORBIDDEN,
@@ -270,7 +523,7 @@ MATRIX: dict[str, Entry] = {
         a_rep,
         roles(
             practitioner=(200, 200, 404),
-            rep=FORBIDDEN,
+            rep=(200, 404, 404),
             referrer=FORBIDDEN,
             manager=(200, 200, 404),
             auditor=FORBIDDEN,
@@ -332,6 +585,148 @@ MATRIX: dict[str, Entry] = {
             admin=(200, 200, 200),
         ),
     ),
+    "POST /referrals/incident-reports": Entry(
+        incident_report,
+        roles(
+            practitioner=(201, 201, 403),
+            rep=FORBIDDEN,
+            referrer=(201, 201, 403),
+            manager=FORBIDDEN,
+            auditor=FORBIDDEN,
+            admin=FORBIDDEN,
+        ),
+    ),
+    "GET /cases/{case_id}/contacts": Entry(a_case, CASE_CONTENT_READERS),
+    "POST /cases/{case_id}/contacts": Entry(contact, practitioner_and_rep(201)),
+    "GET /cases/{case_id}/letters": Entry(
+        list_letters,
+        roles(
+            practitioner=(LISTED, LISTED, 404),
+            rep=(LISTED, 404, 404),
+            referrer=FORBIDDEN,
+            manager=(LISTED, LISTED, 404),
+            auditor=FORBIDDEN,
+            admin=(LISTED, LISTED, LISTED),
+        ),
+    ),
+    "POST /cases/{case_id}/letters": Entry(new_letter, practitioner_only(201)),
+    "GET /cases/{case_id}/letters/{letter_id}": Entry(a_letter("approved"), CASE_CONTENT_READERS),
+    "PATCH /cases/{case_id}/letters/{letter_id}": Entry(
+        a_letter("draft", {"body": "I am sorry, and I want it to stop."}), practitioner_only(200)
+    ),
+    "POST /cases/{case_id}/letters/{letter_id}/submit": Entry(a_letter("draft"), practitioner_only(200)),
+    "POST /cases/{case_id}/letters/{letter_id}/approve": Entry(a_letter("submitted"), practitioner_only(200)),
+    "POST /cases/{case_id}/letters/{letter_id}/return": Entry(
+        a_letter("submitted", {"comments": "Leave out the names of other prisoners."}), practitioner_only(200)
+    ),
+    "POST /cases/{case_id}/letters/{letter_id}/deliver": Entry(
+        a_letter("approved", {"durationMinutes": 15}), practitioner_and_rep(200)
+    ),
+    "GET /cases/{case_id}/conference": Entry(a_conference, CASE_CONTENT_READERS),
+    "POST /cases/{case_id}/conference": Entry(arrange_conference, practitioner_only(200)),
+    "POST /cases/{case_id}/conference/outcome": Entry(conference_outcome, practitioner_only(200)),
+    "PATCH /cases/{case_id}/agreement-items/{item_id}": Entry(agreement_item, practitioner_only(200)),
+    "PUT /cases/{case_id}/legal-hold": Entry(legal_hold, admin_only((200, 200, 200))),
+    "GET /reps/me/tasks": Entry(
+        no_input,
+        roles(
+            practitioner=FORBIDDEN,
+            rep=(200, 200, 200),
+            referrer=FORBIDDEN,
+            manager=FORBIDDEN,
+            auditor=FORBIDDEN,
+            admin=FORBIDDEN,
+        ),
+    ),
+    "GET /reps/{rep_id}/tasks": Entry(a_rep_alone, REP_RECORD_READERS),
+    "GET /reps/{rep_id}/activity": Entry(a_rep_alone, REP_RECORD_READERS),
+    "POST /tasks": Entry(new_task, practitioner_only(201)),
+    "GET /tasks/{task_id}": Entry(a_task, CASE_CONTENT_READERS),
+    "POST /tasks/{task_id}/reassign": Entry(reassign_task, practitioner_only(200)),
+    "POST /tasks/{task_id}/reschedule": Entry(reschedule_task, practitioner_only(200)),
+    "POST /safeguarding-concerns": Entry(new_concern, practitioner_and_rep(201)),
+    "GET /safeguarding-concerns": Entry(
+        list_concerns,
+        roles(
+            practitioner=(LISTED, LISTED, HIDDEN),
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(LISTED, LISTED, HIDDEN),
+            auditor=FORBIDDEN,
+            admin=(LISTED, LISTED, LISTED),
+        ),
+    ),
+    "GET /safeguarding-concerns/{concern_id}": Entry(a_concern, CASE_CONTENT_READERS),
+    "POST /safeguarding-concerns/{concern_id}/acknowledge": Entry(a_concern, practitioner_only(200)),
+    "GET /prisons/{prison_id}/duty-practitioner": Entry(
+        a_prison,
+        roles(
+            practitioner=(200, 200, 403),
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(200, 200, 403),
+            auditor=FORBIDDEN,
+            admin=(200, 200, 200),
+        ),
+    ),
+    "PUT /prisons/{prison_id}/duty-practitioner": Entry(
+        a_prison,
+        roles(
+            practitioner=FORBIDDEN,
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(200, 200, 403),
+            auditor=FORBIDDEN,
+            admin=(200, 200, 200),
+        ),
+    ),
+    "GET /reports/summary": Entry(
+        report_summary,
+        roles(
+            practitioner=FORBIDDEN,
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(200, 200, 403),
+            auditor=FORBIDDEN,
+            admin=(200, 200, 200),
+        ),
+    ),
+    "GET /subject-access-request": Entry(subject_access, admin_only((200, 200, 200))),
+    "GET /events": Entry(
+        events_feed,
+        roles(
+            practitioner=FORBIDDEN,
+            rep=FORBIDDEN,
+            referrer=(LISTED, LISTED, HIDDEN),
+            manager=(LISTED, LISTED, HIDDEN),
+            auditor=FORBIDDEN,
+            admin=(LISTED, LISTED, LISTED),
+        ),
+    ),
+    "POST /events/inbound": Entry(
+        inbound_event,
+        roles(
+            practitioner=FORBIDDEN,
+            rep=FORBIDDEN,
+            referrer=(202, 202, 202),
+            manager=FORBIDDEN,
+            auditor=FORBIDDEN,
+            admin=(202, 202, 202),
+        ),
+    ),
+    "GET /events/inbound": Entry(list_inbound, admin_only((LISTED, LISTED, LISTED))),
+    "GET /events/inbound/{inbound_id}": Entry(an_inbound_event, admin_only((200, 200, 200))),
+    "POST /events/inbound/{inbound_id}/replay": Entry(an_inbound_event, admin_only((200, 200, 200))),
+    "POST /webhook-subscriptions": Entry(new_subscription, admin_only((201, 201, 201))),
+    "GET /webhook-subscriptions": Entry(list_subscriptions, admin_only((LISTED, LISTED, LISTED))),
+    "GET /webhook-subscriptions/{subscription_id}": Entry(a_subscription, admin_only((200, 200, 200))),
+    "DELETE /webhook-subscriptions/{subscription_id}": Entry(a_subscription, admin_only((204, 204, 204))),
+    "GET /webhook-subscriptions/{subscription_id}/deliveries": Entry(
+        list_deliveries, admin_only((LISTED, LISTED, LISTED))
+    ),
+    "POST /webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver": Entry(
+        a_delivery, admin_only((202, 202, 202))
+    ),
 }
 
 
@@ -371,7 +766,23 @@ class World:
         self.reps: dict[str, str] = {}
         self._cases: dict[str, dict[str, Any]] = {}
         self._tasks: dict[str, str] = {}
+        self._staged: dict[tuple[str, str], dict[str, Any]] = {}
+        self._letters: dict[tuple[str, str], tuple[str, str]] = {}
+        self._items: dict[str, tuple[str, str]] = {}
+        self._concerns: dict[str, str] = {}
         self._numbers = 0
+        self.inbound = ""
+        self.subscription = ""
+        self.delivery = ""
+
+    def next_serial(self) -> int:
+        """A number no one has used yet."""
+        self._numbers += 1
+        return self._numbers
+
+    def practitioner(self, scope: str) -> Key:
+        """A practitioner of the scope's prison."""
+        return self.keys["practitioner_lei" if scope == "elsewhere" else "practitioner"]
 
     def next_number(self) -> str:
         """A prisoner number no one has used yet."""
@@ -409,6 +820,14 @@ class World:
         )
         for scope in SCOPES:
             await self.case(scope, False)
+            await self.task(scope, False)
+        r = await self.client.post(
+            "/events/inbound", json=self.domain_event(), headers=self.keys["admin"].headers
+        )
+        assert r.status_code == 202, r.text
+        self.inbound = r.json()["id"]
+        self.subscription = await self.subscribe()
+        self.delivery = await self.dead_delivery(self.subscription)
 
     async def case(self, scope: str, fresh: bool) -> dict[str, Any]:
         """The scope's case, accepted with its rep assigned (a new one when `fresh`)."""
@@ -427,7 +846,9 @@ class World:
         assert r.status_code == 201, r.text
         case_id = r.json()["id"]
         r = await self.client.put(
-            f"/cases/{case_id}/assignment", json={"repIds": [self.reps[scope]]}, headers=practitioner.headers
+            f"/cases/{case_id}/assignment",
+            json={"repIds": [self.reps[scope]], "keepApartCheckedByHand": True},
+            headers=practitioner.headers,
         )
         assert r.status_code == 200, r.text
         r = await self.client.post(
@@ -454,6 +875,208 @@ class World:
         if not fresh:
             self._tasks[scope] = task
         return task
+
+    async def staged(self, scope: str, fresh: bool, state: str) -> dict[str, Any]:
+        """A case of its own for the scope, ready for every intervention and moved to `state`."""
+        if not fresh and (scope, state) in self._staged:
+            return self._staged[(scope, state)]
+        case = await self.case(scope, True)
+        cid = case["id"]
+        practitioner = self.practitioner(scope)
+        r = await self.client.patch(
+            f"/cases/{cid}",
+            json={"riskLevel": "low", "facilitator": "practitioner"},
+            headers={**practitioner.headers, "If-Match": f'"{case["version"]}"'},
+        )
+        assert r.status_code == 200, r.text
+        for party in case["parties"]:
+            for consent_scope in ("indirect", "letters_send", "letters_receive", "direct"):
+                r = await self.client.post(
+                    f"/cases/{cid}/parties/{party['id']}/consents",
+                    json={
+                        "scope": consent_scope,
+                        "given": True,
+                        "recordedBy": "Rep Lewis",
+                        "method": "in_person",
+                    },
+                    headers=practitioner.headers,
+                )
+                assert r.status_code == 201, r.text
+        moves: dict[str, dict[str, Any]] = {
+            "letter_exchange": {"trigger": "start_letters", "partyId": case["parties"][0]["id"]},
+            "conference": {"trigger": "schedule_conference", "conference": self.conference_details(scope)},
+        }
+        if state in moves:
+            r = await self.client.post(
+                f"/cases/{cid}/transitions", json=moves[state], headers=practitioner.headers
+            )
+            assert r.status_code == 200, r.text
+        r = await self.client.get(f"/cases/{cid}", headers=practitioner.headers)
+        assert r.status_code == 200, r.text
+        staged: dict[str, Any] = r.json()
+        assert staged["state"] == state
+        if not fresh:
+            self._staged[(scope, state)] = staged
+        return staged
+
+    def conference_details(self, scope: str, **kw: Any) -> dict[str, Any]:
+        """Conference details with the prison's practitioner facilitating, checked by hand."""
+        return {
+            "scheduledAt": until(days=3),
+            "location": f"{self.prison[scope]} chapel meeting room",
+            "facilitatorId": str(self.practitioner(scope).client_id),
+            "keepApartCheckedByHand": True,
+            **kw,
+        }
+
+    def outcome(self, case: dict[str, Any]) -> dict[str, Any]:
+        """A held conference's outcome with one commitment."""
+        return {
+            "held": True,
+            "attendees": ["Dean Walsh", "Marcus Okoye"],
+            "agreement": [
+                {
+                    "description": "Keep to his own landing at association",
+                    "ownerPartyId": case["parties"][1]["id"],
+                    "dueOn": (clock.now() + timedelta(days=14)).date().isoformat(),
+                }
+            ],
+        }
+
+    async def letter(self, scope: str, fresh: bool, status: str) -> tuple[str, str]:
+        """(case id, letter id) of a letter in `status` ("draft", "submitted" or "approved")."""
+        if not fresh and (scope, status) in self._letters:
+            return self._letters[(scope, status)]
+        case = await self.staged(scope, True, "letter_exchange")
+        practitioner = self.practitioner(scope)
+        r = await self.client.post(
+            f"/cases/{case['id']}/letters",
+            json={
+                "authorPartyId": case["parties"][0]["id"],
+                "recipientPartyId": case["parties"][1]["id"],
+                "body": "I want to say sorry for what happened on the landing.",
+            },
+            headers=practitioner.headers,
+        )
+        assert r.status_code == 201, r.text
+        letter = (case["id"], r.json()["id"])
+        for action in {"draft": [], "submitted": ["submit"], "approved": ["submit", "approve"]}[status]:
+            r = await self.client.post(
+                f"/cases/{letter[0]}/letters/{letter[1]}/{action}", headers=practitioner.headers
+            )
+            assert r.status_code == 200, r.text
+        if not fresh:
+            self._letters[(scope, status)] = letter
+        return letter
+
+    async def agreement_item(self, scope: str, fresh: bool) -> tuple[str, str]:
+        """(case id, item id) of a commitment made at a held conference."""
+        if not fresh and scope in self._items:
+            return self._items[scope]
+        case = await self.staged(scope, True, "conference")
+        r = await self.client.post(
+            f"/cases/{case['id']}/conference/outcome",
+            json=self.outcome(case),
+            headers=self.practitioner(scope).headers,
+        )
+        assert r.status_code == 200, r.text
+        item = (case["id"], r.json()["agreement"][0]["id"])
+        if not fresh:
+            self._items[scope] = item
+        return item
+
+    async def concern(self, scope: str, fresh: bool) -> str:
+        """An open safeguarding concern on a case of the scope the scope's rep is assigned to."""
+        if not fresh and scope in self._concerns:
+            return self._concerns[scope]
+        case = await self.staged(scope, fresh, "assessment")
+        r = await self.client.post(
+            "/safeguarding-concerns",
+            json={
+                "prisonerNumber": case["parties"][0]["prisonerNumber"],
+                "caseId": case["id"],
+                "category": "self_harm",
+                "detail": "Said he has been thinking about hurting himself.",
+            },
+            headers=self.practitioner(scope).headers,
+        )
+        assert r.status_code == 201, r.text
+        concern: str = r.json()["id"]
+        if not fresh:
+            self._concerns[scope] = concern
+        return concern
+
+    async def feed_event(self, scope: str) -> tuple[str, int]:
+        """(event id, cursor) of the latest published event of the scope's case."""
+        case = await self.case(scope, False)
+        r = await self.client.get("/events", params={"limit": "1"}, headers=self.keys["admin"].headers)
+        assert r.status_code == 200, r.text  # reading the feed publishes what waits
+        async with self.db.transaction() as session:
+            event = (
+                await session.execute(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.case_id == uuid.UUID(case["id"]))  # type: ignore[arg-type]
+                    .order_by(OutboxEvent.position.desc())  # type: ignore[union-attr]
+                    .limit(1)
+                )
+            ).scalar_one()
+        assert event.feed_seq is not None
+        return str(event.event_id), event.feed_seq
+
+    def domain_event(self) -> dict[str, Any]:
+        """A prison domain event of a type this service does not act on."""
+        return {
+            "eventId": f"matrix-{self.next_serial()}",
+            "eventType": "prison-offender-events.prisoner.merged",
+            "version": 1,
+            "occurredAt": "2026-11-20T10:00:00+00:00",
+            "description": "Two prisoner records were merged",
+            "additionalInformation": {},
+        }
+
+    async def rejected_inbound(self) -> str:
+        """A received event that could not be acted on (what an admin replays)."""
+        event = self.domain_event()
+        record = InboundEvent(
+            dedupe_key=f"matrix:{event['eventId']}",
+            event_id=event["eventId"],
+            event_type=event["eventType"],
+            occurred_at=clock.now(),
+            payload=event,
+            sender_client_id=self.keys["admin"].client_id,
+            status="rejected",
+            attempts=1,
+            error="the matrix's rejected event",
+            received_at=clock.now(),
+        )
+        async with self.db.transaction() as session:
+            session.add(record)
+        return str(record.id)
+
+    async def subscribe(self) -> str:
+        """A new webhook subscription."""
+        r = await self.client.post(
+            "/webhook-subscriptions", json=SUBSCRIPTION, headers=self.keys["admin"].headers
+        )
+        assert r.status_code == 201, r.text
+        subscription: str = r.json()["id"]
+        return subscription
+
+    async def dead_delivery(self, subscription: str) -> str:
+        """A delivery to `subscription` given up on."""
+        delivery = WebhookDelivery(
+            subscription_id=uuid.UUID(subscription),
+            event_id=uuid.uuid4(),
+            event_type="restorative-justice.case.created",
+            status="dead",
+            attempts=8,
+            next_attempt_at=clock.now(),
+            last_status_code=500,
+            created_at=clock.now(),
+        )
+        async with self.db.transaction() as session:
+            session.add(delivery)
+        return str(delivery.id)
 
 
 @pytest.fixture(scope="module")
@@ -523,7 +1146,10 @@ class TestMatrix:
         )
         if expected in (LISTED, HIDDEN):
             assert r.status_code == 200, r.text
-            seen = {item.get(req.probe_field) for item in r.json()["content"]}
+            body = r.json()
+            seen = {
+                item.get(req.probe_field) for item in (body["content"] if isinstance(body, dict) else body)
+            }
             assert (req.probe in seen) == (expected == LISTED), f"{req.probe} should be {expected}"
             return
         assert r.status_code == expected, r.text

@@ -8,7 +8,6 @@ import pytest
 
 from app import clock
 from app.common.enums import CONCLUDE_OUTCOMES, DeclineReason
-from app.config import Settings, get_settings
 from app.workflows.case_workflow import GUARDS
 from tests.records import (
     acknowledge_concern,
@@ -19,7 +18,7 @@ from tests.records import (
     raise_concern,
     tasks_of,
 )
-from tests.standins import NonAssociations
+from tests.standins.nonassociations import NonAssociations
 from tests.support import Api, Key, until
 
 CLOSE_OUTCOME = {
@@ -309,46 +308,38 @@ class TestNoOpenNonAssociation:
         assert saved.keep_apart_override_reason == "Both asked to meet; wing staff agree."
 
     async def test_open_non_association_blocks_even_a_check_by_hand(
-        self, api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+        self, api: Api, non_associations: NonAssociations
     ) -> None:
         case = await ready_to_meet(api)
-        standin = NonAssociations()
-        standin.keep_apart("A1234BC", "B2345CD", reason="THREAT")
-        with standin.serving() as url:
-            monkeypatch.setenv("RJ_NON_ASSOCIATIONS_URL", url)
-            get_settings.cache_clear()
-            await refused(
-                api,
-                case["id"],
-                "schedule_conference",
-                ["no_open_non_association"],
-                conference=api.conference(keepApartCheckedByHand=True),
-            )
-            await moved(
-                api,
-                case["id"],
-                "schedule_conference",
-                "conference",
-                conference=api.conference(keepApartOverrideReason="Meeting supervised by two officers."),
-            )
-        assert sorted(standin.asked[0]) == ["A1234BC", "B2345CD"]
+        non_associations.add("A1234BC", "B2345CD", reason="THREAT")
+        await refused(
+            api,
+            case["id"],
+            "schedule_conference",
+            ["no_open_non_association"],
+            conference=api.conference(keepApartCheckedByHand=True),
+        )
+        await moved(
+            api,
+            case["id"],
+            "schedule_conference",
+            "conference",
+            conference=api.conference(keepApartOverrideReason="Meeting supervised by two officers."),
+        )
+        assert sorted(non_associations.requests[0]) == ["A1234BC", "B2345CD"]
 
     async def test_closed_non_association_does_not_block(
-        self, api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+        self, api: Api, non_associations: NonAssociations
     ) -> None:
         case = await ready_to_meet(api)
-        standin = NonAssociations()
-        standin.keep_apart("A1234BC", "B2345CD", closed=True)
-        with standin.serving() as url:
-            monkeypatch.setenv("RJ_NON_ASSOCIATIONS_URL", url)
-            get_settings.cache_clear()
-            await moved(
-                api,
-                case["id"],
-                "schedule_conference",
-                "conference",
-                conference=api.conference(keepApartCheckedByHand=False),
-            )
+        non_associations.add("A1234BC", "B2345CD", closed=True)
+        await moved(
+            api,
+            case["id"],
+            "schedule_conference",
+            "conference",
+            conference=api.conference(keepApartCheckedByHand=False),
+        )
 
 
 class TestConcludeOutcomeValid:

@@ -77,7 +77,12 @@ async def list_concerns(
     )
 
 
-@router.get("/{concern_id}", response_model=ConcernView, responses=errors(404))
+@router.get(
+    "/{concern_id}",
+    response_model=ConcernView,
+    responses=errors(404),
+    dependencies=[permission(Permission.CONCERN_VIEW)],
+)
 async def get_concern(concern_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ConcernView:
     """One concern (a rep sees only the receipt of one on their own case)."""
     concern = await service.get_concern(session, principal, concern_id)
