@@ -116,6 +116,9 @@ def main() -> int:
                 "examples,coverage,fuzzing,stateful",
                 "--checks",
                 "all",
+                # Replaced by hooks.well_formed_data_passes_validation.
+                "--exclude-checks",
+                "positive_data_acceptance",
                 "--max-examples",
                 str(args.max_examples),
                 "--seed",
