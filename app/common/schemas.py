@@ -61,6 +61,16 @@ def _storable(value: Any) -> bool:
     return True
 
 
+def not_null(schema: dict[str, Any]) -> None:
+    """The JSON schema of a field that may be left out but, when sent, is never null."""
+    options = [o for o in schema.pop("anyOf", []) if o != {"type": "null"}]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+    schema.pop("default", None)
+
+
 class ApiModel(BaseModel):
     """A response body: camelCase on the wire."""
 
@@ -110,11 +120,24 @@ class RequestModel(ApiModel):
         return value
 
 
+def _describe_foreign(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema that text is taken with surrounding whitespace stripped: text that
+    must not be empty needs a character other than whitespace."""
+    for prop in schema.get("properties", {}).values():
+        for node in [prop, *prop.get("anyOf", [])]:
+            if node.get("type") == "string" and node.get("minLength", 0) >= 1 and "pattern" not in node:
+                node["pattern"] = "\\S"
+
+
 class ForeignModel(BaseModel):
     """A record in another system's format: only the fields used are named, the rest accepted."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="allow", str_strip_whitespace=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        str_strip_whitespace=True,
+        json_schema_extra=lambda schema, _cls: _describe_foreign(schema),
     )
 
 

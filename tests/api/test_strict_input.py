@@ -163,3 +163,32 @@ class TestIdempotencyKeyForm:
         r = await client.post("/referrals", json=referral_body(), headers=headers)
         assert r.status_code == 422
         assert r.json()["errorCode"] == "VALIDATION_FAILED"
+
+
+class TestCaseCategory:
+    async def test_a_null_category_is_422_and_the_case_keeps_its_own(self, api: Api) -> None:
+        case = await api.refer()
+        r = await api.client.patch(
+            f"/cases/{case['id']}",
+            json={"category": None, "riskNotes": "none known"},
+            headers={**api.keys.practitioner.headers, "If-Match": f'"{case["version"]}"'},
+        )
+        assert_invalid(r, "category")
+        after = await api.case(case["id"])
+        assert (after["category"], after["version"]) == (case["category"], case["version"])
+
+    async def test_a_patch_without_the_category_keeps_it(self, api: Api) -> None:
+        case = await api.refer()
+        after = await api.patch(case["id"], riskNotes="none known")
+        assert after["category"] == case["category"]
+        assert after["riskNotes"] == "none known"
+
+    def test_the_document_does_not_offer_null(self) -> None:
+        category = DOCUMENT["components"]["schemas"]["CasePatch"]["properties"]["category"]
+        assert category == {"$ref": "#/components/schemas/Category"}
+
+
+class TestIncidentReportText:
+    def test_required_text_must_hold_more_than_whitespace(self) -> None:
+        name = DOCUMENT["components"]["schemas"]["PrisonerInvolved"]["properties"]["lastName"]
+        assert name["pattern"] == "\\S"
