@@ -68,7 +68,7 @@ test-postgres: $(DEV_STAMP)
 ## not reachable outside CI), then as a rep on SQLite. RJ_FUZZ_EXAMPLES and RJ_FUZZ_SEED change the run.
 test-fuzz: $(DEV_STAMP)
 	RJ_TEST_DATABASE_URL=$${RJ_TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/python -m tests.fuzz.runner --role practitioner --backend auto
-	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 30
+	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 15
 
 bench: $(DEV_STAMP)
 	bench/run
