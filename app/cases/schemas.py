@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
 from app.common.enums import (
     CaseState,
@@ -17,7 +17,7 @@ from app.common.enums import (
     Trigger,
 )
 from app.common.patterns import PRISON_ID, PRISONER_NUMBER
-from app.common.schemas import ApiModel, RequestModel, StrictBool, Timestamp, not_null
+from app.common.schemas import ApiModel, RequestModel, StrictBool, Timestamp
 
 PrisonerNumber = Annotated[str, StringConstraints(pattern=PRISONER_NUMBER)]
 PrisonId = Annotated[str, StringConstraints(pattern=PRISON_ID)]
@@ -43,20 +43,14 @@ class ConsentCreate(RequestModel):
 
 class CasePatch(RequestModel):
     min_fields = 1
+    # Every case has a category.
+    never_null = ("category",)
 
     summary: LongText | None = None
-    # Left out, unchanged; every case has a category, so null is refused (422), not stored.
-    category: Category | None = Field(default=None, json_schema_extra=not_null)
+    category: Category | None = None
     risk_level: RiskLevel | None = None
     risk_notes: LongText | None = None
     facilitator: Facilitator | None = None
-
-    @field_validator("category")
-    @classmethod
-    def _category_is_kept(cls, value: Category | None) -> Category:
-        if value is None:
-            raise ValueError("every case has a category; leave it out to keep the one it has")
-        return value
 
 
 class ConferenceDetails(RequestModel):

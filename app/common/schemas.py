@@ -4,7 +4,15 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
@@ -81,15 +89,25 @@ class ApiModel(BaseModel):
 STORABLE_TEXT = "^[^\\u0000]*$"
 
 
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
 def _describe_request(schema: dict[str, Any], cls: Any) -> None:
     """Say in the JSON schema what the validators enforce: free text holds no NUL, and a change
     names at least `min_fields` fields."""
     if getattr(cls, "min_fields", 0):
         schema["minProperties"] = cls.min_fields
+    for name in getattr(cls, "never_null", ()):
+        not_null(schema["properties"][to_camel(name)])
 
     def visit(node: dict[str, Any]) -> None:
         for option in node.get("anyOf", []):
             visit(option)
+        # Bounds pydantic cannot place inside a wrapped type (StrictInt in a union) come out under
+        # their Python names, which JSON Schema ignores.
+        for python, json_schema in _BOUNDS.items():
+            if python in node:
+                node[json_schema] = node.pop(python)
         if isinstance(node.get("items"), dict):
             visit(node["items"])
         if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys():
@@ -110,10 +128,14 @@ class RequestModel(ApiModel):
     )
     # A change with nothing in it is refused: PATCH bodies set this to 1.
     min_fields: ClassVar[int] = 0
+    # Fields a change may leave out (unchanged) but never set to null: what every record has.
+    never_null: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*", mode="before")
     @classmethod
-    def _text_is_storable(cls, value: Any) -> Any:
+    def _text_is_storable(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.never_null:
+            raise ValueError("must not be null; leave it out to keep the current value")
         # Neither database stores these; refused here, they are a 422 naming the field, not a 500.
         if not _storable(value):
             raise ValueError("text must not contain NUL characters or unpaired surrogates")

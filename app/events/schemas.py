@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from app.common.schemas import ApiModel, ForeignModel
+from app.common.schemas import ApiModel, ForeignModel, Timestamp
 
 
 class InboundStatus(StrEnum):
@@ -35,7 +35,7 @@ class DomainEvent(ForeignModel):
     )
     event_type: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     version: int
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     detail_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
     additional_information: dict[str, Any] = Field(default_factory=dict)

@@ -192,3 +192,36 @@ class TestIncidentReportText:
     def test_required_text_must_hold_more_than_whitespace(self) -> None:
         name = DOCUMENT["components"]["schemas"]["PrisonerInvolved"]["properties"]["lastName"]
         assert name["pattern"] == "\\S"
+
+
+class TestNeverNull:
+    async def test_a_rep_status_or_limit_of_null_is_422(self, api: Api) -> None:
+        rep = await api.rep()
+        for field in ("status", "maxActiveCases", "prisonId"):
+            r = await api.client.patch(
+                f"/reps/{rep['id']}", json={field: None}, headers=api.keys.manager.headers
+            )
+            assert_invalid(r, field)
+        again = await api.client.get(f"/reps/{rep['id']}", headers=api.keys.manager.headers)
+        assert (again.json()["status"], again.json()["maxActiveCases"]) == (
+            rep["status"],
+            rep["maxActiveCases"],
+        )
+
+    def test_bounds_of_an_optional_integer_are_json_schema_bounds(self) -> None:
+        limit = DOCUMENT["components"]["schemas"]["RepPatch"]["properties"]["maxActiveCases"]
+        assert (limit["minimum"], limit["maximum"]) == (0, 50)
+        assert "le" not in limit
+
+
+class TestForeignTimes:
+    async def test_an_inbound_event_time_given_as_a_number_is_422(self, api: Api) -> None:
+        event = {"eventType": "x.y.z", "version": 1, "occurredAt": 0}
+        r = await api.client.post("/events/inbound", json=event, headers=api.keys.admin.headers)
+        assert r.status_code == 422, r.text
+
+
+class TestFeedCursor:
+    async def test_a_cursor_beyond_a_64_bit_integer_is_422(self, api: Api) -> None:
+        r = await api.client.get(f"/events?after={2**63}", headers=api.keys.admin.headers)
+        assert_invalid(r, "after")
