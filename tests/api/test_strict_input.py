@@ -2,7 +2,9 @@
 and date query, and an Idempotency-Key only in the form the OpenAPI document states: what the
 document refuses the service refuses with 422, never a 2xx or a 500 (what `make test-fuzz` checks)."""
 
+import base64
 import datetime
+import re
 import typing
 from typing import Any
 
@@ -14,6 +16,7 @@ from app.common import schemas
 from app.common.schemas import RequestModel
 from app.idempotency.service import KEY_PATTERN, valid_key
 from app.openapi import openapi_document
+from app.webhooks.schemas import SECRET_PATTERN
 from tests.api.test_bad_input import assert_invalid
 from tests.support import Api, referral_body
 
@@ -225,3 +228,14 @@ class TestFeedCursor:
     async def test_a_cursor_beyond_a_64_bit_integer_is_422(self, api: Api) -> None:
         r = await api.client.get(f"/events?after={2**63}", headers=api.keys.admin.headers)
         assert_invalid(r, "after")
+
+
+class TestWebhookSecretForm:
+    @pytest.mark.parametrize(
+        ("size", "valid"), [(23, False), (24, True), (32, True), (64, True), (65, False)]
+    )
+    def test_the_documented_pattern_is_the_secrets_the_service_takes(self, size: int, valid: bool) -> None:
+        secret = "whsec_" + base64.b64encode(bytes(range(size))).decode()
+        assert (re.fullmatch(SECRET_PATTERN, secret) is not None) == valid
+        pattern = DOCUMENT["components"]["schemas"]["SubscriptionCreate"]["properties"]["secret"]["pattern"]
+        assert pattern == SECRET_PATTERN
