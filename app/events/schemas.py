@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from app.common.schemas import ApiModel, ForeignModel, Timestamp
+from app.common.schemas import ApiModel, ForeignModel, StrictInt, Timestamp
 
 
 class InboundStatus(StrEnum):
@@ -34,7 +34,7 @@ class DomainEvent(ForeignModel):
         default=None, description="When sent, the event is processed once per eventId; else once per body"
     )
     event_type: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    version: int
+    version: StrictInt
     occurred_at: Timestamp
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     detail_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
