@@ -65,10 +65,11 @@ test-postgres: $(DEV_STAMP)
 
 ## make test-fuzz: schemathesis against the real server from its own OpenAPI document, every phase
 ## (stateful included) and every check: as a practitioner on PostgreSQL (SQLite when PostgreSQL is
-## not reachable outside CI), then as a rep on SQLite. RJ_FUZZ_EXAMPLES and RJ_FUZZ_SEED change the run.
+## not reachable outside CI), then as a rep and as an admin on SQLite. RJ_FUZZ_EXAMPLES and RJ_FUZZ_SEED change the run.
 test-fuzz: $(DEV_STAMP)
 	RJ_TEST_DATABASE_URL=$${RJ_TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/python -m tests.fuzz.runner --role practitioner --backend auto
-	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 30
+	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 10
+	$(BIN)/python -m tests.fuzz.runner --role admin --backend sqlite --max-examples 10
 
 bench: $(DEV_STAMP)
 	bench/run

@@ -21,7 +21,7 @@ from app.auth import service as auth
 from app.db import Database
 from app.errors import AppError, PayloadTooLargeError, ServiceUnavailableError, ValidationFailedError
 from app.idempotency import service
-from app.idempotency.service import MAX_KEY_LENGTH, Claim, StoredResponse
+from app.idempotency.service import KEY_PATTERN, MAX_KEY_LENGTH, Claim, StoredResponse, valid_key
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,10 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         key = raw_key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            invalid = ValidationFailedError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
+        if not valid_key(key):
+            invalid = ValidationFailedError(
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
+            )
             await _send_problem(scope, receive, send, invalid)
             return
         try:
@@ -211,7 +213,12 @@ def document(app: FastAPI) -> None:
                     "description": "Makes the request safe to retry: the same key and body replay the "
                     "first response; another body is 422 IDEMPOTENCY_KEY_REUSED; while the first "
                     "still runs, 409. Kept per client for at least 24 hours.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_KEY_LENGTH,
+                        "pattern": KEY_PATTERN,
+                    },
                 }
             )
         app.openapi_schema = schema

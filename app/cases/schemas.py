@@ -43,6 +43,8 @@ class ConsentCreate(RequestModel):
 
 class CasePatch(RequestModel):
     min_fields = 1
+    # Every case has a category.
+    never_null = ("category",)
 
     summary: LongText | None = None
     category: Category | None = None

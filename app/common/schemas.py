@@ -4,7 +4,15 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
@@ -61,6 +69,16 @@ def _storable(value: Any) -> bool:
     return True
 
 
+def not_null(schema: dict[str, Any]) -> None:
+    """The JSON schema of a field that may be left out but, when sent, is never null."""
+    options = [o for o in schema.pop("anyOf", []) if o != {"type": "null"}]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+    schema.pop("default", None)
+
+
 class ApiModel(BaseModel):
     """A response body: camelCase on the wire."""
 
@@ -71,15 +89,25 @@ class ApiModel(BaseModel):
 STORABLE_TEXT = "^[^\\u0000]*$"
 
 
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
 def _describe_request(schema: dict[str, Any], cls: Any) -> None:
     """Say in the JSON schema what the validators enforce: free text holds no NUL, and a change
     names at least `min_fields` fields."""
     if getattr(cls, "min_fields", 0):
         schema["minProperties"] = cls.min_fields
+    for name in getattr(cls, "never_null", ()):
+        not_null(schema["properties"][to_camel(name)])
 
     def visit(node: dict[str, Any]) -> None:
         for option in node.get("anyOf", []):
             visit(option)
+        # Bounds pydantic cannot place inside a wrapped type (StrictInt in a union) come out under
+        # their Python names, which JSON Schema ignores.
+        for python, json_schema in _BOUNDS.items():
+            if python in node:
+                node[json_schema] = node.pop(python)
         if isinstance(node.get("items"), dict):
             visit(node["items"])
         if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys():
@@ -100,21 +128,38 @@ class RequestModel(ApiModel):
     )
     # A change with nothing in it is refused: PATCH bodies set this to 1.
     min_fields: ClassVar[int] = 0
+    # Fields a change may leave out (unchanged) but never set to null: what every record has.
+    never_null: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*", mode="before")
     @classmethod
-    def _text_is_storable(cls, value: Any) -> Any:
+    def _text_is_storable(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.never_null:
+            raise ValueError("must not be null; leave it out to keep the current value")
         # Neither database stores these; refused here, they are a 422 naming the field, not a 500.
         if not _storable(value):
             raise ValueError("text must not contain NUL characters or unpaired surrogates")
         return value
 
 
+def _describe_foreign(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema that text is taken with surrounding whitespace stripped: text that
+    must not be empty needs a character other than whitespace."""
+    for prop in schema.get("properties", {}).values():
+        for node in [prop, *prop.get("anyOf", [])]:
+            if node.get("type") == "string" and node.get("minLength", 0) >= 1 and "pattern" not in node:
+                node["pattern"] = "\\S"
+
+
 class ForeignModel(BaseModel):
     """A record in another system's format: only the fields used are named, the rest accepted."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="allow", str_strip_whitespace=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        str_strip_whitespace=True,
+        json_schema_extra=lambda schema, _cls: _describe_foreign(schema),
     )
 
 

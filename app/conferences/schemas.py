@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from app.cases.schemas import ShortText
 from app.common.enums import AgreementStatus
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, Day, RequestModel, StrictBool
 
 Description = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
@@ -16,11 +16,11 @@ Description = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 class AgreementItemCreate(RequestModel):
     description: Description
     owner_party_id: uuid.UUID
-    due_on: date
+    due_on: Day
 
 
 class ConferenceOutcome(RequestModel):
-    held: bool
+    held: StrictBool
     attendees: list[ShortText] = Field(default_factory=list, max_length=30, description="Who attended.")
     agreement: list[AgreementItemCreate] = Field(default_factory=list, max_length=30)
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.common.enums import ContactKind
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, RequestModel, StrictInt, Timestamp
 
 Summary = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
@@ -26,8 +26,8 @@ class ContactCreate(RequestModel):
     rep_id: uuid.UUID | None = Field(
         default=None, description="The rep who made the contact; a rep recording it: themself (the default)."
     )
-    occurred_at: AwareDatetime
-    duration_minutes: int = Field(ge=1, le=12 * 60)
+    occurred_at: Timestamp
+    duration_minutes: StrictInt = Field(ge=1, le=12 * 60)
     summary: Summary
 
 

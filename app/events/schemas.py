@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from app.common.schemas import ApiModel, ForeignModel
+from app.common.schemas import ApiModel, ForeignModel, StrictInt, Timestamp
 
 
 class InboundStatus(StrEnum):
@@ -34,8 +34,8 @@ class DomainEvent(ForeignModel):
         default=None, description="When sent, the event is processed once per eventId; else once per body"
     )
     event_type: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    version: int
-    occurred_at: AwareDatetime
+    version: StrictInt
+    occurred_at: Timestamp
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     detail_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
     additional_information: dict[str, Any] = Field(default_factory=dict)

@@ -9,6 +9,7 @@ and runs again, which is safe because nothing of the first run was committed.
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +29,15 @@ COMMITTED = "committed"
 DONE = "done"
 
 MAX_KEY_LENGTH = 255
+# Visible ASCII, spaces only inside: what the header carries intact through every HTTP stack, and
+# what the OpenAPI document states, so that a key the document allows is one the service takes.
+KEY_PATTERN = f"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
+
+
+def valid_key(key: str) -> bool:
+    """Whether `key` can name a request."""
+    return _KEY.fullmatch(key) is not None
 
 
 @dataclass(frozen=True, slots=True)

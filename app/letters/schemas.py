@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.common.enums import LetterStatus
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, RequestModel, StrictInt
 
 LetterBody = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 Comments = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
@@ -29,7 +29,7 @@ class LetterReturn(RequestModel):
 
 
 class LetterDeliver(RequestModel):
-    duration_minutes: int = Field(default=0, ge=0, le=12 * 60)
+    duration_minutes: StrictInt = Field(default=0, ge=0, le=12 * 60)
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
 
 

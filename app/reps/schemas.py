@@ -25,6 +25,9 @@ class RepCreate(RequestModel):
 
 
 class RepPatch(RequestModel):
+    # Every rep has a status, a prison and a case limit.
+    never_null = ("status", "prison_id", "max_active_cases")
+
     status: RepStatus | None = None
     prison_id: PrisonId | None = None
     location: Location | None = None

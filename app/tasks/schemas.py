@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.cases.schemas import PrisonId
 from app.common.enums import AssigneeType, ConcernCategory, TaskKind, TaskStatus
-from app.common.schemas import ApiModel, RequestModel, StrictInt
+from app.common.schemas import ApiModel, RequestModel, StrictInt, Timestamp
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
@@ -66,7 +66,7 @@ class TaskCreate(RequestModel):
     )
     prison_id: PrisonId | None = Field(default=None, description="Required for a task outside any case.")
     kind: TaskKind
-    due_at: AwareDatetime
+    due_at: Timestamp
     assignee: AssigneeIn
     party_id: uuid.UUID | None = None
     instructions: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -78,5 +78,5 @@ class TaskReassign(RequestModel):
 
 
 class TaskReschedule(RequestModel):
-    due_at: AwareDatetime
+    due_at: Timestamp
     reason: Reason

@@ -25,6 +25,13 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+_B64 = "[A-Za-z0-9+/]"
+# `whsec_` and the base64 of 24 to 64 bytes: 8 to 20 groups of four characters with an optional
+# padded end (24 to 62 bytes), or 21 groups (63 bytes) with an optional one-byte end.
+_TAIL = f"(?:{_B64}{{2}}==|{_B64}{{3}}=)"
+SECRET_PATTERN = f"^whsec_(?:(?:{_B64}{{4}}){{8,20}}{_TAIL}?|(?:{_B64}{{4}}){{21}}(?:{_B64}{{2}}==)?)$"
+
+
 class SubscriptionCreate(RequestModel):
     url: WebhookUrl
     event_types: list[EventType] = Field(min_length=1, max_length=len(OUTBOUND_TYPES))
@@ -32,6 +39,7 @@ class SubscriptionCreate(RequestModel):
         description="A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in base64, e.g. "
         "from `python -c \"import base64,os; print('whsec_'+base64.b64encode(os.urandom(32)).decode())\"`.",
         max_length=200,
+        pattern=SECRET_PATTERN,
     )
 
     @field_validator("secret")

@@ -87,7 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["auto", "sqlite", "postgresql"], default="auto")
     parser.add_argument("--role", choices=["practitioner", "rep", "manager", "admin"], default="practitioner")
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("RJ_FUZZ_EXAMPLES", "60")))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("RJ_FUZZ_EXAMPLES", "25")))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("RJ_FUZZ_SEED", "20261123")))
     args, rest = parser.parse_known_args()
     work = Path(tempfile.mkdtemp(prefix="rj-fuzz-"))
@@ -116,6 +116,9 @@ def main() -> int:
                 "examples,coverage,fuzzing,stateful",
                 "--checks",
                 "all",
+                # Replaced by hooks.well_formed_data_passes_validation.
+                "--exclude-checks",
+                "positive_data_acceptance",
                 "--max-examples",
                 str(args.max_examples),
                 "--seed",

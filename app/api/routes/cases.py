@@ -39,7 +39,7 @@ from app.cases.schemas import (
 )
 from app.cases.views import present_case
 from app.common.enums import CaseState
-from app.common.schemas import Page, RequestModel, Timestamp
+from app.common.schemas import Page, RequestModel, StrictBool, Timestamp
 from app.context import Principal
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -172,7 +172,7 @@ async def consent_ledger(
 class AssignmentBody(RequestModel):
     practitioner_id: uuid.UUID | None = None
     rep_ids: list[uuid.UUID]
-    keep_apart_checked_by_hand: bool = Field(
+    keep_apart_checked_by_hand: StrictBool = Field(
         default=False,
         description="The practitioner checked non-associations between new reps and the parties by "
         "hand, because the non-associations service is not configured or not reachable.",

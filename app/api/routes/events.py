@@ -37,7 +37,9 @@ def _public(record: InboundEvent) -> InboundEventPublic:
 async def events_feed(
     session: SessionDep,
     principal: PrincipalDep,
-    after: Annotated[int, Query(ge=0, description="The cursor of the last event already read")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The cursor of the last event already read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=FEED_LIMIT_MAX)] = 100,
 ) -> FeedPage:
     """Outbound events after `after`, in order, for the prisons in the caller's caseload."""

@@ -1,6 +1,5 @@
 """Reports for managers and funders."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -9,6 +8,7 @@ from app.api.deps import PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.cases.schemas import PrisonId
+from app.common.schemas import Day
 from app.errors import ValidationFailedError
 from app.reports import service
 from app.reports.schemas import ReportSummary
@@ -30,8 +30,8 @@ async def summary(
     session: SessionDep,
     principal: PrincipalDep,
     prison_id: Annotated[PrisonId | None, Query(alias="prisonId")] = None,
-    from_date: Annotated[date | None, Query(alias="from")] = None,
-    to_date: Annotated[date | None, Query(alias="to")] = None,
+    from_date: Annotated[Day | None, Query(alias="from")] = None,
+    to_date: Annotated[Day | None, Query(alias="to")] = None,
 ) -> ReportSummary | Response:
     """Cases, durations, wellbeing checks, concerns, rep hours and the reoffending measure,
     for one prison or every prison in the caller's caseload (CSV with `Accept: text/csv`)."""

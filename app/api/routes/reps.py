@@ -14,7 +14,7 @@ from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.cases.schemas import PrisonId
 from app.common.enums import RepStatus
-from app.common.schemas import Page
+from app.common.schemas import Day, Page
 from app.errors import ForbiddenError
 from app.reps import printable, service
 from app.reps.models import Rep
@@ -88,7 +88,7 @@ async def _daily_list(
 
 
 DayQuery = Annotated[
-    date | None, Query(alias="date", description="YYYY-MM-DD; today in the prisons' local time if absent.")
+    Day | None, Query(alias="date", description="YYYY-MM-DD; today in the prisons' local time if absent.")
 ]
 
 
@@ -144,8 +144,8 @@ async def rep_activity(
     rep_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
-    first: Annotated[date | None, Query(alias="from", description="Default: 27 days before `to`.")] = None,
-    last: Annotated[date | None, Query(alias="to", description="Default: today.")] = None,
+    first: Annotated[Day | None, Query(alias="from", description="Default: 27 days before `to`.")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="Default: today.")] = None,
 ) -> RepActivity:
     """The rep's volunteer hours and activities, naming no party (fit to show an assessor)."""
     rep = await service.get_rep(session, principal, rep_id)

@@ -9,14 +9,14 @@ from pydantic import StringConstraints
 from app.api.deps import CaseForUpdate, ContextDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, RequestModel, StrictBool
 from app.retention.service import set_legal_hold
 
 router = APIRouter(prefix="/cases", tags=["retention"])
 
 
 class LegalHoldSet(RequestModel):
-    hold: bool
+    hold: StrictBool
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
 
 

@@ -1,6 +1,5 @@
 """Subject access requests, as prison systems' SAR service calls them."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -9,7 +8,7 @@ from app.api.deps import SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
 from app.cases.schemas import PrisonerNumber
-from app.common.schemas import ApiModel
+from app.common.schemas import ApiModel, Day
 from app.errors import ValidationFailedError
 from app.subject_access.service import subject_access
 
@@ -36,8 +35,8 @@ async def subject_access_request(
     session: SessionDep,
     prn: Annotated[PrisonerNumber | None, Query()] = None,
     crn: Annotated[str | None, Query(max_length=20)] = None,
-    from_date: Annotated[date | None, Query(alias="fromDate")] = None,
-    to_date: Annotated[date | None, Query(alias="toDate")] = None,
+    from_date: Annotated[Day | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[Day | None, Query(alias="toDate")] = None,
 ) -> SubjectAccessDocument | Response:
     """Everything held about one prisoner (by PRN), between two dates when given."""
     if prn is None:
