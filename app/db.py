@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from app.common.jsonable import canonical_json
 from app.config import Settings
 
 
@@ -53,11 +54,18 @@ def make_engine(settings: Settings) -> AsyncEngine:
     """Build the engine; SQLite gets WAL, full sync and immediate write transactions."""
     url = settings.database_url
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            json_serializer=canonical_json,
+        )
         _tune_sqlite(engine, settings)
         return engine
+    # JSON columns are written in the audit chain's canonical form, so that verification can
+    # hash the stored text as it is instead of parsing and serialising it again.
     return create_async_engine(
         url,
+        json_serializer=canonical_json,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
