@@ -1,5 +1,6 @@
 """Service configuration, read from `RJ_*` environment variables (or `.env`)."""
 
+import os
 from functools import lru_cache
 
 from pydantic import Field
@@ -22,13 +23,23 @@ class Settings(BaseSettings):
     docs_enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
+    # uvicorn worker processes; unset: one per core on PostgreSQL (at most 8), one on SQLite.
+    workers: int | None = None
     db_pool_size: int = 10
     sqlite_busy_timeout_ms: int = 30_000
     non_associations_url: str | None = None
     non_associations_token: str | None = None
     incident_reporting_url: str | None = None
     incident_reporting_token: str | None = None
+
+
+def server_workers(settings: Settings) -> int:
+    """How many worker processes `serve` runs."""
+    if settings.workers:
+        return settings.workers
+    if settings.database_url.startswith("sqlite"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 @lru_cache
