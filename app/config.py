@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     # uvicorn worker processes; unset: one per core on PostgreSQL (at most 8), one on SQLite.
     workers: int | None = None
     db_pool_size: int = 10
+    # A ping before each use of a pooled connection costs a round trip per request; without it
+    # a connection broken by a database restart fails one request and is then replaced.
+    db_pool_pre_ping: bool = False
+    # How long a process trusts a bearer key it has already looked up (0: look it up on every
+    # request). A deactivated key stops working everywhere within this many seconds.
+    auth_cache_seconds: float = 5.0
     sqlite_busy_timeout_ms: int = 30_000
     non_associations_url: str | None = None
     non_associations_token: str | None = None

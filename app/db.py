@@ -68,7 +68,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         json_serializer=canonical_json,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
     )
 
 
@@ -99,6 +99,26 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no transaction of their own on PostgreSQL: each statement already sees
+        # its own snapshot under READ COMMITTED, and BEGIN and COMMIT are two round trips.
+        self.read_sessionmaker = (
+            async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
+            if self.engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: no transaction on PostgreSQL (the same as `transaction`
+        on SQLite, where a transaction is what keeps readers and writers apart)."""
+        if self.read_sessionmaker is self.sessionmaker:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self.read_sessionmaker() as session:
+            yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

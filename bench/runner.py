@@ -367,13 +367,22 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[list[tuple
     captured: list[tuple[str, tuple[Any, ...]]] = []
     capturing = [False]
 
-    def logger(record: Any) -> None:
+    # Statements prepared through SQLAlchemy are seen before they are sent; BEGIN, COMMIT and
+    # anything else asyncpg sends as a simple query, by asyncpg's own query logger.
+    def simple(record: Any) -> None:
         if capturing[0]:
             captured.append((record.query, tuple(record.args or ())))
 
     @event.listens_for(db.engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.driver_connection.add_query_logger(logger)
+        dbapi_conn.driver_connection.add_query_logger(simple)
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _on_execute(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool
+    ) -> None:
+        if capturing[0]:
+            captured.append((statement, tuple(parameters or ())))
 
     conn = await asyncpg.connect(dsn(url))
     case = await conn.fetchrow(
@@ -386,8 +395,9 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[list[tuple
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            # one request first, so the pool's connection exists and statements are prepared
-            await client.get("/health/ping")
+            # One request first: the pool's connection exists, statements are prepared and the
+            # key is known, as for nearly every request of a run.
+            await client.get(f"/cases/{case['id']}", headers=headers)
             capturing[0] = True
             r = await client.post(
                 f"/cases/{case['id']}/transitions",
@@ -406,6 +416,11 @@ def pgbench_script(statements: list[tuple[str, tuple[Any, ...]]], case_id: str) 
     case, the audit seq a per-client counter, the outbox event id a fresh uuid; every other
     argument is passed as the same value, as a parameter (-M prepared)."""
     variables: dict[str, str] = {}
+    statements = list(statements)
+    # SQLAlchemy announces a statement before its connection sends the BEGIN that precedes it.
+    for i in range(1, len(statements)):
+        if statements[i][0].strip().upper() == "BEGIN;" or statements[i][0].strip().upper() == "BEGIN":
+            statements[i - 1], statements[i] = statements[i], statements[i - 1]
     lines = [
         "\\if :seq = 0",
         "SELECT case_id AS caseid, 1000000 + :client_id * 1000000 AS seq FROM pgbench_case "

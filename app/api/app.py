@@ -10,6 +10,7 @@ from app import __version__
 from app.api import problems
 from app.api.middleware import RequestMiddleware
 from app.api.routes import audit, cases, health, referrals, reps, tasks, workflow
+from app.auth.service import PrincipalCache
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.principals = PrincipalCache(settings.auth_cache_seconds)
     problems.install(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (health, workflow, referrals, cases, reps, tasks, audit):

@@ -28,9 +28,18 @@ def database(request: Request) -> Database:
     return db
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request: committed once the route returns."""
-    async with database(request).transaction() as session:
+    """One session per request: for a change, one transaction committed once the route returns;
+    for a read (GET, HEAD), no transaction at all on PostgreSQL."""
+    db = database(request)
+    if request.method in SAFE_METHODS:
+        async with db.reading() as session:
+            yield session
+        return
+    async with db.transaction() as session:
         yield session
 
 
@@ -44,7 +53,8 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthenticatedError("a bearer token is required")
-    principal = await auth.authenticate(session, token.strip())
+    cache: auth.PrincipalCache | None = getattr(request.app.state, "principals", None)
+    principal = await auth.authenticate(session, token.strip(), cache)
     if principal is None:
         raise UnauthenticatedError("the bearer token is not valid")
     request.state.principal = principal

@@ -4,16 +4,34 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    Uuid,
+    cast,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 
 from app.cases.models import Case, CaseRep, Consent, Party, PrisonCounter
 from app.common.patterns import CASE_REFERENCE
+from app.db import UTCDateTime
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -104,33 +122,124 @@ async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
 
 
 async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBundle]:
-    """Bundles for many cases in three queries, whatever their number."""
+    """Bundles for many cases in one query (one round trip), whatever their number."""
     bundles = {c.id: CaseBundle(case=c) for c in cases}
     if not bundles:
         return []
     ids = list(bundles)
-    parties = await session.execute(
-        select(Party)
-        .where(col(Party.case_id).in_(ids))
-        .order_by(col(Party.created_at), col(Party.prisoner_number))
-    )
-    for party in parties.scalars():
-        bundles[party.case_id].parties.append(party)
-    consents = await session.execute(
-        select(Consent)
-        .where(col(Consent.case_id).in_(ids))
-        .order_by(col(Consent.case_id), col(Consent.audit_seq))
-    )
-    for consent in consents.scalars():
-        bundles[consent.case_id].consents[(consent.party_id, consent.scope)] = consent
-    reps = await session.execute(
-        select(CaseRep.case_id, CaseRep.rep_id).where(col(CaseRep.case_id).in_(ids))  # type: ignore[call-overload]
-    )
-    for case_id, rep_id in reps:
-        bundles[case_id].rep_ids.append(rep_id)
+    for row in await session.execute(_bundle_rows(ids)):
+        kind, case_id = row[0], row[1]
+        bundle = bundles[case_id]
+        if kind == "p":
+            party = Party(
+                id=row[2],
+                case_id=case_id,
+                prisoner_number=row[3],
+                first_name=row[4],
+                last_name=row[5],
+                role=row[6],
+                location=row[7],
+                created_at=row[8],
+            )
+            bundle.parties.append(_attach(session, party))
+        elif kind == "c":
+            consent = Consent(
+                id=row[2],
+                case_id=case_id,
+                party_id=row[11],
+                scope=row[3],
+                given=row[10],
+                method=row[4],
+                recorded_by=row[5],
+                recorded_by_client_id=row[12],
+                recorded_at=row[8],
+                audit_seq=row[9],
+            )
+            consent = _attach(session, consent)
+            bundle.consents[(consent.party_id, consent.scope)] = consent
+        else:
+            bundle.rep_ids.append(row[2])
     for bundle in bundles.values():
         bundle.rep_ids.sort()
     return [bundles[c.id] for c in cases]
+
+
+def _bundle_rows(ids: list[uuid.UUID]) -> Any:
+    """Parties, consents (in ledger order) and reps of the cases, as rows of one shape."""
+    text, number, flag, uid, moment = (
+        String(),
+        Integer(),
+        Boolean(),
+        Uuid(),
+        UTCDateTime(),
+    )
+    none = null()
+    parties = select(
+        literal("p", text),
+        col(Party.case_id),
+        col(Party.id),
+        col(Party.prisoner_number),
+        col(Party.first_name),
+        col(Party.last_name),
+        col(Party.role),
+        col(Party.location),
+        col(Party.created_at),
+        cast(none, number),
+        cast(none, flag),
+        cast(none, uid),
+        cast(none, uid),
+    ).where(col(Party.case_id).in_(ids))
+    consents = select(
+        literal("c", text),
+        col(Consent.case_id),
+        col(Consent.id),
+        col(Consent.scope),
+        col(Consent.method),
+        col(Consent.recorded_by),
+        cast(none, text),
+        cast(none, text),
+        col(Consent.recorded_at),
+        col(Consent.audit_seq),
+        col(Consent.given),
+        col(Consent.party_id),
+        col(Consent.recorded_by_client_id),
+    ).where(col(Consent.case_id).in_(ids))
+    reps = select(
+        literal("r", text),
+        col(CaseRep.case_id),
+        col(CaseRep.rep_id),
+        cast(none, text),
+        cast(none, text),
+        cast(none, text),
+        cast(none, text),
+        cast(none, text),
+        cast(none, moment),
+        cast(none, number),
+        cast(none, flag),
+        cast(none, uid),
+        cast(none, uid),
+    ).where(col(CaseRep.case_id).in_(ids))
+    # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier).
+    return union_all(parties, consents, reps).order_by(
+        text_column(1), text_column(10), text_column(9), text_column(4)
+    )
+
+
+def text_column(position: int) -> Any:
+    """ORDER BY a union's column by position."""
+    return literal_column(str(position))
+
+
+def _attach(session: AsyncSession, obj: _T) -> _T:
+    """Put a row built from a query into the session as if the ORM had loaded it (no SQL), or
+    return the instance the session already holds."""
+    identity = inspect(type(obj)).identity_key_from_instance(obj)
+    existing = session.sync_session.identity_map.get(identity)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 async def list_cases(
