@@ -1032,11 +1032,14 @@ async def load_national(
     seed: int = 20261123,
     keys_file: Path = KEYS_FILE,
     progress: bool = True,
+    plan: Plan | None = None,
 ) -> int:
     """Load the national data set into an empty database; 0 on success, 1 with a reason if not.
 
-    `scale` (or RJ_NATIONAL_SCALE) loads a fraction of it; the keys go to `keys_file`."""
-    plan = Plan.scaled(scale if scale is not None else float(os.environ.get("RJ_NATIONAL_SCALE", "1")))
+    `scale` (or RJ_NATIONAL_SCALE) loads a fraction of it, `plan` any other size; the keys go
+    to `keys_file`."""
+    if plan is None:
+        plan = Plan.scaled(scale if scale is not None else float(os.environ.get("RJ_NATIONAL_SCALE", "1")))
     async with db.engine.connect() as conn:
         existing = (await conn.execute(select(func.count()).select_from(Case))).scalar_one()
     if existing:
