@@ -63,7 +63,9 @@ test-postgres: $(DEV_STAMP)
 		echo "PostgreSQL not reachable at 127.0.0.1:5432: the PostgreSQL pass is skipped (CI never skips it)"; \
 	fi
 
+## make bench: the benchmark (needs PostgreSQL on 127.0.0.1:5432, wrk and pgbench; see README)
 bench: $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	bench/run
 
 clean:
