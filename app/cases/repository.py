@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    bindparam,
     cast,
     func,
     inspect,
@@ -49,24 +50,27 @@ def _dialect_insert(session: AsyncSession) -> Any:
     return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
 
 
-def _id_condition(key: str) -> ColumnElement[bool] | None:
-    if re.fullmatch(CASE_REFERENCE, key):
-        return col(Case.reference) == key
-    try:
-        return col(Case.id) == uuid.UUID(key)
-    except ValueError:
-        return None
+# Built once: building and keying a statement costs more than running it from the cache.
+_BY_ID = select(Case).where(col(Case.id) == bindparam("key"))
+_BY_REFERENCE = select(Case).where(col(Case.reference) == bindparam("key"))
+_LOCKED = {
+    stmt: stmt.with_for_update().execution_options(populate_existing=True) for stmt in (_BY_ID, _BY_REFERENCE)
+}
 
 
 async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Case | None:
     """A case by id or reference; `lock` takes its row lock for the transaction."""
-    condition = _id_condition(key)
-    if condition is None:
-        return None
-    stmt = select(Case).where(condition)
+    value: str | uuid.UUID
+    if re.fullmatch(CASE_REFERENCE, key):
+        stmt, value = _BY_REFERENCE, key
+    else:
+        try:
+            stmt, value = _BY_ID, uuid.UUID(key)
+        except ValueError:
+            return None
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return (await session.execute(stmt)).scalar_one_or_none()
+        stmt = _LOCKED[stmt]
+    return (await session.execute(stmt, {"key": value})).scalar_one_or_none()
 
 
 async def rep_is_assigned(session: AsyncSession, case_id: uuid.UUID, rep_id: uuid.UUID | None) -> bool:
@@ -127,7 +131,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBun
     if not bundles:
         return []
     ids = list(bundles)
-    for row in await session.execute(_bundle_rows(ids)):
+    for row in await session.execute(_BUNDLE, {"ids": ids}):
         kind, case_id = row[0], row[1]
         bundle = bundles[case_id]
         if kind == "p":
@@ -164,7 +168,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBun
     return [bundles[c.id] for c in cases]
 
 
-def _bundle_rows(ids: list[uuid.UUID]) -> Any:
+def _bundle_rows(ids: Any) -> Any:
     """Parties, consents (in ledger order) and reps of the cases, as rows of one shape."""
     text, number, flag, uid, moment = (
         String(),
@@ -228,6 +232,9 @@ def _bundle_rows(ids: list[uuid.UUID]) -> Any:
 def text_column(position: int) -> Any:
     """ORDER BY a union's column by position."""
     return literal_column(str(position))
+
+
+_BUNDLE = _bundle_rows(bindparam("ids", expanding=True))
 
 
 def _attach(session: AsyncSession, obj: _T) -> _T:

@@ -5,8 +5,10 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
+from app.audit import service
 from app.audit.service import verify
 from app.db import Database
 from tests.support import Api
@@ -155,3 +157,29 @@ class TestVerifyEndpoint:
         assert r.status_code == 200
         assert r.json()["valid"] is True
         assert r.json()["checked"] > 3
+
+
+class TestVerifyInProcesses:
+    """On a large trail the records are checked by one process per core, page range by range."""
+
+    async def test_a_change_is_found_whichever_range_holds_it(
+        self, api: Api, db: Database, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if not is_postgres:
+            pytest.skip("page ranges are PostgreSQL's")
+        monkeypatch.setattr(service, "PARALLEL_FROM", -1)
+        case_ids = [await _case_with_history(api) for _ in range(3)]
+        assert (await verify(db.engine)).valid
+        await _tamper(
+            db,
+            "UPDATE audit_record SET entity_type = 'x' WHERE chain = :chain AND seq = 1",
+            chain=case_ids[1],
+        )
+
+        result = await verify(db.engine)
+
+        assert result.first_invalid is not None
+        assert (result.first_invalid["chain"], result.first_invalid["reason"]) == (
+            case_ids[1],
+            "content changed",
+        )
