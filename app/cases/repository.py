@@ -135,31 +135,38 @@ async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBun
         kind, case_id = row[0], row[1]
         bundle = bundles[case_id]
         if kind == "p":
-            party = Party(
-                id=row[2],
-                case_id=case_id,
-                prisoner_number=row[3],
-                first_name=row[4],
-                last_name=row[5],
-                role=row[6],
-                location=row[7],
-                created_at=row[8],
+            party = _loaded(
+                session,
+                Party,
+                {
+                    "id": row[2],
+                    "case_id": case_id,
+                    "prisoner_number": row[3],
+                    "first_name": row[4],
+                    "last_name": row[5],
+                    "role": row[6],
+                    "location": row[7],
+                    "created_at": row[8],
+                },
             )
-            bundle.parties.append(_attach(session, party))
+            bundle.parties.append(party)
         elif kind == "c":
-            consent = Consent(
-                id=row[2],
-                case_id=case_id,
-                party_id=row[11],
-                scope=row[3],
-                given=row[10],
-                method=row[4],
-                recorded_by=row[5],
-                recorded_by_client_id=row[12],
-                recorded_at=row[8],
-                audit_seq=row[9],
+            consent = _loaded(
+                session,
+                Consent,
+                {
+                    "id": row[2],
+                    "case_id": case_id,
+                    "party_id": row[11],
+                    "scope": row[3],
+                    "given": row[10],
+                    "method": row[4],
+                    "recorded_by": row[5],
+                    "recorded_by_client_id": row[12],
+                    "recorded_at": row[8],
+                    "audit_seq": row[9],
+                },
             )
-            consent = _attach(session, consent)
             bundle.consents[(consent.party_id, consent.scope)] = consent
         else:
             bundle.rep_ids.append(row[2])
@@ -237,16 +244,20 @@ def text_column(position: int) -> Any:
 _BUNDLE = _bundle_rows(bindparam("ids", expanding=True))
 
 
-def _attach(session: AsyncSession, obj: _T) -> _T:
-    """Put a row built from a query into the session as if the ORM had loaded it (no SQL), or
-    return the instance the session already holds."""
-    identity = inspect(type(obj)).identity_key_from_instance(obj)
+def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of `model` with `values`, in the session as if the ORM had loaded it: built
+    the way the ORM's own loader builds rows (no validation, a tenth of the cost of the
+    constructor), or the instance the session already holds for that key."""
+    mapper: Any = inspect(model)
+    identity = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     existing = session.sync_session.identity_map.get(identity)
     if existing is not None:
         return existing  # type: ignore[no-any-return]
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values)
     make_transient_to_detached(obj)
     session.add(obj)
-    return obj
+    return obj  # type: ignore[no-any-return]
 
 
 async def list_cases(
