@@ -44,7 +44,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def settings_dependency() -> Settings:
+    """The process's settings."""
+    return get_settings()
+
+
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, and the
+# hand-off to the thread and back costs more than these functions do.
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
 async def get_principal(request: Request, session: SessionDep) -> Principal:
@@ -64,7 +73,7 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
+async def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
     """The caller and request id, for services that change data."""
     return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
 
@@ -75,7 +84,7 @@ ContextDep = Annotated[RequestContext, Depends(get_context)]
 def permission(perm: Permission) -> Any:
     """A dependency refusing callers whose role lacks `perm` (403)."""
 
-    def check(principal: PrincipalDep) -> None:
+    async def check(principal: PrincipalDep) -> None:
         require(principal, perm)
 
     return Depends(check)
@@ -119,12 +128,12 @@ def parse_if_match(value: str | None) -> int | None:
     return int(match.group(1))
 
 
-def if_match_optional(if_match: Annotated[str | None, Header()] = None) -> int | None:
+async def if_match_optional(if_match: Annotated[str | None, Header()] = None) -> int | None:
     """`If-Match` when sent."""
     return parse_if_match(if_match)
 
 
-def if_match_required(if_match: Annotated[str | None, Header()] = None) -> int:
+async def if_match_required(if_match: Annotated[str | None, Header()] = None) -> int:
     """`If-Match`, required (428 without it)."""
     version = parse_if_match(if_match)
     if version is None:
@@ -139,11 +148,7 @@ IfMatchRequired = Annotated[int, Depends(if_match_required)]
 class Paging:
     """`page` (0-based) and `size` (at most the configured maximum)."""
 
-    def __init__(
-        self,
-        page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-        size: Annotated[int, Query(ge=1, le=100)] = 20,
-    ) -> None:
+    def __init__(self, page: int = 0, size: int = 20) -> None:
         self.page = page
         self.size = size
 
@@ -153,4 +158,12 @@ class Paging:
         return self.page * self.size
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def paging(
+    page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Paging:
+    """`page` and `size` from the query."""
+    return Paging(page, size)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
