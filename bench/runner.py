@@ -825,7 +825,7 @@ async def main(argv: list[str] | None = None) -> int:
             "memory_after_verify": memory_after_verify,
             "seconds": round(time.monotonic() - started),
         }
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
         out = Path(args.out)
         (out / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         (out / f"{stamp}.md").write_text(markdown(results))
