@@ -671,6 +671,7 @@ async def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{tool} is not installed (apt-get install wrk postgresql-client)")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     work = Path(tempfile.mkdtemp(prefix="rj-bench-"))
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     database = args.database or f"rj_bench_{os.getpid()}"
     url = pg_url(args.admin_url, database)
     env = {**os.environ, "RJ_DATABASE_URL": url, "RJ_NATIONAL_SCALE": str(args.scale)}
@@ -766,7 +767,6 @@ async def main(argv: list[str] | None = None) -> int:
         script_text, variables = pgbench_script(statements, case_id)
         script = work / "transition.sql"
         script.write_text(script_text)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "transition-pgbench.sql").write_text(script_text)
         pg_clients = [1, 2, 4, 8, 16, 32]
         await prepare_pgbench_cases(url, max(pg_clients))
