@@ -70,7 +70,9 @@ test-fuzz: $(DEV_STAMP)
 	RJ_TEST_DATABASE_URL=$${RJ_TEST_DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/python -m tests.fuzz.runner --role practitioner --backend auto
 	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 30
 
+## make bench: the benchmark (needs PostgreSQL on 127.0.0.1:5432, wrk and pgbench; see README)
 bench: $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	bench/run
 
 clean:
