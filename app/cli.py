@@ -30,8 +30,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API with uvicorn."""
     import uvicorn
 
+    from app.config import server_workers
+
     settings = get_settings()
-    workers = args.workers or settings.workers
+    workers = args.workers or server_workers(settings)
     uvicorn.run(
         "app.main:app",
         host=args.host or settings.host,

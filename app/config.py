@@ -1,6 +1,7 @@
 """Service configuration, read from `RJ_*` environment variables (or `.env`)."""
 
 import json
+import os
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -50,8 +51,15 @@ class Settings(BaseSettings):
     jwt_rep_claim: str = "rep_id"
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
+    # uvicorn worker processes; unset: one per core on PostgreSQL (at most 8), one on SQLite.
+    workers: int | None = None
     db_pool_size: int = 10
+    # A ping before each use of a pooled connection costs a round trip per request; without it
+    # a connection broken by a database restart fails one request and is then replaced.
+    db_pool_pre_ping: bool = False
+    # How long a process trusts a bearer key it has already looked up (0: look it up on every
+    # request). A deactivated key stops working everywhere within this many seconds.
+    auth_cache_seconds: float = 5.0
     sqlite_busy_timeout_ms: int = 30_000
     non_associations_url: str | None = None
     non_associations_token: str | None = None
@@ -88,6 +96,15 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+
+def server_workers(settings: Settings) -> int:
+    """How many worker processes `serve` runs."""
+    if settings.workers:
+        return settings.workers
+    if settings.database_url.startswith("sqlite"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 @lru_cache

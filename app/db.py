@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from app.common.jsonable import canonical_json
 from app.config import Settings
 
 
@@ -86,14 +87,21 @@ def make_engine(settings: Settings) -> AsyncEngine:
     """Build the engine; SQLite gets WAL, full sync and immediate write transactions."""
     url = settings.database_url
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            json_serializer=canonical_json,
+        )
         _tune_sqlite(engine, settings)
         return engine
+    # JSON columns are written in the audit chain's canonical form, so that verification can
+    # hash the stored text as it is instead of parsing and serialising it again.
     return create_async_engine(
         url,
+        json_serializer=canonical_json,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
     )
 
 
@@ -129,6 +137,26 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no transaction of their own on PostgreSQL: each statement already sees
+        # its own snapshot under READ COMMITTED, and BEGIN and COMMIT are two round trips.
+        self.read_sessionmaker = (
+            async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
+            if self.engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: no transaction on PostgreSQL (the same as `transaction`
+        on SQLite, where a transaction is what keeps readers and writers apart)."""
+        if self.read_sessionmaker is self.sessionmaker:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self.read_sessionmaker() as session:
+            yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

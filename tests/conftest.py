@@ -94,6 +94,8 @@ def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
     """Settings for one test; change them with monkeypatch.setenv and get_settings.cache_clear()."""
     monkeypatch.setenv("RJ_DATABASE_URL", database_url)
     monkeypatch.setenv("RJ_BASE_URL", "http://rj.test")
+    # Tests change keys and expect the change at once; the key cache has tests of its own.
+    monkeypatch.setenv("RJ_AUTH_CACHE_SECONDS", "0")
     for name in ("RJ_NON_ASSOCIATIONS_URL", "RJ_INCIDENT_REPORTING_URL"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()

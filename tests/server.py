@@ -33,6 +33,9 @@ class Server:
             "RJ_DATABASE_URL": database_url,
             "RJ_BASE_URL": self.url,
             "RJ_LOG_LEVEL": "warning",
+            # One process: a kill is then a crash of the whole service (unset means one per core
+            # on PostgreSQL, and workers would outlive a killed parent).
+            "RJ_WORKERS": "1",
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

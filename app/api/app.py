@@ -33,6 +33,7 @@ from app.api.routes import (
     workflow,
 )
 from app.auth.jwt import JwtVerifier
+from app.auth.service import PrincipalCache
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = db
     app.state.settings = settings
     app.state.jwt = JwtVerifier.from_settings(settings)
+    app.state.principals = PrincipalCache(settings.auth_cache_seconds)
     problems.install(app)
     # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
     app.add_middleware(IdempotencyMiddleware)

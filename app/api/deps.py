@@ -29,14 +29,32 @@ def database(request: Request) -> Database:
     return db
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request: committed once the route returns."""
-    async with database(request).transaction() as session:
+    """One session per request: for a change, one transaction committed once the route returns;
+    for a read (GET, HEAD), no transaction at all on PostgreSQL."""
+    db = database(request)
+    if request.method in SAFE_METHODS:
+        async with db.reading() as session:
+            yield session
+        return
+    async with db.transaction() as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def settings_dependency() -> Settings:
+    """The process's settings."""
+    return get_settings()
+
+
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, and the
+# hand-off to the thread and back costs more than these functions do.
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `rj-casework clients create`")
@@ -82,7 +100,8 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
         principal = await verifier.principal(token, request.headers)
         await jwt_auth.check_rep(session, principal)
     else:
-        principal = await auth.authenticate(session, token)
+        cache: auth.PrincipalCache | None = getattr(request.app.state, "principals", None)
+        principal = await auth.authenticate(session, token, cache)
     if principal is None:
         raise UnauthenticatedError("the bearer token is not valid")
     request.state.principal = principal
@@ -93,7 +112,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 PrincipalAloneDep = Annotated[Principal, Depends(get_principal_alone)]
 
 
-def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
+async def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
     """The caller and request id, for services that change data."""
     return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
 
@@ -110,7 +129,7 @@ ContextAloneDep = Annotated[RequestContext, Depends(get_context_alone)]
 def permission(perm: Permission) -> Any:
     """A dependency refusing callers whose role lacks `perm` (403)."""
 
-    def check(principal: PrincipalDep) -> None:
+    async def check(principal: PrincipalDep) -> None:
         require(principal, perm)
 
     return Depends(check)
@@ -167,12 +186,12 @@ def parse_if_match(value: str) -> int:
     return int(value.removeprefix("W/").strip('"'))
 
 
-def if_match_optional(if_match: Annotated[str | None, IF_MATCH] = None) -> int | None:
+async def if_match_optional(if_match: Annotated[str | None, IF_MATCH] = None) -> int | None:
     """`If-Match` when sent."""
     return None if if_match is None else parse_if_match(if_match)
 
 
-def if_match_required(if_match: Annotated[str, IF_MATCH]) -> int:
+async def if_match_required(if_match: Annotated[str, IF_MATCH]) -> int:
     """`If-Match`, required: missing is 428 (see `app.api.problems`), malformed 422."""
     return parse_if_match(if_match)
 
@@ -184,11 +203,7 @@ IfMatchRequired = Annotated[int, Depends(if_match_required)]
 class Paging:
     """`page` (0-based) and `size` (at most the configured maximum)."""
 
-    def __init__(
-        self,
-        page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-        size: Annotated[int, Query(ge=1, le=100)] = 20,
-    ) -> None:
+    def __init__(self, page: int = 0, size: int = 20) -> None:
         self.page = page
         self.size = size
 
@@ -198,4 +213,12 @@ class Paging:
         return self.page * self.size
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def paging(
+    page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Paging:
+    """`page` and `size` from the query."""
+    return Paging(page, size)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]

@@ -1,16 +1,17 @@
 """How audit records are hashed and linked: the content hash, then the chain link."""
 
 import hashlib
-import json
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from app.audit.models import AuditRecord
+from app.common.jsonable import canonical_json
 
 
 def canonical(value: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(value).encode()
 
 
 def content_of(record: AuditRecord) -> dict[str, Any]:
@@ -31,6 +32,47 @@ def content_of(record: AuditRecord) -> dict[str, Any]:
 def content_hash(record: AuditRecord) -> str:
     """SHA-256 of the record's content."""
     return hashlib.sha256(canonical(content_of(record))).hexdigest()
+
+
+def _string(value: str | None) -> str:
+    return "null" if value is None else str(encode_basestring(value))
+
+
+def content_from_texts(
+    *,
+    case_id: str | None,
+    occurred_at: datetime,
+    request_id: str | None,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    before: str | None,
+    after: str | None,
+) -> bytes:
+    """The bytes `canonical(content_of(record))` gives, assembled from the canonical JSON texts of
+    actor, before and after (as stored): no parsing, one pass. Keys in sorted order."""
+    return (
+        '{"action":'
+        + encode_basestring(action)
+        + ',"actor":'
+        + actor
+        + ',"after":'
+        + (after if after is not None else "null")
+        + ',"before":'
+        + (before if before is not None else "null")
+        + ',"caseId":'
+        + _string(case_id)
+        + ',"entityId":'
+        + _string(entity_id)
+        + ',"entityType":'
+        + encode_basestring(entity_type)
+        + ',"occurredAt":"'
+        + _iso(occurred_at)
+        + '","requestId":'
+        + _string(request_id)
+        + "}"
+    ).encode()
 
 
 def link_hash(chain: str, seq: int, prev_hash: str, content_digest: str) -> str:

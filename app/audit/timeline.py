@@ -71,7 +71,10 @@ def _transition(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 def _updated(a: dict[str, Any], _b: dict[str, Any]) -> str:
-    changed = ", ".join(FIELD_WORDS.get(k, k) for k in a)
+    # In the fields' own order: stored JSON is canonical, so the record's key order is not the request's.
+    order = list(FIELD_WORDS)
+    keys = sorted(a, key=lambda k: (order.index(k) if k in order else len(order), k))
+    changed = ", ".join(FIELD_WORDS.get(k, k) for k in keys)
     level = f" Risk level now {a['riskLevel']}." if a.get("riskLevel") else ""
     return f"Case details changed: {changed}.{level}"
 

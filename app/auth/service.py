@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+import time
 import uuid
 
 from sqlalchemy import select
@@ -48,16 +49,57 @@ async def is_practitioner_in(session: AsyncSession, client_id: uuid.UUID | None,
     )
 
 
-async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+class PrincipalCache:
+    """Keys this process looked up in the last few seconds, so that a busy client does not
+    cost a database round trip per request. Only what the database said is kept, for a bounded
+    time; the database stays the one source every instance reads."""
+
+    def __init__(self, seconds: float, max_entries: int = 10_000) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        """The principal seen for this key, if seen recently enough."""
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            del self._entries[key_hash]
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        """Remember a key the database accepted."""
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key_hash] = (time.monotonic() + self.seconds, principal)
+
+
+async def authenticate(
+    session: AsyncSession, token: str, cache: PrincipalCache | None = None
+) -> Principal | None:
     """The principal behind a bearer key, or None if the key is unknown or revoked."""
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         return None
+    key_hash = hash_key(token)
+    if cache is not None:
+        known = cache.get(key_hash)
+        if known is not None:
+            return known
     client = (
         await session.execute(
-            select(ApiClient).where(col(ApiClient.key_hash) == hash_key(token), col(ApiClient.active))
+            select(ApiClient).where(col(ApiClient.key_hash) == key_hash, col(ApiClient.active))
         )
     ).scalar_one_or_none()
-    return principal_of(client) if client else None
+    if client is None:
+        return None
+    principal = principal_of(client)
+    if cache is not None:
+        cache.put(key_hash, principal)
+    return principal
 
 
 async def create_client(

@@ -15,7 +15,10 @@ class Case(SQLModel, table=True):
     __tablename__ = "rj_case"
     __table_args__ = (
         UniqueConstraint("source_system", "source_reference", name="uq_case_source"),
-        Index("ix_case_prison_state", "prison_id", "state"),
+        # The lists: by state (and prison), most recently changed first, one page at a time.
+        Index("ix_case_state_updated", "state", "updated_at", "id"),
+        Index("ix_case_prison_state_updated", "prison_id", "state", "updated_at", "id"),
+        Index("ix_case_prison_updated", "prison_id", "updated_at", "id"),
         Index("ix_case_updated", "updated_at"),
         Index("ix_case_prison_created", "prison_id", "created_at"),
         Index("ix_case_prison_concluded", "prison_id", "concluded_at"),
@@ -25,7 +28,7 @@ class Case(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     reference: str = Field(max_length=20, unique=True)
     prison_id: str = Field(max_length=3)
-    state: str = Field(max_length=30, index=True)
+    state: str = Field(max_length=30)
     previous_state: str | None = Field(default=None, max_length=30)
     paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     pause_reason: str | None = None

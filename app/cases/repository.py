@@ -4,18 +4,36 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
-from app.db import dialect_insert
+from app.db import UTCDateTime, dialect_insert
 from app.safeguarding.models import SafeguardingConcern
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -32,24 +50,27 @@ class CaseBundle:
 _dialect_insert = dialect_insert
 
 
-def _id_condition(key: str) -> ColumnElement[bool] | None:
-    if re.fullmatch(CASE_REFERENCE, key):
-        return col(Case.reference) == key
-    try:
-        return col(Case.id) == uuid.UUID(key)
-    except ValueError:
-        return None
+# Built once: building and keying a statement costs more than running it from the cache.
+_BY_ID = select(Case).where(col(Case.id) == bindparam("key"))
+_BY_REFERENCE = select(Case).where(col(Case.reference) == bindparam("key"))
+_LOCKED = {
+    stmt: stmt.with_for_update().execution_options(populate_existing=True) for stmt in (_BY_ID, _BY_REFERENCE)
+}
 
 
 async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Case | None:
     """A case by id or reference; `lock` takes its row lock for the transaction."""
-    condition = _id_condition(key)
-    if condition is None:
-        return None
-    stmt = select(Case).where(condition)
+    value: str | uuid.UUID
+    if re.fullmatch(CASE_REFERENCE, key):
+        stmt, value = _BY_REFERENCE, key
+    else:
+        try:
+            stmt, value = _BY_ID, uuid.UUID(key)
+        except ValueError:
+            return None
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return (await session.execute(stmt)).scalar_one_or_none()
+        stmt = _LOCKED[stmt]
+    return (await session.execute(stmt, {"key": value})).scalar_one_or_none()
 
 
 async def rep_is_assigned(session: AsyncSession, case_id: uuid.UUID, rep_id: uuid.UUID | None) -> bool:
@@ -105,38 +126,144 @@ async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
 
 
 async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBundle]:
-    """Bundles for many cases in four queries, whatever their number."""
+    """Bundles for many cases in two queries (parties, consents and reps in one; flags), whatever
+    their number."""
     bundles = {c.id: CaseBundle(case=c) for c in cases}
     if not bundles:
         return []
     ids = list(bundles)
-    parties = await session.execute(
-        select(Party)
-        .where(col(Party.case_id).in_(ids))
-        .order_by(col(Party.created_at), col(Party.prisoner_number))
-    )
-    for party in parties.scalars():
-        bundles[party.case_id].parties.append(party)
-    consents = await session.execute(
-        select(Consent)
-        .where(col(Consent.case_id).in_(ids))
-        .order_by(col(Consent.case_id), col(Consent.audit_seq))
-    )
-    for consent in consents.scalars():
-        bundles[consent.case_id].consents[(consent.party_id, consent.scope)] = consent
-    reps = await session.execute(
-        select(CaseRep.case_id, CaseRep.rep_id).where(col(CaseRep.case_id).in_(ids))  # type: ignore[call-overload]
-    )
-    for case_id, rep_id in reps:
-        bundles[case_id].rep_ids.append(rep_id)
+    for row in await session.execute(_BUNDLE, {"ids": ids}):
+        kind, case_id = row[0], row[1]
+        bundle = bundles[case_id]
+        if kind == "p":
+            party = _loaded(
+                session,
+                Party,
+                {
+                    "id": row[2],
+                    "case_id": case_id,
+                    "prisoner_number": row[3],
+                    "first_name": row[4],
+                    "last_name": row[5],
+                    "role": row[6],
+                    "location": row[7],
+                    "created_at": row[8],
+                },
+            )
+            bundle.parties.append(party)
+        elif kind == "c":
+            consent = _loaded(
+                session,
+                Consent,
+                {
+                    "id": row[2],
+                    "case_id": case_id,
+                    "party_id": row[11],
+                    "scope": row[3],
+                    "given": row[10],
+                    "method": row[4],
+                    "recorded_by": row[5],
+                    "recorded_by_client_id": row[12],
+                    "recorded_at": row[8],
+                    "audit_seq": row[9],
+                },
+            )
+            bundle.consents[(consent.party_id, consent.scope)] = consent
+        else:
+            bundle.rep_ids.append(row[2])
     flags = await session.execute(
         select(CaseFlag).where(col(CaseFlag.case_id).in_(ids)).order_by(col(CaseFlag.at), col(CaseFlag.id))
     )
-    for flag in flags.scalars():
-        bundles[flag.case_id].flags.append(flag)
+    for case_flag in flags.scalars():
+        bundles[case_flag.case_id].flags.append(case_flag)
     for bundle in bundles.values():
         bundle.rep_ids.sort()
     return [bundles[c.id] for c in cases]
+
+
+def _bundle_rows(ids: Any) -> Any:
+    """Parties, consents (in ledger order) and reps of the cases, as rows of one shape."""
+    text, number, flag, uid, moment = (
+        String(),
+        Integer(),
+        Boolean(),
+        Uuid(),
+        UTCDateTime(),
+    )
+    none = null()
+    parties = select(
+        literal("p", text),
+        col(Party.case_id),
+        col(Party.id),
+        col(Party.prisoner_number),
+        col(Party.first_name),
+        col(Party.last_name),
+        col(Party.role),
+        col(Party.location),
+        col(Party.created_at),
+        cast(none, number),
+        cast(none, flag),
+        cast(none, uid),
+        cast(none, uid),
+    ).where(col(Party.case_id).in_(ids))
+    consents = select(
+        literal("c", text),
+        col(Consent.case_id),
+        col(Consent.id),
+        col(Consent.scope),
+        col(Consent.method),
+        col(Consent.recorded_by),
+        cast(none, text),
+        cast(none, text),
+        col(Consent.recorded_at),
+        col(Consent.audit_seq),
+        col(Consent.given),
+        col(Consent.party_id),
+        col(Consent.recorded_by_client_id),
+    ).where(col(Consent.case_id).in_(ids))
+    reps = select(
+        literal("r", text),
+        col(CaseRep.case_id),
+        col(CaseRep.rep_id),
+        cast(none, text),
+        cast(none, text),
+        cast(none, text),
+        cast(none, text),
+        cast(none, text),
+        cast(none, moment),
+        cast(none, number),
+        cast(none, flag),
+        cast(none, uid),
+        cast(none, uid),
+    ).where(col(CaseRep.case_id).in_(ids))
+    # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier).
+    return union_all(parties, consents, reps).order_by(
+        text_column(1), text_column(10), text_column(9), text_column(4)
+    )
+
+
+def text_column(position: int) -> Any:
+    """ORDER BY a union's column by position."""
+    return literal_column(str(position))
+
+
+_BUNDLE = _bundle_rows(bindparam("ids", expanding=True))
+
+
+def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of `model` with `values`, in the session as if the ORM had loaded it: built
+    the way the ORM's own loader builds rows (no validation, a tenth of the cost of the
+    constructor), or the instance the session already holds for that key."""
+    mapper: Any = inspect(model)
+    identity = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    existing = session.sync_session.identity_map.get(identity)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj  # type: ignore[no-any-return]
 
 
 async def list_cases(

@@ -1,5 +1,6 @@
 """Plain JSON values for audit records and events (ids and times as strings)."""
 
+import json
 import uuid
 from datetime import date, datetime
 from enum import Enum
@@ -25,3 +26,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, float):
         return str(value)
     raise TypeError(f"cannot record {type(value).__name__} in the audit trail")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON text (sorted keys, no spaces, UTF-8 as is): how the audit chain hashes
+    content, and how JSON columns are written, so that a stored text can be hashed as it is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

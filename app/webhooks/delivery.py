@@ -89,11 +89,16 @@ async def claim_due(db: Database, worker: str, *, limit: int) -> list[Job]:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        # The due rows first, then the update: as a subquery of the UPDATE, PostgreSQL may run
+        # the LIMIT ... SKIP LOCKED again per row and lease more than `limit`.
+        ids = list((await session.execute(due)).scalars())
+        if not ids:
+            return []
         claimed = list(
             (
                 await session.execute(
                     update(WebhookDelivery)
-                    .where(col(WebhookDelivery.id).in_(due.scalar_subquery()))
+                    .where(col(WebhookDelivery.id).in_(ids))
                     .values(
                         claimed_until=now + timedelta(seconds=settings.webhook_lease_seconds),
                         claimed_by=worker,

@@ -89,7 +89,9 @@ class TestDatabaseStopped:
     ) -> None:
         settings = Settings(database_url=own_postgres.url)
         await upgrade(settings)
-        db = Database(settings)
+        # The test's own pool outlives the restart: it pings, so the checks after it get live
+        # connections (the server's pool does not ping; a broken connection is replaced).
+        db = Database(settings.model_copy(update={"db_pool_pre_ping": True}))
         keys = await Keys.create(db)
         server = Server(own_postgres.url, log=tmp_path / "server.log").start()
         seen: dict[str, int] = {}

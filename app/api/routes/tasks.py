@@ -32,9 +32,14 @@ from app.tasks.schemas import (
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
-async def present_tasks(session: AsyncSession, tasks: list[Task]) -> list[TaskPublic]:
-    """Tasks with their case reference and whom to see."""
-    extra = await service.task_view_rows(session, tasks)
+async def present_tasks(
+    session: AsyncSession,
+    tasks: list[Task],
+    extra: dict[uuid.UUID, tuple[str | None, Party | None]] | None = None,
+) -> list[TaskPublic]:
+    """Tasks with their case reference and whom to see (looked up unless given)."""
+    if extra is None:
+        extra = await service.task_view_rows(session, tasks)
     out = []
     for t in tasks:
         reference, party = extra[t.id]
@@ -95,15 +100,24 @@ async def list_tasks(
     if assignee_id:
         conditions.append(col(Task.assignee_id) == assignee_id)
     total = (await session.execute(select(func.count()).select_from(Task).where(*conditions))).scalar_one()
-    rows = await session.execute(
-        select(Task)
-        .where(*conditions)
-        .order_by(service.safeguarding_first(), col(Task.due_at), col(Task.id))
-        .offset(paging.offset)
-        .limit(paging.size)
-    )
+    # The case reference and the party come with the page, in the same query.
+    rows = (
+        await session.execute(
+            select(Task, col(Case.reference), Party)
+            .outerjoin(Case, col(Case.id) == col(Task.case_id))
+            .outerjoin(Party, col(Party.id) == col(Task.party_id))
+            .where(*conditions)
+            .order_by(service.safeguarding_first(), col(Task.due_at), col(Task.id))
+            .offset(paging.offset)
+            .limit(paging.size)
+        )
+    ).all()
+    page = [task for task, _reference, _party in rows]
+    extra: dict[uuid.UUID, tuple[str | None, Party | None]] = {
+        task.id: (reference, party) for task, reference, party in rows
+    }
     return Page[TaskPublic].of(
-        await present_tasks(session, list(rows.scalars())),
+        await present_tasks(session, page, extra),
         number=paging.page,
         size=paging.size,
         total=total,

@@ -1,0 +1,100 @@
+"""The national data set generator, at a tiny scale: what it writes verifies and works."""
+
+import json
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from app.audit.chain import content_hash
+from app.audit.models import AuditChainHead, AuditRecord
+from app.audit.service import verify
+from app.cases.models import Case, Consent, Party
+from app.db import Database
+from app.tasks.models import Task
+from bench.national import Plan, load_national
+
+SCALE = 0.0004  # 120 cases, 2 prisons
+
+
+async def _count(db: Database, model: type) -> int:
+    async with db.transaction() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+class TestLoadNational:
+    async def test_every_chain_verifies_and_counts_follow_the_plan(
+        self, db: Database, tmp_path: Path
+    ) -> None:
+        assert await load_national(db, scale=SCALE, keys_file=tmp_path / "keys.json", progress=False) == 0
+
+        result = await verify(db.engine)
+        plan = Plan.scaled(SCALE)
+        assert result.valid, result.first_invalid
+        assert result.checked == plan.audit_records
+        assert await _count(db, AuditRecord) == plan.audit_records
+        assert await _count(db, Case) == plan.cases
+        assert await _count(db, Party) == plan.cases * 10 // 3
+        assert await _count(db, Consent) == plan.consents
+        assert await _count(db, Task) == plan.tasks
+
+    async def test_records_hash_as_the_service_hashes_them(self, db: Database, tmp_path: Path) -> None:
+        await load_national(db, scale=SCALE, keys_file=tmp_path / "keys.json", progress=False)
+
+        async with db.transaction() as session:
+            records = list((await session.execute(select(AuditRecord))).scalars())
+            cases = list((await session.execute(select(Case))).scalars())
+            head = (await session.execute(select(AuditChainHead))).scalar_one()
+        assert all(content_hash(r) == r.content_hash for r in records)
+        ends = {}
+        for r in records:
+            if r.seq > ends.get(r.chain, (0, ""))[0]:
+                ends[r.chain] = (r.seq, r.hash)
+        assert all(ends[str(c.id)] == (c.audit_seq, c.audit_head) for c in cases)
+        assert ends["global"] == (head.seq, head.hash)
+
+    async def test_cases_are_in_every_state(self, db: Database, tmp_path: Path) -> None:
+        await load_national(db, scale=0.002, keys_file=tmp_path / "keys.json", progress=False)
+
+        async with db.transaction() as session:
+            states = set((await session.execute(select(Case.state).distinct())).scalars())  # type: ignore[call-overload]
+        assert states == {
+            "referred",
+            "assessment",
+            "shuttle_mediation",
+            "letter_exchange",
+            "conference",
+            "follow_up",
+            "on_hold",
+            "closed",
+        }
+
+    async def test_written_keys_work_against_the_api(
+        self, db: Database, client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await load_national(db, scale=SCALE, keys_file=tmp_path / "keys.json", progress=False)
+        keys = json.loads((tmp_path / "keys.json").read_text())
+        async with db.transaction() as session:
+            case = (
+                await session.execute(select(Case).where(Case.state == "assessment").limit(1))
+            ).scalar_one()
+
+        r = await client.get(
+            f"/cases/{case.id}", headers={"Authorization": f"Bearer {keys['practitioners'][case.prison_id]}"}
+        )
+        paused = await client.post(
+            f"/cases/{case.id}/transitions",
+            json={"trigger": "pause", "until": "2099-01-01T00:00:00+00:00", "reason": "cooling off"},
+            headers={"Authorization": f"Bearer {keys['practitioners'][case.prison_id]}"},
+        )
+
+        assert r.status_code == 200
+        assert r.json()["reference"] == case.reference
+        assert paused.status_code == 200, paused.text
+        assert (await verify(db.engine)).valid
+
+    async def test_a_database_with_cases_is_refused(self, db: Database, tmp_path: Path) -> None:
+        await load_national(db, scale=SCALE, keys_file=tmp_path / "keys.json", progress=False)
+
+        assert await load_national(db, scale=SCALE, keys_file=tmp_path / "again.json", progress=False) == 1
+        assert await _count(db, Case) == Plan.scaled(SCALE).cases
