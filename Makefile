@@ -38,8 +38,8 @@ worker: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/rj-casework openapi
 
-## make test: lint, type-check, Dockerfile lint, the suite on SQLite and on PostgreSQL, then the fuzzing
-test: lint typecheck dockerlint test-sqlite test-postgres test-fuzz
+## make test: lint, type-check, Dockerfile lint, the fuzzing, then the suite on SQLite and on PostgreSQL
+test: lint typecheck dockerlint test-fuzz test-sqlite test-postgres
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check app tests bench migrations
