@@ -28,22 +28,16 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API with uvicorn."""
-    import uvicorn
-
     from app.config import server_workers
+    from app.serving import serve
 
     settings = get_settings()
-    workers = args.workers or server_workers(settings)
-    uvicorn.run(
-        "app.main:app",
+    return serve(
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=workers,
+        workers=args.workers or server_workers(settings),
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
-        server_header=False,
     )
-    return 0
 
 
 def _run(job: Callable[[Any], Coroutine[Any, Any, int]]) -> int:

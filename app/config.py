@@ -21,8 +21,6 @@ class Settings(BaseSettings):
     rep_max_pause_hours: int = 72
     # The prisons' local time: reps' daily lists run from midnight to midnight here.
     local_timezone: str = "Europe/London"
-    page_size_default: int = 20
-    page_size_max: int = 100
     max_body_bytes: int = 1_048_576
     docs_enabled: bool = True
     # Browser origins allowed to call the API (CORS); empty keeps CORS closed.
@@ -53,7 +51,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # uvicorn worker processes; unset: one per core on PostgreSQL (at most 8), one on SQLite.
     workers: int | None = None
-    db_pool_size: int = 10
+    # Connections each worker keeps open. Overflow beyond them (up to half as many again) is
+    # opened and closed per burst, which costs a connection set-up per request at the peak.
+    db_pool_size: int = 20
     # A ping before each use of a pooled connection costs a round trip per request; without it
     # a connection broken by a database restart fails one request and is then replaced.
     db_pool_pre_ping: bool = False

@@ -100,7 +100,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         url,
         json_serializer=canonical_json,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=settings.db_pool_size // 2,
         pool_pre_ping=settings.db_pool_pre_ping,
     )
 

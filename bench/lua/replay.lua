@@ -18,6 +18,9 @@ function init(args)
   run = os.getenv("RJ_BENCH_RUN")
   oklog = io.open(os.getenv("RJ_BENCH_OKLOG") .. "." .. tid, "w")
   idx = 0
+  -- wrk calls request() once on the first thread to check the request before any is sent
+  -- (script_verify_request): that call must not use up a request of the list.
+  verified = tid ~= 1
   ok = 0
   other = 0
   -- each thread starts at its own place in the list, so threads never share a request
@@ -25,6 +28,11 @@ function init(args)
 end
 
 function request()
+  if not verified then
+    verified = true
+    local r = reqs[offset + 1]
+    return wrk.format(r[1], r[2], {}, r[4])
+  end
   idx = idx + 1
   local r = reqs[((offset + idx - 1) % #reqs) + 1]
   local token = run .. "-" .. tid .. "-" .. idx

@@ -1,0 +1,138 @@
+"""`rj-casework serve --workers N`: each worker listens on the port itself (SO_REUSEPORT), so
+connections spread over the workers; a dead worker is replaced; SIGTERM stops them all."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import CLI, REPO, Server
+
+WORKERS = 2
+CONNECTIONS = 24
+
+
+def workers_of(server: Server) -> list[int]:
+    """The worker processes of the supervising `serve` process."""
+    assert server.proc is not None
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(server.proc.pid)], capture_output=True, text=True, check=False
+    )
+    pids = []
+    for pid in (int(p) for p in out.stdout.split()):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in cmd and state != "Z":
+            pids.append(pid)
+    return sorted(pids)
+
+
+def wait_for_workers(server: Server, n: int, *, without: int | None = None, timeout: float = 30) -> list[int]:
+    """The pids once `n` workers (none of them `without`) run and the service answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = workers_of(server)
+        if len(pids) == n and without not in pids:
+            try:
+                if httpx.get(f"{server.url}/health/ping", timeout=1).status_code == 200:
+                    return pids
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    raise AssertionError(f"expected {n} workers, have {workers_of(server)}")
+
+
+def established_on(pid: int, port: int) -> int:
+    """How many established TCP connections to `port` the process holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    with Server(database_url, log=tmp_path / "server.log", env={"RJ_WORKERS": str(WORKERS)}) as s:
+        wait_for_workers(s, WORKERS)
+        yield s
+
+
+class TestWorkers:
+    def test_connections_spread_over_every_worker(self, server: Server) -> None:
+        clients = [httpx.Client(base_url=server.url, timeout=10) for _ in range(CONNECTIONS)]
+        try:
+            for c in clients:
+                assert c.get("/health/ping").status_code == 200
+            held = {pid: established_on(pid, server.port) for pid in workers_of(server)}
+        finally:
+            for c in clients:
+                c.close()
+        assert sum(held.values()) == CONNECTIONS
+        # Spread by the kernel's hash of each connection: all 24 on one worker is a 1-in-8-million
+        # event; with one shared socket they bunch on whichever worker accepts first.
+        assert all(n > 0 for n in held.values()), held
+
+    def test_a_killed_worker_is_replaced(self, server: Server) -> None:
+        before = workers_of(server)
+        os.kill(before[0], signal.SIGKILL)
+        after = wait_for_workers(server, WORKERS, without=before[0])
+        assert before[0] not in after
+        assert before[1] in after
+        assert httpx.get(f"{server.url}/health/ping").status_code == 200
+
+    def test_sigterm_stops_every_worker(self, server: Server) -> None:
+        pids = workers_of(server)
+        assert server.proc is not None
+        server.proc.terminate()
+        assert server.proc.wait(timeout=30) == 0
+        for pid in pids:
+            assert not Path(f"/proc/{pid}").exists() or b"zombie" in Path(f"/proc/{pid}/status").read_bytes()
+
+    def test_a_killed_supervisor_takes_its_workers_with_it(self, server: Server) -> None:
+        pids = workers_of(server)
+        server.kill()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{p}").exists() for p in pids)
+
+
+def test_a_port_in_use_is_a_one_line_failure(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "RJ_DATABASE_URL": database_url, "RJ_WORKERS": str(WORKERS)}
+        proc = subprocess.run(
+            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"rj-casework: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
