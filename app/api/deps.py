@@ -139,12 +139,14 @@ async def _case_in_scope(
     case_id: str, session: AsyncSession, principal: Principal, *, lock: bool
 ) -> CaseBundle:
     require(principal, Permission.CASE_READ)
-    case = await repo.get_case(session, case_id, lock=lock)
-    if case is None or not sees_case(
-        principal, case, rep_assigned=await repo.rep_is_assigned(session, case.id, principal.rep_id)
+    bundle = await repo.get_bundle(session, case_id, lock=lock)
+    if bundle is None or not sees_case(
+        principal,
+        bundle.case,
+        rep_assigned=principal.rep_id is not None and principal.rep_id in bundle.rep_ids,
     ):
         raise NotFoundError(f"no case {case_id}")
-    return await repo.load_bundle(session, case)
+    return bundle
 
 
 async def case_in_scope(

@@ -1,6 +1,7 @@
 """How audit records are hashed and linked: the content hash, then the chain link."""
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -14,22 +15,36 @@ def canonical(value: Any) -> bytes:
     return canonical_json(value).encode()
 
 
-def content_of(record: AuditRecord) -> dict[str, Any]:
-    """The part of a record its content hash covers."""
+CONTENT_FIELDS = (
+    "case_id",
+    "occurred_at",
+    "request_id",
+    "actor",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+)
+
+
+def content_of(record: AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a record (or of the values of one about to be written) its content hash covers."""
+    v = record if isinstance(record, Mapping) else {k: getattr(record, k) for k in CONTENT_FIELDS}
     return {
-        "caseId": str(record.case_id) if record.case_id else None,
-        "occurredAt": _iso(record.occurred_at),
-        "requestId": record.request_id,
-        "actor": record.actor,
-        "action": record.action,
-        "entityType": record.entity_type,
-        "entityId": record.entity_id,
-        "before": record.before,
-        "after": record.after,
+        "caseId": str(v["case_id"]) if v["case_id"] else None,
+        "occurredAt": _iso(v["occurred_at"]),
+        "requestId": v["request_id"],
+        "actor": v["actor"],
+        "action": v["action"],
+        "entityType": v["entity_type"],
+        "entityId": v["entity_id"],
+        "before": v["before"],
+        "after": v["after"],
     }
 
 
-def content_hash(record: AuditRecord) -> str:
+def content_hash(record: AuditRecord | Mapping[str, Any]) -> str:
     """SHA-256 of the record's content."""
     return hashlib.sha256(canonical(content_of(record))).hexdigest()
 

@@ -26,7 +26,7 @@ from app.common.jsonable import plain
 from app.context import RequestContext
 
 
-def _record(
+def _values(
     ctx: RequestContext,
     *,
     chain: str,
@@ -38,26 +38,56 @@ def _record(
     entity_id: Any,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
-) -> AuditRecord:
-    record = AuditRecord(
-        chain=chain,
+) -> dict[str, Any]:
+    """The columns of a new audit record, hashes included."""
+    values: dict[str, Any] = {
+        "chain": chain,
+        "seq": seq,
+        "case_id": case_id,
+        "occurred_at": clock.now(),
+        "request_id": ctx.request_id,
+        "actor": ctx.principal.actor(),
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id) if entity_id is not None else None,
+        "before": plain(before) if before is not None else None,
+        "after": plain(after) if after is not None else None,
+        "prev_hash": prev_hash,
+        "redacted": False,
+    }
+    values["content_hash"] = content_hash(values)
+    values["hash"] = link_hash(chain, seq, prev_hash, values["content_hash"])
+    return values
+
+
+def next_case_record(
+    ctx: RequestContext,
+    case: Case,
+    *,
+    action: str,
+    entity_type: str = "case",
+    entity_id: Any = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of the case's next audit record; the case's chain head moves to it, so the
+    caller must write both (it holds the case row lock)."""
+    seq = case.audit_seq + 1
+    values = _values(
+        ctx,
+        chain=str(case.id),
         seq=seq,
-        case_id=case_id,
-        occurred_at=clock.now(),
-        request_id=ctx.request_id,
-        actor=ctx.principal.actor(),
+        prev_hash=case.audit_head,
+        case_id=case.id,
         action=action,
         entity_type=entity_type,
-        entity_id=str(entity_id) if entity_id is not None else None,
-        before=plain(before) if before is not None else None,
-        after=plain(after) if after is not None else None,
-        content_hash="",
-        prev_hash=prev_hash,
-        hash="",
+        entity_id=entity_id if entity_id is not None else case.id,
+        before=before,
+        after=after,
     )
-    record.content_hash = content_hash(record)
-    record.hash = link_hash(chain, seq, prev_hash, record.content_hash)
-    return record
+    case.audit_seq = seq
+    case.audit_head = values["hash"]
+    return values
 
 
 def record_case_change(
@@ -72,21 +102,11 @@ def record_case_change(
     after: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Append a record to the case's own chain. The caller holds the case row lock."""
-    seq = case.audit_seq + 1
-    record = _record(
-        ctx,
-        chain=str(case.id),
-        seq=seq,
-        prev_hash=case.audit_head,
-        case_id=case.id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id if entity_id is not None else case.id,
-        before=before,
-        after=after,
+    record = AuditRecord(
+        **next_case_record(
+            ctx, case, action=action, entity_type=entity_type, entity_id=entity_id, before=before, after=after
+        )
     )
-    case.audit_seq = seq
-    case.audit_head = record.hash
     session.add(record)
     return record
 
@@ -103,17 +123,19 @@ async def record_global_change(
 ) -> AuditRecord:
     """Append a record to the chain of changes outside cases, locking its head."""
     head = await _lock_global_head(session)
-    record = _record(
-        ctx,
-        chain=GLOBAL_CHAIN,
-        seq=head.seq + 1,
-        prev_hash=head.hash,
-        case_id=None,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
+    record = AuditRecord(
+        **_values(
+            ctx,
+            chain=GLOBAL_CHAIN,
+            seq=head.seq + 1,
+            prev_hash=head.hash,
+            case_id=None,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
     )
     head.seq = record.seq
     head.hash = record.hash

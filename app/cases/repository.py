@@ -1,9 +1,10 @@
 """Every query about cases, parties, consents and assignments."""
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -25,12 +26,16 @@ from sqlalchemy import (
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from app.audit.models import AuditRecord
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.common.enums import ConcernStatus
+from app.common.jsonable import canonical_json
 from app.common.patterns import CASE_REFERENCE
 from app.db import UTCDateTime, dialect_insert
+from app.events.models import OutboxEvent
 from app.safeguarding.models import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -71,6 +76,123 @@ async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Ca
     if lock:
         stmt = _LOCKED[stmt]
     return (await session.execute(stmt, {"key": value})).scalar_one_or_none()
+
+
+# PostgreSQL: a case with its parties, consents, reps and flags in one round trip, each kind of
+# child as a JSON array of arrays in the order the bundle keeps (parties by arrival, consents in
+# ledger order, flags by time). SQLite keeps the portable statements of `load_bundles`.
+_CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[attr-defined]
+_PG_CASE = (
+    "SELECT "  # noqa: S608 - column names from the table model, no input
+    + ", ".join(f"c.{name}" for name in _CASE_COLUMNS)
+    + """,
+ (SELECT json_agg(json_build_array(p.id, p.prisoner_number, p.first_name, p.last_name, p.role,
+    p.location, p.created_at) ORDER BY p.created_at, p.prisoner_number)
+  FROM party p WHERE p.case_id = c.id),
+ (SELECT json_agg(json_build_array(k.id, k.party_id, k.scope, k.given, k.method, k.recorded_by,
+    k.recorded_by_client_id, k.recorded_at, k.audit_seq) ORDER BY k.audit_seq, k.recorded_at, k.scope)
+  FROM consent k WHERE k.case_id = c.id),
+ (SELECT json_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = c.id),
+ (SELECT json_agg(json_build_array(f.id, f.kind, f.at, f.detail, f.prisoner_number,
+    f.source_event_id, f.created_at) ORDER BY f.at, f.id)
+  FROM case_flag f WHERE f.case_id = c.id)
+FROM rj_case c WHERE c.{key} = $1"""
+)
+_PG_STATEMENTS = {
+    (key, lock): _PG_CASE.format(key=key) + (" FOR UPDATE OF c" if lock else "")
+    for key in ("id", "reference")
+    for lock in (False, True)
+}
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> CaseBundle | None:
+    """A case by id or reference with everything its responses show; `lock` takes its row lock
+    for the transaction. One round trip on PostgreSQL."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        case = await get_case(session, key, lock=lock)
+        return None if case is None else await load_bundle(session, case)
+    value: str | uuid.UUID
+    if re.fullmatch(CASE_REFERENCE, key):
+        column, value = "reference", key
+    else:
+        try:
+            column, value = "id", uuid.UUID(key)
+        except ValueError:
+            return None
+    conn = await session.connection()
+    row = (await conn.exec_driver_sql(_PG_STATEMENTS[(column, lock)], (value,))).first()
+    if row is None:
+        return None
+    n = len(_CASE_COLUMNS)
+    values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
+    case = _loaded(session, Case, values, refresh=lock)
+    bundle = CaseBundle(case=case)
+    # The driver decodes json itself (SQLAlchemy's codec); text is decoded here.
+    parties, consents, reps, flags = (
+        () if v is None else json.loads(v) if isinstance(v, str | bytes) else v for v in row[n:]
+    )
+    for p in parties:
+        bundle.parties.append(
+            _loaded(
+                session,
+                Party,
+                {
+                    "id": uuid.UUID(p[0]),
+                    "case_id": case.id,
+                    "prisoner_number": p[1],
+                    "first_name": p[2],
+                    "last_name": p[3],
+                    "role": p[4],
+                    "location": p[5],
+                    "created_at": _moment(p[6]),
+                },
+            )
+        )
+    for k in consents:
+        consent = _loaded(
+            session,
+            Consent,
+            {
+                "id": uuid.UUID(k[0]),
+                "case_id": case.id,
+                "party_id": uuid.UUID(k[1]),
+                "scope": k[2],
+                "given": k[3],
+                "method": k[4],
+                "recorded_by": k[5],
+                "recorded_by_client_id": _uuid(k[6]),
+                "recorded_at": _moment(k[7]),
+                "audit_seq": k[8],
+            },
+        )
+        bundle.consents[(consent.party_id, consent.scope)] = consent
+    bundle.rep_ids = [uuid.UUID(r) for r in reps]
+    for f in flags:
+        bundle.flags.append(
+            _loaded(
+                session,
+                CaseFlag,
+                {
+                    "id": uuid.UUID(f[0]),
+                    "case_id": case.id,
+                    "kind": f[1],
+                    "at": _moment(f[2]),
+                    "detail": f[3],
+                    "prisoner_number": f[4],
+                    "source_event_id": _uuid(f[5]),
+                    "created_at": _moment(f[6]),
+                },
+            )
+        )
+    return bundle
 
 
 async def rep_is_assigned(session: AsyncSession, case_id: uuid.UUID, rep_id: uuid.UUID | None) -> bool:
@@ -250,14 +372,18 @@ def text_column(position: int) -> Any:
 _BUNDLE = _bundle_rows(bindparam("ids", expanding=True))
 
 
-def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any]) -> _T:
+def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, refresh: bool = False) -> _T:
     """An instance of `model` with `values`, in the session as if the ORM had loaded it: built
     the way the ORM's own loader builds rows (no validation, a tenth of the cost of the
-    constructor), or the instance the session already holds for that key."""
+    constructor), or the instance the session already holds for that key (its loaded state
+    replaced by `values` when `refresh`, as a locking read does)."""
     mapper: Any = inspect(model)
     identity = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     existing = session.sync_session.identity_map.get(identity)
     if existing is not None:
+        if refresh:
+            for key, value in values.items():
+                set_committed_value(existing, key, value)
         return existing  # type: ignore[no-any-return]
     obj = mapper.class_manager.new_instance()
     obj.__dict__.update(values)
@@ -328,6 +454,87 @@ async def set_reps(session: AsyncSession, case_id: uuid.UUID, rep_ids: list[uuid
             await session.delete(link)
     for rep_id in wanted - current:
         session.add(CaseRep(case_id=case_id, rep_id=rep_id))
+
+
+# A move through the workflow on PostgreSQL: the case's new state, its audit record and its
+# outbound event in one statement (the inserts run only if the case row was there to update).
+_MOVED_COLUMNS = (
+    "state",
+    "previous_state",
+    "paused_until",
+    "pause_reason",
+    "version",
+    "updated_at",
+    "audit_seq",
+    "audit_head",
+    "practitioner_id",
+    "decline_reason",
+    "outcome",
+    "closed_at",
+    "concluded_at",
+)
+_PG_MOVE = """WITH moved AS (
+  UPDATE rj_case SET state = $2, previous_state = $3, paused_until = $4, pause_reason = $5,
+    version = $6, updated_at = $7, audit_seq = $8, audit_head = $9, practitioner_id = $10,
+    decline_reason = $11, outcome = $12, closed_at = $13, concluded_at = $14
+  WHERE id = $1 RETURNING id
+), audited AS (
+  INSERT INTO audit_record (chain, seq, case_id, occurred_at, request_id, actor, action, entity_type,
+    entity_id, before, after, content_hash, prev_hash, hash, redacted)
+  SELECT $15::varchar, $16::integer, id, $17::timestamptz, $18::varchar, $19::json, $20::varchar,
+    $21::varchar, $22::varchar, $23::json, $24::json, $25::varchar, $26::varchar, $27::varchar, false
+  FROM moved
+)
+INSERT INTO outbox_event (event_id, event_type, case_id, prison_id, payload, created_at)
+SELECT $28::uuid, $29::varchar, id, $30::varchar, $31::json, $32::timestamptz FROM moved
+RETURNING 1"""
+
+
+async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
+    """Write a case that moved, with its audit record and outbound event (one round trip on
+    PostgreSQL; through the unit of work elsewhere). The caller holds the case row lock."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        session.add(AuditRecord(**record))
+        session.add(OutboxEvent(**event))
+        session.add(case)
+        return
+    moved = [getattr(case, name) for name in _MOVED_COLUMNS]
+    audit = [record[name] for name in _AUDIT_COLUMNS]
+    for n in _AUDIT_JSON:
+        audit[n] = canonical_json(audit[n])
+    outbox = [
+        event["event_id"],
+        event["event_type"],
+        event["prison_id"],
+        canonical_json(event["payload"]),
+        event["created_at"],
+    ]
+    conn = await session.connection()
+    written = (await conn.exec_driver_sql(_PG_MOVE, (case.id, *moved, *audit, *outbox))).first()
+    if written is None:
+        raise RuntimeError(f"case {case.id} vanished while locked")
+    # Written already: the unit of work must not write the same change again.
+    for name, value in zip(_MOVED_COLUMNS, moved, strict=True):
+        set_committed_value(case, name, value)
+
+
+_AUDIT_COLUMNS = (
+    "chain",
+    "seq",
+    "occurred_at",
+    "request_id",
+    "actor",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "content_hash",
+    "prev_hash",
+    "hash",
+)
+# Stored as the canonical JSON text the audit chain hashes (None as JSON null, as the ORM does).
+_AUDIT_JSON = tuple(_AUDIT_COLUMNS.index(name) for name in ("actor", "before", "after"))
 
 
 async def bump_version(session: AsyncSession, case: Case, now: datetime) -> None:

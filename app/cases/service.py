@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.audit.service import record_case_change
+from app.audit.service import next_case_record, record_case_change
 from app.auth.service import is_practitioner_in
 from app.cases import repository as repo
 from app.cases.models import Case, CaseRep, Consent, Party
@@ -38,7 +38,7 @@ from app.errors import (
     ValidationFailedError,
     VersionMismatchError,
 )
-from app.events.service import CASE_CLOSED, CASE_STATE_CHANGED, emit_case_event
+from app.events.service import CASE_CLOSED, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
 from app.nonassociations.service import keep_apart_between
 from app.reps.models import Rep
@@ -470,6 +470,8 @@ async def _apply(
     trigger = Trigger(transition.trigger)
     _before_move(ctx, case, trigger, body, now)
 
+    written: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
     def on_change(name: str, source: str, dest: str) -> None:
         case.state = dest
         if trigger == Trigger.RESUME:
@@ -477,8 +479,7 @@ async def _apply(
         case.version += 1
         case.updated_at = now
         after = snapshot(case)
-        record_case_change(
-            session,
+        record = next_case_record(
             ctx,
             case,
             action=f"case.{name}",
@@ -486,8 +487,7 @@ async def _apply(
             after={**after, "trigger": name, **_request_details(body)},
         )
         closing = dest == CaseState.CLOSED
-        emit_case_event(
-            session,
+        event = case_event_values(
             case,
             event_type=CASE_CLOSED if closing else CASE_STATE_CHANGED,
             description=(
@@ -498,9 +498,11 @@ async def _apply(
             prisoner_numbers=[p.prisoner_number for p in bundle.parties],
             extra={"previousState": source, "trigger": name, "outcome": case.outcome},
         )
+        written.append((record, event))
 
     wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change), transition.trigger)
-    session.add(case)
+    for record, event in written:
+        await repo.save_move(session, case, record, event)
     await _after_move(session, ctx, bundle, trigger, body, now)
 
 

@@ -9,6 +9,7 @@ from app import clock
 from app.cases.models import Case
 from app.common.jsonable import plain
 from app.config import get_settings
+from app.db import new_id
 from app.events.models import OutboxEvent
 
 EVENT_VERSION = 1
@@ -36,6 +37,42 @@ def case_url(case: Case) -> str:
     return f"{get_settings().base_url.rstrip('/')}/cases/{case.id}"
 
 
+def event_values(
+    *,
+    event_type: str,
+    description: str,
+    prisoner_numbers: Iterable[str],
+    detail_url: str | None,
+    additional: dict[str, Any],
+    case: Case | None = None,
+    prison_id: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new outbox row: the prison domain event envelope and where it belongs."""
+    occurred = clock.now()
+    event_id = new_id()
+    envelope: dict[str, Any] = {
+        "eventId": str(event_id),
+        "eventType": event_type,
+        "version": EVENT_VERSION,
+        "occurredAt": occurred.isoformat(timespec="milliseconds"),
+        "description": description,
+        "additionalInformation": plain(additional),
+        "personReference": {
+            "identifiers": [{"type": "NOMS", "value": n} for n in dict.fromkeys(prisoner_numbers)]
+        },
+    }
+    if detail_url:
+        envelope["detailUrl"] = detail_url
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "case_id": case.id if case else None,
+        "prison_id": case.prison_id if case else prison_id,
+        "payload": envelope,
+        "created_at": occurred,
+    }
+
+
 def emit(
     session: AsyncSession,
     *,
@@ -48,44 +85,31 @@ def emit(
     prison_id: str | None = None,
 ) -> OutboxEvent:
     """Append one event to the outbox; it is published only if the transaction commits."""
-    occurred = clock.now()
     event = OutboxEvent(
-        event_type=event_type,
-        case_id=case.id if case else None,
-        prison_id=case.prison_id if case else prison_id,
-        payload={},
-        created_at=occurred,
+        **event_values(
+            event_type=event_type,
+            description=description,
+            prisoner_numbers=prisoner_numbers,
+            detail_url=detail_url,
+            additional=additional,
+            case=case,
+            prison_id=prison_id,
+        )
     )
-    envelope: dict[str, Any] = {
-        "eventId": str(event.event_id),
-        "eventType": event_type,
-        "version": EVENT_VERSION,
-        "occurredAt": occurred.isoformat(timespec="milliseconds"),
-        "description": description,
-        "additionalInformation": plain(additional),
-        "personReference": {
-            "identifiers": [{"type": "NOMS", "value": n} for n in dict.fromkeys(prisoner_numbers)]
-        },
-    }
-    if detail_url:
-        envelope["detailUrl"] = detail_url
-    event.payload = envelope
     session.add(event)
     return event
 
 
-def emit_case_event(
-    session: AsyncSession,
+def case_event_values(
     case: Case,
     *,
     event_type: str,
     description: str,
     prisoner_numbers: Iterable[str],
     extra: dict[str, Any] | None = None,
-) -> OutboxEvent:
-    """An event about a case, carrying its reference, prison and state."""
-    return emit(
-        session,
+) -> dict[str, Any]:
+    """The outbox row of an event about a case, carrying its reference, prison and state."""
+    return event_values(
         event_type=event_type,
         description=description,
         prisoner_numbers=prisoner_numbers,
@@ -99,3 +123,26 @@ def emit_case_event(
         },
         case=case,
     )
+
+
+def emit_case_event(
+    session: AsyncSession,
+    case: Case,
+    *,
+    event_type: str,
+    description: str,
+    prisoner_numbers: Iterable[str],
+    extra: dict[str, Any] | None = None,
+) -> OutboxEvent:
+    """An event about a case, carrying its reference, prison and state."""
+    event = OutboxEvent(
+        **case_event_values(
+            case,
+            event_type=event_type,
+            description=description,
+            prisoner_numbers=prisoner_numbers,
+            extra=extra,
+        )
+    )
+    session.add(event)
+    return event
