@@ -133,7 +133,7 @@ async def _load(session: AsyncSession) -> list[tuple[str, str, str]]:
     for n, path in enumerate(STATE_PATHS.values()):
         a, b = PEOPLE[n % len(PEOPLE)], PEOPLE[(n + 3) % len(PEOPLE)]
         category = categories[n % len(categories)]
-        case, _ = await referrals.refer(
+        referred = await referrals.refer(
             session,
             ctx,
             ReferralCreate(
@@ -165,7 +165,7 @@ async def _load(session: AsyncSession) -> list[tuple[str, str, str]]:
             ),
         )
         await session.flush()
-        await _walk(session, ctx, case, path, practitioner.id, rep_records[n % 3].id)
+        await _walk(session, ctx, referred.case, path, practitioner.id, rep_records[n % 3].id)
     return keys
 
 

@@ -144,6 +144,12 @@ async def prepare(
     rows = list(pausable)
     rng.shuffle(rows)
     per_run = min(4000, len(rows) // len(concurrencies))
+    # A case's pause and resume must never be in flight together: far more cases than clients.
+    if per_run < 20 * max(concurrencies):
+        raise SystemExit(
+            f"only {len(rows)} cases can be paused, too few for {len(concurrencies)} runs of up to "
+            f"{max(concurrencies)} clients: load the data set again"
+        )
     until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     pause = json.dumps({"trigger": "pause", "until": until, "reason": "Cooling off after a wing incident"})
     resume = json.dumps({"trigger": "resume"})
@@ -387,8 +393,11 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[list[tuple
 
     conn = await asyncpg.connect(dsn(url))
     case = await conn.fetchrow(
-        "SELECT id, prison_id FROM rj_case WHERE state = 'assessment' ORDER BY updated_at LIMIT 1"
+        "SELECT id, prison_id FROM rj_case WHERE state = ANY($1::text[]) ORDER BY updated_at LIMIT 1",
+        list(PAUSABLE),
     )
+    if case is None:
+        raise SystemExit("no case left to pause: load the data set again")
     await conn.close()
     app = create_app(settings, database=db)
     until = (datetime.now(UTC) + timedelta(days=2)).isoformat()

@@ -2,6 +2,9 @@
 
 from typing import Any
 
+from pydantic import BaseModel
+from starlette.responses import Response
+
 from app.common.schemas import ApiModel
 
 PROBLEM_JSON = "application/problem+json"
@@ -26,6 +29,14 @@ class Problem(ApiModel):
     user_message: str
     developer_message: str
     errors: list[FieldError] | None = None
+
+
+def model_response(model: BaseModel, *, status_code: int = 200, etag: int | None = None) -> Response:
+    """`model` as JSON, serialised once by its own class: what FastAPI sends for a route's
+    `response_model`, without validating the model it was just given a second time."""
+    headers = {"ETag": f'"{etag}"'} if etag is not None else None
+    body = model.__pydantic_serializer__.to_json(model, by_alias=True)
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

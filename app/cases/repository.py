@@ -5,6 +5,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -82,27 +83,41 @@ async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Ca
 # child as a JSON array of arrays in the order the bundle keeps (parties by arrival, consents in
 # ledger order, flags by time). SQLite keeps the portable statements of `load_bundles`.
 _CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[attr-defined]
-_PG_CASE = (
-    "SELECT "  # noqa: S608 - column names from the table model, no input
-    + ", ".join(f"c.{name}" for name in _CASE_COLUMNS)
-    + """,
- (SELECT json_agg(json_build_array(p.id, p.prisoner_number, p.first_name, p.last_name, p.role,
-    p.location, p.created_at) ORDER BY p.created_at, p.prisoner_number)
-  FROM party p WHERE p.case_id = c.id),
- (SELECT json_agg(json_build_array(k.id, k.party_id, k.scope, k.given, k.method, k.recorded_by,
-    k.recorded_by_client_id, k.recorded_at, k.audit_seq) ORDER BY k.audit_seq, k.recorded_at, k.scope)
-  FROM consent k WHERE k.case_id = c.id),
- (SELECT json_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = c.id),
- (SELECT json_agg(json_build_array(f.id, f.kind, f.at, f.detail, f.prisoner_number,
+
+
+# The JSON arrays of a case's parties, consents, reps and flags; `outer` is the case row.
+_PG_CHILDREN = (
+    """(SELECT json_agg(json_build_array(p.id, p.prisoner_number, p.first_name, p.last_name,
+    p.role, p.location, p.created_at) ORDER BY p.created_at, p.prisoner_number)
+  FROM party p WHERE p.case_id = outer.id)""",
+    """(SELECT json_agg(json_build_array(k.id, k.party_id, k.scope, k.given, k.method,
+    k.recorded_by, k.recorded_by_client_id, k.recorded_at, k.audit_seq)
+    ORDER BY k.audit_seq, k.recorded_at, k.scope)
+  FROM consent k WHERE k.case_id = outer.id)""",
+    "(SELECT json_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = outer.id)",
+    """(SELECT json_agg(json_build_array(f.id, f.kind, f.at, f.detail, f.prisoner_number,
     f.source_event_id, f.created_at) ORDER BY f.at, f.id)
-  FROM case_flag f WHERE f.case_id = c.id)
-FROM rj_case c WHERE c.{key} = $1"""
+  FROM case_flag f WHERE f.case_id = outer.id)""",
+)
+
+
+def _pg_children(table: str) -> list[str]:
+    """The children's subqueries for rows of `table` (an alias or the table's own name)."""
+    return [sql.replace("outer.id", f"{table}.id") for sql in _PG_CHILDREN]
+
+
+_PG_CASE = (
+    "SELECT "  # noqa: S608 - column and table names from the code, no input
+    + ", ".join([*(f"c.{name}" for name in _CASE_COLUMNS), *_pg_children("c")])
+    + " FROM rj_case c WHERE c.{key} = $1"
 )
 _PG_STATEMENTS = {
     (key, lock): _PG_CASE.format(key=key) + (" FOR UPDATE OF c" if lock else "")
     for key in ("id", "reference")
     for lock in (False, True)
 }
+# The same children for the rows of a list over the table itself.
+_PG_LIST_CHILDREN: list[Any] = [literal_column(sql) for sql in _pg_children(Case.__tablename__)]
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -131,18 +146,25 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
     row = (await conn.exec_driver_sql(_PG_STATEMENTS[(column, lock)], (value,))).first()
     if row is None:
         return None
+    # A locked case is about to change: its rows join the session. Read alone, they need not.
+    return _bundle_of(row, session if lock else None)
+
+
+def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
+    """A bundle from a row of the case's columns followed by its children as JSON arrays (see
+    `_PG_CASE`); its objects join `session` when one is given, as a locking read's must."""
     n = len(_CASE_COLUMNS)
     values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
-    case = _loaded(session, Case, values, refresh=lock)
+    case = _loaded(session, Case, values, refresh=True) if session is not None else _row(Case, values)
+    made = partial(_loaded, session) if session is not None else _row
     bundle = CaseBundle(case=case)
     # The driver decodes json itself (SQLAlchemy's codec); text is decoded here.
     parties, consents, reps, flags = (
-        () if v is None else json.loads(v) if isinstance(v, str | bytes) else v for v in row[n:]
+        () if v is None else json.loads(v) if isinstance(v, str | bytes) else v for v in row[n : n + 4]
     )
     for p in parties:
         bundle.parties.append(
-            _loaded(
-                session,
+            made(
                 Party,
                 {
                     "id": uuid.UUID(p[0]),
@@ -157,8 +179,7 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
             )
         )
     for k in consents:
-        consent = _loaded(
-            session,
+        consent = made(
             Consent,
             {
                 "id": uuid.UUID(k[0]),
@@ -177,8 +198,7 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
     bundle.rep_ids = [uuid.UUID(r) for r in reps]
     for f in flags:
         bundle.flags.append(
-            _loaded(
-                session,
+            made(
                 CaseFlag,
                 {
                     "id": uuid.UUID(f[0]),
@@ -221,8 +241,18 @@ async def next_reference(session: AsyncSession, prison_id: str) -> str:
     return f"{prison_id}-RJ-{number:06d}"
 
 
-async def insert_case_if_new(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """Insert a case unless one with the same source exists; the new id, or None."""
+def unsaved_case(values: dict[str, Any]) -> Case:
+    """A case not yet written, holding `values` (every other column empty or its default)."""
+    return _row(Case, _case_columns(values))
+
+
+def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
+    return {**{name: None for name in _CASE_COLUMNS}, "legal_hold": False, **values}
+
+
+async def insert_case_if_new(session: AsyncSession, values: dict[str, Any]) -> Case | None:
+    """Insert a case unless one with the same source exists: the new case, in the session as
+    written (no read back), or None."""
     insert = _dialect_insert(session)
     stmt = (
         insert(Case)
@@ -230,7 +260,9 @@ async def insert_case_if_new(session: AsyncSession, values: dict[str, Any]) -> u
         .on_conflict_do_nothing(index_elements=["source_system", "source_reference"])
         .returning(Case.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    if (await session.execute(stmt)).scalar_one_or_none() is None:
+        return None
+    return _loaded(session, Case, _case_columns(values))
 
 
 async def find_by_source(session: AsyncSession, system: str, reference: str) -> Case | None:
@@ -247,9 +279,10 @@ async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
     return (await load_bundles(session, [case]))[0]
 
 
-async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBundle]:
+async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool = True) -> list[CaseBundle]:
     """Bundles for many cases in two queries (parties, consents and reps in one; flags), whatever
-    their number."""
+    their number. Without `attach` the children are built outside the session: for reading only."""
+    made = partial(_loaded, session) if attach else _row
     bundles = {c.id: CaseBundle(case=c) for c in cases}
     if not bundles:
         return []
@@ -258,8 +291,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBun
         kind, case_id = row[0], row[1]
         bundle = bundles[case_id]
         if kind == "p":
-            party = _loaded(
-                session,
+            party = made(
                 Party,
                 {
                     "id": row[2],
@@ -274,8 +306,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case]) -> list[CaseBun
             )
             bundle.parties.append(party)
         elif kind == "c":
-            consent = _loaded(
-                session,
+            consent = made(
                 Consent,
                 {
                     "id": row[2],
@@ -372,6 +403,13 @@ def text_column(position: int) -> Any:
 _BUNDLE = _bundle_rows(bindparam("ids", expanding=True))
 
 
+def _row(model: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of `model` holding `values`, outside any session: read-only use."""
+    obj = inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj  # type: ignore[no-any-return]
+
+
 def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, refresh: bool = False) -> _T:
     """An instance of `model` with `values`, in the session as if the ORM had loaded it: built
     the way the ORM's own loader builds rows (no validation, a tenth of the cost of the
@@ -403,9 +441,10 @@ async def list_cases(
     updated_since: datetime | None,
     offset: int,
     limit: int,
-) -> tuple[list[Case], int]:
-    """A page of cases matching the filters within the caller's scope: cases with an open
-    safeguarding concern first, then the most recently changed."""
+) -> tuple[list[CaseBundle], int]:
+    """A page of cases matching the filters within the caller's scope, for reading: cases with an
+    open safeguarding concern first, then the most recently changed. One round trip on
+    PostgreSQL (the page, the cases' children and the total together)."""
     conditions: list[ColumnElement[bool]] = [scope]
     if state:
         conditions.append(col(Case.state) == state)
@@ -419,15 +458,26 @@ async def list_cases(
         )
     if updated_since:
         conditions.append(col(Case.updated_at) >= updated_since)
-    total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
-    rows = await session.execute(
-        select(Case)
+    order = (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
+    count = select(func.count()).select_from(Case).where(*conditions)
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        total = (await session.execute(count)).scalar_one()
+        rows = await session.execute(
+            select(Case).where(*conditions).order_by(*order).offset(offset).limit(limit)
+        )
+        return await load_bundles(session, list(rows.scalars()), attach=False), total
+    page = (
+        select(*Case.__table__.columns, *_PG_LIST_CHILDREN, func.count().over())  # type: ignore[attr-defined]
         .where(*conditions)
-        .order_by(_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
+        .order_by(*order)
         .offset(offset)
         .limit(limit)
     )
-    return list(rows.scalars()), total
+    found = (await session.execute(page)).all()
+    if found:
+        return [_bundle_of(row, None) for row in found], int(found[0][-1])
+    # Past the last page the window has no row to count on.
+    return [], int((await session.execute(count)).scalar_one()) if offset else 0
 
 
 def _open_concern_first() -> ColumnElement[int]:

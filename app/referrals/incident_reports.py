@@ -134,10 +134,10 @@ async def refer_report(
     audit record; a closed case is left as it is.
     """
     referral = referral_of(report)
-    case, created = await refer(session, ctx, referral)
-    if created:
-        return case, True
-    locked = await repo.get_case(session, str(case.id), lock=True)
+    referred = await refer(session, ctx, referral)
+    if referred.created:
+        return referred.case, True
+    locked = await repo.get_case(session, str(referred.case.id), lock=True)
     assert locked is not None  # noqa: S101 - found just above; cases are never deleted
     if locked.state == CaseState.CLOSED:
         return locked, False

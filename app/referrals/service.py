@@ -1,11 +1,16 @@
 """Turning a referral into a case, exactly once per source record."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.audit.service import record_case_change
+from app.audit.models import AuditRecord
+from app.audit.service import next_case_record
 from app.cases import repository as repo
 from app.cases.models import Case, Party
+from app.cases.repository import CaseBundle
 from app.cases.service import party_snapshot
 from app.common.enums import CaseState
 from app.context import RequestContext
@@ -15,50 +20,49 @@ from app.events.service import CASE_CREATED, emit_case_event
 from app.referrals.schemas import ReferralCreate
 
 
-async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate) -> tuple[Case, bool]:
-    """The case for this referral and whether it was created now (False: it already existed)."""
+@dataclass(slots=True)
+class Referred:
+    """The case a referral names, whether it was made now, and (made now) all its response shows."""
+
+    case: Case
+    created: bool
+    bundle: CaseBundle | None = None
+
+
+async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate) -> Referred:
+    """The case for this referral, made now or found (the same source record referred before)."""
     numbers = [p.prisoner_number for p in body.parties]
     if len(set(numbers)) != len(numbers):
         raise ValidationFailedError("the same prisoner is named twice among the parties")
     existing = await repo.find_by_source(session, body.source.system, body.source.reference)
     if existing is not None:
-        return existing, False
+        return Referred(existing, created=False)
     now = clock.now()
     reference = await repo.next_reference(session, body.prison_id)
-    case_id = await repo.insert_case_if_new(
-        session,
-        {
-            "id": new_id(),
-            "reference": reference,
-            "prison_id": body.prison_id,
-            "state": CaseState.REFERRED.value,
-            "version": 1,
-            "category": body.incident.category.value,
-            "summary": None,
-            "description": body.incident.description,
-            "incident_occurred_at": body.incident.occurred_at,
-            "incident_location_key": body.incident.location_key,
-            "source_system": body.source.system,
-            "source_reference": body.source.reference,
-            "referred_by": body.referred_by,
-            "created_by_client_id": ctx.principal.client_id,
-            "audit_seq": 0,
-            "audit_head": "",
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    if case_id is None:
-        # A concurrent duplicate won the race: its committed case is the answer.
-        winner = await repo.find_by_source(session, body.source.system, body.source.reference)
-        if winner is None:  # pragma: no cover - the unique constraint guarantees a winner
-            raise RuntimeError("referral conflict without a winner")
-        return winner, False
-    case = await repo.get_case(session, str(case_id), lock=True)
-    assert case is not None  # noqa: S101 - inserted just above in this transaction
+    case_id = new_id()
+    values: dict[str, Any] = {
+        "id": case_id,
+        "reference": reference,
+        "prison_id": body.prison_id,
+        "state": CaseState.REFERRED.value,
+        "version": 1,
+        "category": body.incident.category.value,
+        "summary": None,
+        "description": body.incident.description,
+        "incident_occurred_at": body.incident.occurred_at,
+        "incident_location_key": body.incident.location_key,
+        "source_system": body.source.system,
+        "source_reference": body.source.reference,
+        "referred_by": body.referred_by,
+        "created_by_client_id": ctx.principal.client_id,
+        "audit_seq": 0,
+        "audit_head": "",
+        "created_at": now,
+        "updated_at": now,
+    }
     parties = [
         Party(
-            case_id=case.id,
+            case_id=case_id,
             prisoner_number=p.prisoner_number,
             first_name=p.first_name,
             last_name=p.last_name,
@@ -68,23 +72,33 @@ async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate
         )
         for p in body.parties
     ]
-    session.add_all(parties)
-    record_case_change(
-        session,
+    # The first audit record is known before the case is written, so the case row is inserted
+    # with its chain head already in place (no second write of the row).
+    draft = repo.unsaved_case(values)
+    record = next_case_record(
         ctx,
-        case,
+        draft,
         action="case.referred",
         after={
-            "reference": case.reference,
-            "prisonId": case.prison_id,
-            "state": case.state,
-            "category": case.category,
-            "source": {"system": case.source_system, "reference": case.source_reference},
-            "referredBy": case.referred_by,
+            "reference": draft.reference,
+            "prisonId": draft.prison_id,
+            "state": draft.state,
+            "category": draft.category,
+            "source": {"system": draft.source_system, "reference": draft.source_reference},
+            "referredBy": draft.referred_by,
             "parties": [party_snapshot(p) for p in parties],
         },
     )
-    session.add(case)
+    values["audit_seq"], values["audit_head"] = draft.audit_seq, draft.audit_head
+    case = await repo.insert_case_if_new(session, values)
+    if case is None:
+        # A concurrent duplicate won the race: its committed case is the answer.
+        winner = await repo.find_by_source(session, body.source.system, body.source.reference)
+        if winner is None:  # pragma: no cover - the unique constraint guarantees a winner
+            raise RuntimeError("referral conflict without a winner")
+        return Referred(winner, created=False)
+    session.add_all(parties)
+    session.add(AuditRecord(**record))
     emit_case_event(
         session,
         case,
@@ -93,4 +107,4 @@ async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate
         prisoner_numbers=numbers,
         extra={"source": {"system": case.source_system, "reference": case.source_reference}},
     )
-    return case, True
+    return Referred(case, created=True, bundle=CaseBundle(case=case, parties=parties))

@@ -167,26 +167,21 @@ async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
     start, end = day_bounds(day)
     now = clock.now()
     reference = min(max(now, start), end)
-    rows = await tasks.rep_day_tasks(
-        session, rep.id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT
-    )
-    extra = await tasks.task_view_rows(session, rows)
-    items = []
-    for task in rows:
-        reference_text, party = extra[task.id]
-        items.append(
-            DailyTask(
-                id=task.id,
-                case_id=task.case_id,
-                case_reference=reference_text,
-                kind=TaskKind(task.kind),
-                due_at=task.due_at,
-                overdue=task.due_at < reference,
-                what=task.instructions,
-                whom=tasks.party_name(party) if party else None,
-                where=party.location if party else None,
-            )
+    rows = await tasks.rep_day_rows(session, rep.id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
+    items = [
+        DailyTask(
+            id=r.id,
+            case_id=r.case_id,
+            case_reference=r.reference,
+            kind=TaskKind(r.kind),
+            due_at=r.due_at,
+            overdue=r.due_at < reference,
+            what=r.instructions,
+            whom=f"{r.first_name} {r.last_name}" if r.first_name is not None else None,
+            where=r.location,
         )
+        for r in rows
+    ]
     return DailyList(
         rep_id=rep.id,
         rep_name=rep_name(rep),

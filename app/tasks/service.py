@@ -510,12 +510,26 @@ def day_order(reference: datetime) -> list[Any]:
     ]
 
 
-async def rep_day_tasks(
+async def rep_day_rows(
     session: AsyncSession, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
-) -> list[Task]:
-    """A rep's open tasks due before `day_end`, most urgent first."""
+) -> list[Any]:
+    """A rep's open tasks due before `day_end`, most urgent first, each with its case reference
+    and the party to see (name and location): one query, no objects built."""
     rows = await session.execute(
-        select(Task)
+        select(
+            col(Task.id),
+            col(Task.case_id),
+            col(Case.reference),
+            col(Task.kind),
+            col(Task.due_at),
+            col(Task.instructions),
+            col(Party.first_name),
+            col(Party.last_name),
+            col(Party.location),
+        )
+        .select_from(Task)
+        .outerjoin(Case, col(Case.id) == col(Task.case_id))
+        .outerjoin(Party, col(Party.id) == col(Task.party_id))
         .where(
             col(Task.assignee_type) == AssigneeType.REP.value,
             col(Task.assignee_id) == rep_id,
@@ -525,7 +539,7 @@ async def rep_day_tasks(
         .order_by(*day_order(reference))
         .limit(limit)
     )
-    return list(rows.scalars())
+    return list(rows.all())
 
 
 async def overdue_candidates(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:

@@ -17,7 +17,7 @@ from app.api.deps import (
     SessionDep,
     permission,
 )
-from app.api.responses import errors
+from app.api.responses import errors, model_response
 from app.audit.timeline import actor_words, case_records, sentence
 from app.auth.access import Permission, case_scope, require
 from app.cases import repository as repo
@@ -45,10 +45,9 @@ from app.context import Principal
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
-def case_response(response: Response, principal: Principal, bundle: CaseBundle) -> CaseView:
+def case_response(principal: Principal, bundle: CaseBundle, *, status_code: int = 200) -> Response:
     """The caller's view of the case, with its version as ETag."""
-    response.headers["ETag"] = f'"{bundle.case.version}"'
-    return present_case(principal, bundle)
+    return model_response(present_case(principal, bundle), status_code=status_code, etag=bundle.case.version)
 
 
 @router.get("", response_model=Page[CaseView], responses=errors(422))
@@ -61,10 +60,10 @@ async def list_cases(
     rep_id: Annotated[uuid.UUID | None, Query(alias="repId")] = None,
     prisoner_number: Annotated[PrisonerNumber | None, Query(alias="prisonerNumber")] = None,
     updated_since: Annotated[Timestamp | None, Query(alias="updatedSince")] = None,
-) -> Page[CaseView]:
+) -> Response:
     """Cases in the caller's scope, most recently changed first."""
     require(principal, Permission.CASE_READ)
-    cases, total = await repo.list_cases(
+    bundles, total = await repo.list_cases(
         session,
         scope=case_scope(principal),
         state=state.value if state else None,
@@ -75,19 +74,20 @@ async def list_cases(
         offset=paging.offset,
         limit=paging.size,
     )
-    bundles = await repo.load_bundles(session, cases)
-    return Page[CaseView].of(
-        [present_case(principal, b) for b in bundles],
-        number=paging.page,
-        size=paging.size,
-        total=total,
+    return model_response(
+        Page[CaseView].of(
+            [present_case(principal, b) for b in bundles],
+            number=paging.page,
+            size=paging.size,
+            total=total,
+        )
     )
 
 
 @router.get("/{case_id}", response_model=CaseView, responses=errors(404))
-async def get_case(bundle: CaseForRead, principal: PrincipalDep, response: Response) -> CaseView:
+async def get_case(bundle: CaseForRead, principal: PrincipalDep) -> Response:
     """One case, by id or reference."""
-    return case_response(response, principal, bundle)
+    return case_response(principal, bundle)
 
 
 @router.patch(
@@ -102,11 +102,10 @@ async def patch_case(
     session: SessionDep,
     ctx: ContextDep,
     version: IfMatchRequired,
-    response: Response,
-) -> CaseView:
+) -> Response:
     """Change summary, category, risk level and notes, or facilitator (If-Match required)."""
     await service.patch_case(session, ctx, bundle.case, body, expected_version=version)
-    return case_response(response, ctx.principal, bundle)
+    return case_response(ctx.principal, bundle)
 
 
 @router.post(
@@ -122,13 +121,12 @@ async def add_party(
     session: SessionDep,
     ctx: ContextDep,
     version: IfMatchOptional,
-    response: Response,
-) -> CaseView:
+) -> Response:
     """Add a prisoner to the conflict."""
     service.check_version(bundle.case, version)
     party = await service.add_party(session, ctx, bundle.case, body)
     bundle.parties.append(party)
-    return case_response(response, ctx.principal, bundle)
+    return case_response(ctx.principal, bundle, status_code=201)
 
 
 @router.post(
@@ -191,8 +189,7 @@ async def set_assignment(
     session: SessionDep,
     ctx: ContextDep,
     version: IfMatchOptional,
-    response: Response,
-) -> CaseView:
+) -> Response:
     """Assign the practitioner and reps; refused (409) for a rep who may not take the case."""
     await service.set_assignment(
         session,
@@ -203,7 +200,7 @@ async def set_assignment(
         expected_version=version,
         keep_apart_checked_by_hand=body.keep_apart_checked_by_hand,
     )
-    return case_response(response, ctx.principal, bundle)
+    return case_response(ctx.principal, bundle)
 
 
 @router.get("/{case_id}/transitions", response_model=TransitionOptions, responses=errors(404))
@@ -237,11 +234,10 @@ async def fire_transition(
     session: SessionDep,
     ctx: ContextDep,
     version: IfMatchOptional,
-    response: Response,
-) -> CaseView:
+) -> Response:
     """Fire a workflow trigger (If-Match honoured when sent)."""
     await service.fire_transition(session, ctx, bundle, body, expected_version=version)
-    return case_response(response, ctx.principal, bundle)
+    return case_response(ctx.principal, bundle)
 
 
 @router.get(

@@ -7,6 +7,7 @@ from app.api.responses import errors
 from app.auth.access import Permission, require_prison, sees_case
 from app.cases import repository as repo
 from app.cases.models import Case
+from app.cases.repository import CaseBundle
 from app.cases.schemas import CaseView
 from app.cases.views import present_case
 from app.errors import ReferralExistsError
@@ -31,8 +32,8 @@ async def create_referral(
 ) -> CaseView:
     """Refer an incident; the same source again returns its case (200), or 409 if outside your scope."""
     require_prison(ctx.principal, body.prison_id)
-    case, created = await service.refer(session, ctx, body)
-    return await _referred(session, ctx, case, created, response)
+    referred = await service.refer(session, ctx, body)
+    return await _referred(session, ctx, referred.case, referred.created, response, referred.bundle)
 
 
 @router.post(
@@ -60,7 +61,12 @@ async def refer_incident_report(
 
 
 async def _referred(
-    session: SessionDep, ctx: ContextDep, case: Case, created: bool, response: Response
+    session: SessionDep,
+    ctx: ContextDep,
+    case: Case,
+    created: bool,
+    response: Response,
+    bundle: CaseBundle | None = None,
 ) -> CaseView:
     if not created:
         rep_assigned = await repo.rep_is_assigned(session, case.id, ctx.principal.rep_id)
@@ -71,7 +77,7 @@ async def _referred(
                 "as a case outside your scope"
             )
         response.status_code = 200
-    bundle = await repo.load_bundle(session, case)
+    bundle = bundle or await repo.load_bundle(session, case)
     response.headers["ETag"] = f'"{case.version}"'
     response.headers["Location"] = f"/cases/{case.id}"
     return present_case(ctx.principal, bundle)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
 from app.api.negotiation import wants_html
-from app.api.responses import errors
+from app.api.responses import errors, model_response
 from app.auth.access import Permission, require_prison
 from app.cases.schemas import PrisonId
 from app.common.enums import RepStatus
@@ -84,7 +84,7 @@ async def _daily_list(
             printable.render(daily),
             headers={"Content-Security-Policy": printable.CONTENT_SECURITY_POLICY},
         )
-    return daily
+    return model_response(daily)
 
 
 DayQuery = Annotated[
