@@ -195,7 +195,7 @@ async def _walk(
                 await cases.record_consent(
                     session,
                     ctx,
-                    case,
+                    bundle,
                     party.id,
                     ConsentCreate(
                         scope=scope, given=True, recorded_by="Demo rep", method=ConsentMethod.VIA_REP

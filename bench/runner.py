@@ -447,9 +447,10 @@ def pgbench_script(statements: list[tuple[str, tuple[Any, ...]]], case_id: str) 
                 return "NULL"
             if str(value) == case_id:
                 return ":caseid"
-            if query.startswith("INSERT INTO audit_record") and _column_of(query, i) == "seq":
+            column = _column_of(query, i)
+            if column == ("audit_record", "seq"):
                 return ":seq"
-            if query.startswith("INSERT INTO outbox_event") and _column_of(query, i) == "event_id":
+            if column == ("outbox_event", "event_id"):
                 return "gen_random_uuid()"
             name = f"s{n}p{i}"
             variables[name] = value.isoformat() if isinstance(value, datetime) else str(value)
@@ -460,16 +461,19 @@ def pgbench_script(statements: list[tuple[str, tuple[Any, ...]]], case_id: str) 
     return "\n".join(lines) + "\n", variables
 
 
-def _column_of(query: str, index: int) -> str | None:
-    """The column an INSERT's $index fills."""
-    m = re.match(r"INSERT INTO \w+ \(([^)]*)\) VALUES \(([^)]*)\)", query)
-    if not m:
-        return None
-    columns = [c.strip() for c in m.group(1).split(",")]
-    values = [v.strip() for v in m.group(2).split(",")]
-    for column, value in zip(columns, values, strict=False):
-        if re.match(rf"\${index}\b", value):
-            return column
+def _column_of(query: str, index: int) -> tuple[str, str] | None:
+    """The table and column that $index fills in one of the statement's INSERTs (VALUES or
+    INSERT ... SELECT, as in a data-modifying WITH)."""
+    for m in re.finditer(
+        r"INSERT INTO (\w+) \(([^)]*)\)\s*(?:VALUES\s*\((.*?)\)\s*(?:RETURNING|$)|SELECT\s+(.*?)\s+FROM\s)",
+        query,
+        re.S,
+    ):
+        columns = [c.strip() for c in m.group(2).split(",")]
+        values = [v.strip() for v in (m.group(3) or m.group(4)).split(",")]
+        for column, value in zip(columns, values, strict=False):
+            if re.match(rf"\${index}\b", value):
+                return m.group(1), column
     return None
 
 

@@ -152,11 +152,13 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
 
 def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     """A bundle from a row of the case's columns followed by its children as JSON arrays (see
-    `_PG_CASE`); its objects join `session` when one is given, as a locking read's must."""
+    `_PG_CASE`). The case joins `session` when one is given, as a locking read's must; the
+    children never change through a bundle (new ones are added, none is edited), so they are
+    built outside the session."""
     n = len(_CASE_COLUMNS)
     values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
     case = _loaded(session, Case, values, refresh=True) if session is not None else _row(Case, values)
-    made = partial(_loaded, session) if session is not None else _row
+    made = _row
     bundle = CaseBundle(case=case)
     # The driver decodes json itself (SQLAlchemy's codec); text is decoded here.
     parties, consents, reps, flags = (

@@ -165,11 +165,12 @@ def party_snapshot(party: Party) -> dict[str, Any]:
 
 
 async def record_consent(
-    session: AsyncSession, ctx: RequestContext, case: Case, party_id: uuid.UUID, body: ConsentCreate
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, party_id: uuid.UUID, body: ConsentCreate
 ) -> Consent:
     """Append to the consent ledger; a withdrawal is a consent with `given: false`."""
-    party = await session.get(Party, party_id)
-    if party is None or party.case_id != case.id:
+    case = bundle.case
+    party = next((p for p in bundle.parties if p.id == party_id), None)
+    if party is None:
         raise NotFoundError(f"no party {party_id} on case {case.reference}")
     if case.state == CaseState.CLOSED:
         raise InvalidStateError("a closed case cannot be changed; reopen it first")

@@ -147,7 +147,7 @@ async def record_consent(
 ) -> ConsentRecord:
     """Append to a party's consent ledger (`given: false` withdraws)."""
     service.check_version(bundle.case, version)
-    consent = await service.record_consent(session, ctx, bundle.case, party_id, body)
+    consent = await service.record_consent(session, ctx, bundle, party_id, body)
     response.headers["ETag"] = f'"{bundle.case.version}"'
     return ConsentRecord.model_validate(consent)
 
