@@ -597,7 +597,10 @@ def markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables."""
     lines = [
         f"Run {results['date']} on {results['conditions']['cpus']} cores "
-        f"({results['conditions']['note']}); {results['conditions']['workers']} workers, "
+        f"({results['conditions']['note']}; load average "
+        f"{results['conditions']['load_average_start'][0]:.1f} at the start, "
+        f"{results['conditions']['load_average_end'][0]:.1f} at the end); "
+        f"{results['conditions']['workers']} workers, "
         f"{results['conditions']['duration_s']} s per point, national data set "
         f"({results['dataset']['rj_case']:,} cases, {results['dataset']['audit_record']:,} audit records).",
         "",
@@ -689,6 +692,7 @@ async def main(argv: list[str] | None = None) -> int:
     url = pg_url(args.admin_url, database)
     env = {**os.environ, "RJ_DATABASE_URL": url, "RJ_NATIONAL_SCALE": str(args.scale)}
     started = time.monotonic()
+    load_at_start = os.getloadavg()
     server: Server | None = None
     try:
         if not args.database:
@@ -809,6 +813,7 @@ async def main(argv: list[str] | None = None) -> int:
                 "concurrency": concurrencies,
                 "python": platform.python_version(),
                 "postgres": await server_version(url),
+                "load_average_start": load_at_start,
                 "load_average_end": os.getloadavg(),
                 "note": "shared machine: other work ran at the same time, so compare ratios within one run",
                 "commit": subprocess.run(
