@@ -84,6 +84,7 @@ class TestHotQueryPlans:
                 await client.get(f"/cases?state=assessment&prisonId={case.prison_id}", headers=practitioner),
                 await client.get(f"/cases?prisonId={case.prison_id}", headers=practitioner),
                 await client.get(f"/tasks?assigneeId={rep.id}&status=open", headers=rep_key),
+                await client.get(f"/reps/{rep.id}/tasks", headers=rep_key),
                 await client.post(
                     f"/cases/{case.id}/transitions",
                     json={"trigger": "pause", "until": "2099-01-01T00:00:00+00:00", "reason": "cooling off"},

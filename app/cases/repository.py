@@ -460,14 +460,10 @@ async def list_cases(
         )
     if updated_since:
         conditions.append(col(Case.updated_at) >= updated_since)
-    order = (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
-    count = select(func.count()).select_from(Case).where(*conditions)
     if session.bind is None or session.bind.dialect.name != "postgresql":
-        total = (await session.execute(count)).scalar_one()
-        rows = await session.execute(
-            select(Case).where(*conditions).order_by(*order).offset(offset).limit(limit)
-        )
-        return await load_bundles(session, list(rows.scalars()), attach=False), total
+        return await list_portably(session, conditions, offset=offset, limit=limit)
+    order = _list_order()
+    count = select(func.count()).select_from(Case).where(*conditions)
     page = (
         select(*Case.__table__.columns, *_PG_LIST_CHILDREN, func.count().over())  # type: ignore[attr-defined]
         .where(*conditions)
@@ -480,6 +476,21 @@ async def list_cases(
         return [_bundle_of(row, None) for row in found], int(found[0][-1])
     # Past the last page the window has no row to count on.
     return [], int((await session.execute(count)).scalar_one()) if offset else 0
+
+
+async def list_portably(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], *, offset: int, limit: int
+) -> tuple[list[CaseBundle], int]:
+    """`list_cases` in statements every backend runs: the total, the page, then its children."""
+    total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
+    rows = await session.execute(
+        select(Case).where(*conditions).order_by(*_list_order()).offset(offset).limit(limit)
+    )
+    return await load_bundles(session, list(rows.scalars()), attach=False), total
+
+
+def _list_order() -> tuple[Any, ...]:
+    return (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
 
 
 def _open_concern_first() -> ColumnElement[int]:
