@@ -35,6 +35,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
 PAUSABLE = ("assessment", "shuttle_mediation", "letter_exchange", "conference", "follow_up")
+# The limit L moves cases as the benchmark's own clients do: each pgbench client pauses this
+# many cases of its own in turn, then resumes them (a run of the service moves 4000 per run).
+PGBENCH_CASES_PER_CLIENT = 250
 
 
 @dataclass
@@ -359,8 +362,12 @@ async def audit_check(url: str, ids: list[str], action_prefix: str) -> dict[str,
 # --- the limit L --------------------------------------------------------------------------------
 
 
-async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[list[tuple[str, tuple[Any, ...]]], str]:
-    """The statements (with their arguments) that one real pause request sends, in order."""
+Statements = list[tuple[str, tuple[Any, ...]]]
+
+
+async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements, Statements, str]:
+    """The statements (with their arguments) that one real pause request sends, in order, and
+    those of the resume that follows it on the same case."""
     os.environ["RJ_DATABASE_URL"] = url
     from sqlalchemy import event
 
@@ -371,7 +378,7 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[list[tuple
     get_settings.cache_clear()
     settings = get_settings()
     db = Database(settings)
-    captured: list[tuple[str, tuple[Any, ...]]] = []
+    captured: Statements = []
     capturing = [False]
 
     # Statements prepared through SQLAlchemy are seen before they are sent; BEGIN, COMMIT and
@@ -393,50 +400,69 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[list[tuple
 
     conn = await asyncpg.connect(dsn(url))
     case = await conn.fetchrow(
-        "SELECT id, prison_id FROM rj_case WHERE state = ANY($1::text[]) ORDER BY updated_at LIMIT 1",
-        list(PAUSABLE),
+        "SELECT id, prison_id FROM rj_case WHERE state = 'assessment' ORDER BY updated_at LIMIT 1"
     )
     if case is None:
-        raise SystemExit("no case left to pause: load the data set again")
+        raise SystemExit("no case in assessment left to pause: load the data set again")
     await conn.close()
     app = create_app(settings, database=db)
     until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     headers = {"Authorization": f"Bearer {keys['practitioners'][case['prison_id']]}"}
+    moves: list[Statements] = []
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             # One request first: the pool's connection exists, statements are prepared and the
             # key is known, as for nearly every request of a run.
             await client.get(f"/cases/{case['id']}", headers=headers)
-            capturing[0] = True
-            r = await client.post(
-                f"/cases/{case['id']}/transitions",
-                json={"trigger": "pause", "until": until, "reason": "capture"},
-                headers=headers,
-            )
-            capturing[0] = False
-            if r.status_code != 200:
-                raise SystemExit(f"capture request failed: {r.status_code} {r.text}")
-            await client.post(f"/cases/{case['id']}/transitions", json={"trigger": "resume"}, headers=headers)
-    return captured, str(case["id"])
+            for body in ({"trigger": "pause", "until": until, "reason": "capture"}, {"trigger": "resume"}):
+                captured.clear()
+                capturing[0] = True
+                r = await client.post(f"/cases/{case['id']}/transitions", json=body, headers=headers)
+                capturing[0] = False
+                if r.status_code != 200:
+                    raise SystemExit(f"capture request failed: {r.status_code} {r.text}")
+                moves.append(list(captured))
+    return moves[0], moves[1], str(case["id"])
 
 
-def pgbench_script(statements: list[tuple[str, tuple[Any, ...]]], case_id: str) -> tuple[str, dict[str, str]]:
-    """The captured statements as a pgbench script: the case id becomes each client's own
-    case, the audit seq a per-client counter, the outbox event id a fresh uuid; every other
-    argument is passed as the same value, as a parameter (-M prepared)."""
+# The copies pgbench moves: ids it can compute from a client's case number k, so that no extra
+# statement is needed to find them.
+PGBENCH_CASE_ID = "md5('pgbench-' || :k::text)::uuid"
+
+
+def pgbench_script(
+    pause: Statements, resume: Statements, case_id: str, per_client: int
+) -> tuple[str, dict[str, str]]:
+    """The captured statements as a pgbench script that does what the benchmark's clients do:
+    each client pauses its `per_client` cases one after another, then resumes them, and so on.
+    The case id becomes the client's current case, the audit seq a per-client counter, the
+    outbox event id a fresh uuid; every other argument is passed as the same value, as a
+    parameter (-M prepared)."""
     variables: dict[str, str] = {}
+    lines = [
+        "\\if :ready = 0",
+        "SELECT 1 AS ready, :base AS seq, 0 AS t \\gset",
+        "\\endif",
+        "\\set t :t + 1",
+        "\\set seq :seq + 1",
+        f"\\set k :client_id * {per_client} + :t % {per_client}",
+        f"\\if (:t / {per_client}) % 2 = 0",
+        *_script_lines("p", pause, case_id, variables),
+        "\\else",
+        *_script_lines("r", resume, case_id, variables),
+        "\\endif",
+    ]
+    return "\n".join(lines) + "\n", variables
+
+
+def _script_lines(tag: str, statements: Statements, case_id: str, variables: dict[str, str]) -> list[str]:
     statements = list(statements)
     # SQLAlchemy announces a statement before its connection sends the BEGIN that precedes it.
     for i in range(1, len(statements)):
         if statements[i][0].strip().upper().startswith("BEGIN"):
             statements[i - 1], statements[i] = statements[i], statements[i - 1]
-    lines = [
-        "\\if :ready = 0",
-        "SELECT 1 AS ready, case_id AS caseid, :base AS seq FROM pgbench_case WHERE k = :client_id \\gset",
-        "\\endif",
-        "\\set seq :seq + 1",
-    ]
+    lines = []
     for n, (query, args) in enumerate(statements):
         text = query.strip().rstrip(";")
 
@@ -446,19 +472,19 @@ def pgbench_script(statements: list[tuple[str, tuple[Any, ...]]], case_id: str) 
             if value is None:
                 return "NULL"
             if str(value) == case_id:
-                return ":caseid"
+                return f"({PGBENCH_CASE_ID})"
             column = _column_of(query, i)
             if column == ("audit_record", "seq"):
                 return ":seq"
             if column == ("outbox_event", "event_id"):
                 return "gen_random_uuid()"
-            name = f"s{n}p{i}"
+            name = f"{tag}{n}p{i}"
             variables[name] = value.isoformat() if isinstance(value, datetime) else str(value)
             return f":{name}"
 
         text = re.sub(r"\$(\d+)", arg, text)
         lines.append(" ".join(text.split()) + ";")
-    return "\n".join(lines) + "\n", variables
+    return lines
 
 
 def _column_of(query: str, index: int) -> tuple[str, str] | None:
@@ -477,17 +503,20 @@ def _column_of(query: str, index: int) -> tuple[str, str] | None:
     return None
 
 
-async def prepare_pgbench_cases(url: str, clients: int) -> None:
-    """Copies of real cases (with parties, consents, reps), one per pgbench client."""
+async def prepare_pgbench_cases(url: str, copies: int) -> None:
+    """Copies of real cases in assessment (with parties, consents, reps) for pgbench to move:
+    copy k has the id `PGBENCH_CASE_ID` gives for k."""
     conn = await asyncpg.connect(dsn(url))
     try:
         await conn.execute(
             """
             DROP TABLE IF EXISTS pgbench_case;
             CREATE TABLE pgbench_case AS
-              SELECT row_number() OVER (ORDER BY id) - 1 AS k, id AS source_id, gen_random_uuid() AS case_id
-              FROM (SELECT id FROM rj_case WHERE state = 'assessment' ORDER BY id LIMIT $1) s;
-            """.replace("$1", str(int(clients))),
+              SELECT k, s.id AS source_id, md5('pgbench-' || k::text)::uuid AS case_id
+              FROM generate_series(0, $1 - 1) AS k
+              JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n, count(*) OVER () AS total
+                    FROM rj_case WHERE state = 'assessment') s ON s.n = k % s.total;
+            """.replace("$1", str(int(copies))),
         )
         columns = [
             r["attname"]
@@ -780,13 +809,13 @@ async def main(argv: list[str] | None = None) -> int:
         server.stop()
         server = None
         log("capturing the SQL of one transition")
-        statements, case_id = await capture_transition(url, keys)
-        script_text, variables = pgbench_script(statements, case_id)
+        pause, resume, case_id = await capture_transition(url, keys)
+        script_text, variables = pgbench_script(pause, resume, case_id, PGBENCH_CASES_PER_CLIENT)
         script = work / "transition.sql"
         script.write_text(script_text)
         (Path(args.out) / "transition-pgbench.sql").write_text(script_text)
         pg_clients = [1, 2, 4, 8, 16, 32]
-        await prepare_pgbench_cases(url, max(pg_clients))
+        await prepare_pgbench_cases(url, max(pg_clients) * PGBENCH_CASES_PER_CLIENT)
         by_clients: dict[int, float] = {}
         try:
             for c in pg_clients:
@@ -827,8 +856,9 @@ async def main(argv: list[str] | None = None) -> int:
                 "tps": by_clients[best_clients],
                 "best_clients": best_clients,
                 "by_clients": {str(c): round(v) for c, v in by_clients.items()},
-                "round_trips": len(statements),
-                "statements": [q for q, _ in statements],
+                "round_trips": len(pause),
+                "cases_per_client": PGBENCH_CASES_PER_CLIENT,
+                "statements": {"pause": [q for q, _ in pause], "resume": [q for q, _ in resume]},
             },
             "transition_best_rps": best,
             "ratio_to_limit": best / by_clients[best_clients],
