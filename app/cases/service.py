@@ -339,6 +339,7 @@ async def _guard_context(
         party_ids=[p.id for p in bundle.parties],
         consents={key: c.given for key, c in bundle.consents.items()},
         rep_max_pause=timedelta(hours=settings.rep_max_pause_hours),
+        purged=case.purged_at is not None,
     )
     if body is not None:
         g.reason, g.outcome, g.until, g.party_id = (

@@ -105,7 +105,7 @@ TABLE: tuple[Transition, ...] = (
         PRACTITIONER,
         ("no_open_wellbeing_check", "no_open_safeguarding_concern"),
     ),
-    Transition("reopen", (S.CLOSED,), S.ASSESSMENT, PRACTITIONER, ("reason_given",)),
+    Transition("reopen", (S.CLOSED,), S.ASSESSMENT, PRACTITIONER, ("reason_given", "not_purged")),
 )
 
 BY_TRIGGER: dict[str, Transition] = {t.trigger: t for t in TABLE}
@@ -153,6 +153,7 @@ class GuardContext:
     open_wellbeing_checks: int = 0
     open_safeguarding_concerns: int = 0
     rep_max_pause: timedelta = timedelta(hours=72)
+    purged: bool = False
 
     def consented(self, party_id: Any, scope: ConsentScope) -> bool:
         """The party's latest recorded consent for `scope` (no record means no)."""
@@ -272,6 +273,11 @@ GUARDS: dict[str, Guard] = {
             lambda c: c.until is not None and c.until > c.now,
         ),
         Guard("reason_given", "a reason is given", lambda c: bool(c.reason and c.reason.strip())),
+        Guard(
+            "not_purged",
+            "the case has not been anonymised by the retention purge",
+            lambda c: not c.purged,
+        ),
         Guard(
             "rep_pause_within_limit",
             "a rep may pause for at most 72 hours",

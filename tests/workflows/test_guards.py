@@ -5,8 +5,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from app import clock
+from app.cases.models import Case
 from app.common.enums import CONCLUDE_OUTCOMES, DeclineReason
 from app.workflows.case_workflow import GUARDS
 from tests.records import (
@@ -506,6 +509,14 @@ class TestReopenReason:
         case = await api.to_state("closed")
         body = {} if reason is None else {"reason": reason}
         await refused(api, case["id"], "reopen", ["reason_given"], **body)
+
+    async def test_a_purged_case_is_not_reopened(self, api: Api) -> None:
+        case = await api.to_state("closed")
+        async with api.db.transaction() as session:
+            await session.execute(
+                update(Case).where(col(Case.id) == uuid.UUID(case["id"])).values(purged_at=clock.now())
+            )
+        await refused(api, case["id"], "reopen", ["not_purged"], reason="new incident between them")
 
     async def test_with_a_reason_returns_to_assessment(self, api: Api) -> None:
         case = await api.to_state("closed")
