@@ -844,7 +844,7 @@ async def main(argv: list[str] | None = None) -> int:
                 "postgres": await server_version(url),
                 "load_average_start": load_at_start,
                 "load_average_end": os.getloadavg(),
-                "note": "shared machine: other work ran at the same time, so compare ratios within one run",
+                "note": "a shared machine: compare ratios within one run, not absolute figures across runs",
                 "commit": subprocess.run(
                     ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
                 ).stdout.strip(),
