@@ -146,7 +146,7 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
     row = (await conn.exec_driver_sql(_PG_STATEMENTS[(column, lock)], (value,))).first()
     if row is None:
         return None
-    # A locked case is about to change: its rows join the session. Read alone, they need not.
+    # A locked case is about to change: it joins the session. Read alone, it need not.
     return _bundle_of(row, session if lock else None)
 
 
@@ -158,7 +158,6 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     n = len(_CASE_COLUMNS)
     values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
     case = _loaded(session, Case, values, refresh=True) if session is not None else _row(Case, values)
-    made = _row
     bundle = CaseBundle(case=case)
     # The driver decodes json itself (SQLAlchemy's codec); text is decoded here.
     parties, consents, reps, flags = (
@@ -166,7 +165,7 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     )
     for p in parties:
         bundle.parties.append(
-            made(
+            _row(
                 Party,
                 {
                     "id": uuid.UUID(p[0]),
@@ -181,7 +180,7 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
             )
         )
     for k in consents:
-        consent = made(
+        consent = _row(
             Consent,
             {
                 "id": uuid.UUID(k[0]),
@@ -200,7 +199,7 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     bundle.rep_ids = [uuid.UUID(r) for r in reps]
     for f in flags:
         bundle.flags.append(
-            made(
+            _row(
                 CaseFlag,
                 {
                     "id": uuid.UUID(f[0]),
