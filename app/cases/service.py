@@ -11,6 +11,7 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import next_case_record, record_case_change
 from app.auth.service import is_practitioner_in
+from app.cases import moves
 from app.cases import repository as repo
 from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.repository import CaseBundle
@@ -504,7 +505,7 @@ async def _apply(
 
     wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change), transition.trigger)
     for record, event in written:
-        await repo.save_move(session, case, record, event)
+        await moves.save_move(session, case, record, event)
     await _after_move(session, ctx, bundle, trigger, body, now)
 
 
