@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.audit.chain import CONTENT_FIELDS
 from app.audit.models import AuditRecord
 from app.cases.models import Case
 from app.common.jsonable import canonical_json
@@ -73,20 +74,8 @@ async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], e
         set_committed_value(case, name, value)
 
 
-_AUDIT_COLUMNS = (
-    "chain",
-    "seq",
-    "occurred_at",
-    "request_id",
-    "actor",
-    "action",
-    "entity_type",
-    "entity_id",
-    "before",
-    "after",
-    "content_hash",
-    "prev_hash",
-    "hash",
-)
+# The audit record's columns in the order `_PG_MOVE` takes them from $15 on: the chain place,
+# the content the hash covers (its case id comes from the updated row), then the hashes.
+_AUDIT_COLUMNS = ("chain", "seq", *CONTENT_FIELDS[1:], "content_hash", "prev_hash", "hash")
 # Stored as the canonical JSON text the audit chain hashes (None as JSON null, as the ORM does).
 _AUDIT_JSON = tuple(_AUDIT_COLUMNS.index(name) for name in ("actor", "before", "after"))
