@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import jwt as jwt_auth
@@ -57,19 +56,10 @@ async def settings_dependency() -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
-bearer = HTTPBearer(auto_error=False, description="An API key from `rj-casework clients create`")
-
-
-async def get_principal(
-    request: Request,
-    session: SessionDep,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The authenticated caller (401 without a valid bearer key).
-
-    The bearer dependency only declares the scheme in the OpenAPI document (so /docs can
-    authorise); the header itself is read by `_authenticate`.
-    """
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The authenticated caller (401 without a valid bearer key). The bearer scheme is declared
+    in the OpenAPI document by `app.api.responses.complete_openapi` (for every operation that
+    may answer 401), not by a dependency solved on every request."""
     return await _authenticate(request, session)
 
 

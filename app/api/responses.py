@@ -62,6 +62,11 @@ DESCRIPTIONS = {
 }
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key from `rj-casework clients create`",
+}
 
 
 def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
@@ -70,13 +75,15 @@ def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
     Applied to every operation, so routes added later are described the same way:
     - every error is an `application/problem+json` Problem (FastAPI's own 422 shape is never sent);
     - an operation with inputs may answer 422, one with a body 400 and 413;
-    - an authenticated operation may answer 503 when the database is down;
+    - an authenticated operation (one that may answer 401) needs the bearer key and may answer
+      503 when the database is down;
     - an optional query or header parameter is left out when unset, never sent as null.
     """
     for item in document.get("paths", {}).values():
         for operation in item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 _complete_operation(operation)
+    document.setdefault("components", {}).setdefault("securitySchemes", {})["HTTPBearer"] = BEARER_SCHEME
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
@@ -98,6 +105,8 @@ def _complete_operation(operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         wanted |= {400, 413}
     if "401" in responses:
+        # An operation that authenticates its caller: the bearer key, and the database behind it.
+        operation["security"] = [{"HTTPBearer": []}]
         wanted.add(503)
     for status in wanted:
         responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
