@@ -3,9 +3,9 @@
 With several workers, uvicorn's own supervisor shares one listening socket between them, and
 the kernel hands each new connection to whichever worker happens to be awake: under a burst of
 connections one worker takes most of them and the others idle (32 keep-alive benchmark clients
-were all seen on one of two workers). Here each worker binds a socket of its own with SO_REUSEPORT, so the kernel
-spreads connections evenly across the workers, and a supervising parent restarts a worker that
-dies and stops them all on SIGTERM or SIGINT.
+were all seen on one of two workers). Here each worker binds a socket of its own with
+SO_REUSEPORT, so the kernel spreads connections evenly across the workers, and a supervising
+parent restarts a worker that dies and stops them all on SIGTERM or SIGINT.
 """
 
 import ctypes
