@@ -179,7 +179,7 @@ async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
             due_at=r.due_at,
             overdue=r.due_at < reference,
             what=r.instructions,
-            whom=f"{r.first_name} {r.last_name}" if r.first_name is not None else None,
+            whom=tasks.party_name(r) if r.first_name is not None else None,
             where=r.location,
         )
         for r in rows

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy import case as sql_case
@@ -199,7 +199,14 @@ async def task_view_rows(
     }
 
 
-def party_name(party: Party) -> str:
+class Named(Protocol):
+    """Anything with a person's names: a party, or a row carrying a party's columns."""
+
+    first_name: str
+    last_name: str
+
+
+def party_name(party: Named) -> str:
     """How a task names the person to see."""
     return f"{party.first_name} {party.last_name}"
 
