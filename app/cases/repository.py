@@ -83,19 +83,93 @@ async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Ca
 _CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[attr-defined]
 
 
-# The JSON arrays of a case's parties, consents, reps and flags; `outer` is the case row.
+@dataclass(frozen=True, slots=True)
+class _Children:
+    """One kind of a case's children as the JSON arrays carry them: its model, its columns in
+    array order (the case id is the case's own), and how the rows are ordered."""
+
+    model: type[Any]
+    columns: tuple[str, ...]
+    order: tuple[str, ...]
+    # The columns that arrive as text and are decoded (uuids and times), with their decoders.
+    decoded: tuple[tuple[str, Any], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        types = self.model.__table__.columns
+        decoded = ((c, _decoder(types[c].type)) for c in self.columns)
+        object.__setattr__(self, "decoded", tuple((c, d) for c, d in decoded if d is not None))
+
+    def subquery(self) -> str:
+        """The JSON array of arrays of this kind for the case row `outer`."""
+        table = self.model.__tablename__
+        return (
+            f"(SELECT json_agg(json_build_array({', '.join(f'x.{c}' for c in self.columns)}) "  # noqa: S608 - names from the models
+            f"ORDER BY {', '.join(f'x.{c}' for c in self.order)}) FROM {table} x WHERE x.case_id = outer.id)"
+        )
+
+    def rows(self, arrays: Any, case_id: uuid.UUID) -> list[Any]:
+        """The children of one case from its arrays, built outside the session."""
+        built = []
+        for array in arrays:
+            values = dict(zip(self.columns, array, strict=True))
+            for name, decode in self.decoded:
+                values[name] = decode(values[name])
+            values["case_id"] = case_id
+            built.append(_row(self.model, values))
+        return built
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _decoder(kind: Any) -> Any:
+    """How a JSON value becomes the column's Python value: uuids and times arrive as text; the
+    rest (None) as they are."""
+    if isinstance(kind, Uuid):
+        return _uuid
+    if isinstance(kind, UTCDateTime):
+        return _moment
+    return None
+
+
+# Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier),
+# flags by time: the orders `load_bundles` reads them in.
+_PARTIES = _Children(
+    Party,
+    ("id", "prisoner_number", "first_name", "last_name", "role", "location", "created_at"),
+    ("created_at", "prisoner_number"),
+)
+_CONSENTS = _Children(
+    Consent,
+    (
+        "id",
+        "party_id",
+        "scope",
+        "given",
+        "method",
+        "recorded_by",
+        "recorded_by_client_id",
+        "recorded_at",
+        "audit_seq",
+    ),
+    ("audit_seq", "recorded_at", "scope"),
+)
+_FLAGS = _Children(
+    CaseFlag,
+    ("id", "kind", "at", "detail", "prisoner_number", "source_event_id", "created_at"),
+    ("at", "id"),
+)
+# The JSON arrays of a case's parties, consents, flags and reps; `outer` is the case row.
 _PG_CHILDREN = (
-    """(SELECT json_agg(json_build_array(p.id, p.prisoner_number, p.first_name, p.last_name,
-    p.role, p.location, p.created_at) ORDER BY p.created_at, p.prisoner_number)
-  FROM party p WHERE p.case_id = outer.id)""",
-    """(SELECT json_agg(json_build_array(k.id, k.party_id, k.scope, k.given, k.method,
-    k.recorded_by, k.recorded_by_client_id, k.recorded_at, k.audit_seq)
-    ORDER BY k.audit_seq, k.recorded_at, k.scope)
-  FROM consent k WHERE k.case_id = outer.id)""",
+    _PARTIES.subquery(),
+    _CONSENTS.subquery(),
+    _FLAGS.subquery(),
     "(SELECT json_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = outer.id)",
-    """(SELECT json_agg(json_build_array(f.id, f.kind, f.at, f.detail, f.prisoner_number,
-    f.source_event_id, f.created_at) ORDER BY f.at, f.id)
-  FROM case_flag f WHERE f.case_id = outer.id)""",
 )
 
 
@@ -116,14 +190,6 @@ _PG_STATEMENTS = {
 }
 # The same children for the rows of a list over the table itself.
 _PG_LIST_CHILDREN: list[Any] = [literal_column(sql) for sql in _pg_children(Case.__tablename__)]
-
-
-def _uuid(value: str | None) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(value)
-
-
-def _moment(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> CaseBundle | None:
@@ -158,59 +224,14 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     case = _loaded(session, Case, values, refresh=True) if session is not None else _row(Case, values)
     bundle = CaseBundle(case=case)
     # The driver decodes json itself (SQLAlchemy's codec); text is decoded here.
-    parties, consents, reps, flags = (
+    parties, consents, flags, reps = (
         () if v is None else json.loads(v) if isinstance(v, str | bytes) else v for v in row[n : n + 4]
     )
-    for p in parties:
-        bundle.parties.append(
-            _row(
-                Party,
-                {
-                    "id": uuid.UUID(p[0]),
-                    "case_id": case.id,
-                    "prisoner_number": p[1],
-                    "first_name": p[2],
-                    "last_name": p[3],
-                    "role": p[4],
-                    "location": p[5],
-                    "created_at": _moment(p[6]),
-                },
-            )
-        )
-    for k in consents:
-        consent = _row(
-            Consent,
-            {
-                "id": uuid.UUID(k[0]),
-                "case_id": case.id,
-                "party_id": uuid.UUID(k[1]),
-                "scope": k[2],
-                "given": k[3],
-                "method": k[4],
-                "recorded_by": k[5],
-                "recorded_by_client_id": _uuid(k[6]),
-                "recorded_at": _moment(k[7]),
-                "audit_seq": k[8],
-            },
-        )
+    bundle.parties = _PARTIES.rows(parties, case.id)
+    for consent in _CONSENTS.rows(consents, case.id):
         bundle.consents[(consent.party_id, consent.scope)] = consent
+    bundle.flags = _FLAGS.rows(flags, case.id)
     bundle.rep_ids = [uuid.UUID(r) for r in reps]
-    for f in flags:
-        bundle.flags.append(
-            _row(
-                CaseFlag,
-                {
-                    "id": uuid.UUID(f[0]),
-                    "case_id": case.id,
-                    "kind": f[1],
-                    "at": _moment(f[2]),
-                    "detail": f[3],
-                    "prisoner_number": f[4],
-                    "source_event_id": _uuid(f[5]),
-                    "created_at": _moment(f[6]),
-                },
-            )
-        )
     return bundle
 
 
