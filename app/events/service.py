@@ -85,8 +85,9 @@ def emit(
     prison_id: str | None = None,
 ) -> OutboxEvent:
     """Append one event to the outbox; it is published only if the transaction commits."""
-    event = OutboxEvent(
-        **event_values(
+    return _append(
+        session,
+        event_values(
             event_type=event_type,
             description=description,
             prisoner_numbers=prisoner_numbers,
@@ -94,8 +95,12 @@ def emit(
             additional=additional,
             case=case,
             prison_id=prison_id,
-        )
+        ),
     )
+
+
+def _append(session: AsyncSession, values: dict[str, Any]) -> OutboxEvent:
+    event = OutboxEvent(**values)
     session.add(event)
     return event
 
@@ -135,14 +140,13 @@ def emit_case_event(
     extra: dict[str, Any] | None = None,
 ) -> OutboxEvent:
     """An event about a case, carrying its reference, prison and state."""
-    event = OutboxEvent(
-        **case_event_values(
+    return _append(
+        session,
+        case_event_values(
             case,
             event_type=event_type,
             description=description,
             prisoner_numbers=prisoner_numbers,
             extra=extra,
-        )
+        ),
     )
-    session.add(event)
-    return event
