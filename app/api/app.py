@@ -1,6 +1,5 @@
 """The FastAPI application: routers, middleware, error handlers, start-up checks."""
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,11 +54,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_migrated(db.engine)
-        # What start-up built (modules, routes, schemas) lives as long as the process: moved out
-        # of the collector's sight, so that a full collection scans only what requests leave.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 50, 100)
         yield
         await db.dispose()
 
