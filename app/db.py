@@ -47,10 +47,15 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def on_postgres(session: AsyncSession) -> bool:
+    """Whether the session talks to PostgreSQL (otherwise SQLite)."""
+    bind = session.bind
+    return bind is not None and bind.dialect.name == "postgresql"
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
-    bind = session.bind
-    return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if on_postgres(session) else sqlite_insert
 
 
 async def rowcount(session: AsyncSession, statement: Executable) -> int:

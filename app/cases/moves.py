@@ -10,6 +10,7 @@ from app.audit.chain import CONTENT_FIELDS
 from app.audit.models import AuditRecord
 from app.cases.models import Case
 from app.common.jsonable import canonical_json
+from app.db import on_postgres
 from app.events.models import OutboxEvent
 
 # A move through the workflow on PostgreSQL: the case's new state, its audit record and its
@@ -49,7 +50,7 @@ RETURNING 1"""
 async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
     """Write a case that moved, with its audit record and outbound event (one round trip on
     PostgreSQL; through the unit of work elsewhere). The caller holds the case row lock."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if not on_postgres(session):
         session.add(AuditRecord(**record))
         session.add(OutboxEvent(**event))
         session.add(case)

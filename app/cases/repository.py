@@ -34,7 +34,7 @@ from sqlmodel import col
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
-from app.db import UTCDateTime, dialect_insert
+from app.db import UTCDateTime, dialect_insert, on_postgres
 from app.safeguarding.models import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -195,7 +195,7 @@ _PG_LIST_CHILDREN: list[Any] = [literal_column(sql) for sql in _pg_children(Case
 async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> CaseBundle | None:
     """A case by id or reference with everything its responses show; `lock` takes its row lock
     for the transaction. One round trip on PostgreSQL."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if not on_postgres(session):
         case = await get_case(session, key, lock=lock)
         return None if case is None else await load_bundle(session, case)
     value: str | uuid.UUID
@@ -478,7 +478,7 @@ async def list_cases(
         )
     if updated_since:
         conditions.append(col(Case.updated_at) >= updated_since)
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if not on_postgres(session):
         return await list_portably(session, conditions, offset=offset, limit=limit)
     order = _list_order()
     count = select(func.count()).select_from(Case).where(*conditions)
