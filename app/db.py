@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, CursorResult, DateTime, Executable, event, func, select
+from sqlalchemy import ColumnElement, CursorResult, DateTime, Executable, event, func, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -45,6 +45,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 def new_id() -> uuid.UUID:
     """A fresh random id."""
     return uuid.uuid4()
+
+
+T_row = TypeVar("T_row")
+
+
+def new_row(model: type[T_row], values: dict[str, Any]) -> T_row:
+    """An instance of `model` holding `values`, outside any session: to read, or to `session.add`.
+    Built the way the ORM's loader builds rows, without the model constructor's per-field work (a
+    table model does not validate anyway). Added, the columns left out get their column defaults
+    when the row is inserted, so give every value read before the flush (a Python-side id, say)."""
+    obj = inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj  # type: ignore[no-any-return]
 
 
 def on_postgres(session: AsyncSession) -> bool:

@@ -1,11 +1,10 @@
 """Every query about cases, parties, consents and assignments (a workflow move is written by
 `app.cases.moves`)."""
 
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,6 +25,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import case as sql_case
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,7 +35,7 @@ from sqlmodel import col
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
-from app.db import UTCDateTime, dialect_insert, on_postgres
+from app.db import UTCDateTime, new_row, on_postgres
 from app.safeguarding.models import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -49,9 +50,6 @@ class CaseBundle:
     consents: dict[tuple[uuid.UUID, str], Consent] = field(default_factory=dict)
     rep_ids: list[uuid.UUID] = field(default_factory=list)
     flags: list[CaseFlag] = field(default_factory=list)
-
-
-_dialect_insert = dialect_insert
 
 
 # Built once: building and keying a statement costs more than running it from the cache.
@@ -78,63 +76,40 @@ async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Ca
 
 
 # PostgreSQL: a case with its parties, consents, reps and flags in one round trip, each kind of
-# child as a JSON array of arrays in the order the bundle keeps (parties by arrival, consents in
-# ledger order, flags by time). SQLite keeps the portable statements of `load_bundles`.
+# child as an array of anonymous records in the order the bundle keeps (parties by arrival,
+# consents in ledger order, flags by time). The driver decodes records with their columns' own
+# types (uuids, times, booleans), so no value is parsed again here. SQLite keeps the portable
+# statements of `load_bundles`.
 _CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
 class _Children:
-    """One kind of a case's children as the JSON arrays carry them: its model, its columns in
-    array order (the case id is the case's own), and how the rows are ordered."""
+    """One kind of a case's children as the record arrays carry them: its model, its columns in
+    record order (the case id is the case's own), and how the rows are ordered."""
 
     model: type[Any]
     columns: tuple[str, ...]
     order: tuple[str, ...]
-    # The columns that arrive as text and are decoded (uuids and times), with their decoders.
-    decoded: tuple[tuple[str, Any], ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        types = self.model.__table__.columns
-        decoded = ((c, _decoder(types[c].type)) for c in self.columns)
-        object.__setattr__(self, "decoded", tuple((c, d) for c, d in decoded if d is not None))
 
     def subquery(self) -> str:
-        """The JSON array of arrays of this kind for the case row `outer`."""
+        """The array of records of this kind for the case row `outer`."""
         table = self.model.__tablename__
         return (
-            f"(SELECT json_agg(json_build_array({', '.join(f'x.{c}' for c in self.columns)}) "  # noqa: S608 - names from the models
+            f"(SELECT array_agg(ROW({', '.join(f'x.{c}' for c in self.columns)}) "  # noqa: S608 - names from the models
             f"ORDER BY {', '.join(f'x.{c}' for c in self.order)}) FROM {table} x WHERE x.case_id = outer.id)"
         )
 
-    def rows(self, arrays: Any, case_id: uuid.UUID) -> list[Any]:
-        """The children of one case from its arrays, built outside the session."""
+    def rows(self, records: Any, case_id: uuid.UUID) -> list[Any]:
+        """The children of one case from its records, built outside the session."""
+        columns = self.columns
+        model = self.model
         built = []
-        for array in arrays:
-            values = dict(zip(self.columns, array, strict=True))
-            for name, decode in self.decoded:
-                values[name] = decode(values[name])
+        for record in records or ():
+            values = dict(zip(columns, record, strict=True))
             values["case_id"] = case_id
-            built.append(_row(self.model, values))
+            built.append(new_row(model, values))
         return built
-
-
-def _uuid(value: str | None) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(value)
-
-
-def _moment(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
-
-
-def _decoder(kind: Any) -> Any:
-    """How a JSON value becomes the column's Python value: uuids and times arrive as text; the
-    rest (None) as they are."""
-    if isinstance(kind, Uuid):
-        return _uuid
-    if isinstance(kind, UTCDateTime):
-        return _moment
-    return None
 
 
 # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier),
@@ -169,7 +144,7 @@ _PG_CHILDREN = (
     _PARTIES.subquery(),
     _CONSENTS.subquery(),
     _FLAGS.subquery(),
-    "(SELECT json_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = outer.id)",
+    "(SELECT array_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = outer.id)",
 )
 
 
@@ -221,17 +196,14 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     built outside the session."""
     n = len(_CASE_COLUMNS)
     values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
-    case = _loaded(session, Case, values, refresh=True) if session is not None else _row(Case, values)
+    case = _loaded(session, Case, values, refresh=True) if session is not None else new_row(Case, values)
     bundle = CaseBundle(case=case)
-    # The driver decodes json itself (SQLAlchemy's codec); text is decoded here.
-    parties, consents, flags, reps = (
-        () if v is None else json.loads(v) if isinstance(v, str | bytes) else v for v in row[n : n + 4]
-    )
+    parties, consents, flags, reps = row[n : n + 4]
     bundle.parties = _PARTIES.rows(parties, case.id)
     for consent in _CONSENTS.rows(consents, case.id):
         bundle.consents[(consent.party_id, consent.scope)] = consent
     bundle.flags = _FLAGS.rows(flags, case.id)
-    bundle.rep_ids = [uuid.UUID(r) for r in reps]
+    bundle.rep_ids = list(reps or ())
     return bundle
 
 
@@ -245,25 +217,56 @@ async def rep_is_assigned(session: AsyncSession, case_id: uuid.UUID, rep_id: uui
     return found.first() is not None
 
 
+def _counter_upserts() -> dict[str, Any]:
+    """Taking a prison's next case number, per dialect (both have ON CONFLICT)."""
+    made = {}
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
+        made[dialect] = (
+            insert(PrisonCounter)
+            .values(prison_id=bindparam("prison_id"), last_number=1)
+            .on_conflict_do_update(
+                index_elements=["prison_id"],
+                set_={"last_number": col(PrisonCounter.last_number) + 1},
+            )
+            .returning(col(PrisonCounter.last_number))
+        )
+    return made
+
+
+def _case_inserts() -> dict[str, Any]:
+    """Inserting a case unless one with its source exists, per dialect; the columns come with
+    the values of each execution."""
+    return {
+        dialect: insert(Case)
+        .on_conflict_do_nothing(index_elements=["source_system", "source_reference"])
+        .returning(col(Case.id))
+        for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    }
+
+
+# Built once, like `_BY_ID`: a referral's statements would otherwise cost more to build than
+# to run.
+_NEXT_NUMBER = _counter_upserts()
+_INSERT_CASE = _case_inserts()
+_BY_SOURCE = select(Case).where(
+    col(Case.source_system) == bindparam("system"), col(Case.source_reference) == bindparam("reference")
+)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return "postgresql" if on_postgres(session) else "sqlite"
+
+
 async def next_reference(session: AsyncSession, prison_id: str) -> str:
     """Take the prison's next case number; never reused, gaps after rollbacks are fine."""
-    insert = _dialect_insert(session)
-    stmt = (
-        insert(PrisonCounter)
-        .values(prison_id=prison_id, last_number=1)
-        .on_conflict_do_update(
-            index_elements=["prison_id"],
-            set_={"last_number": PrisonCounter.last_number + 1},
-        )
-        .returning(PrisonCounter.last_number)
-    )
-    number = (await session.execute(stmt)).scalar_one()
+    stmt = _NEXT_NUMBER[_dialect(session)]
+    number = (await session.execute(stmt, {"prison_id": prison_id})).scalar_one()
     return f"{prison_id}-RJ-{number:06d}"
 
 
 def unsaved_case(values: dict[str, Any]) -> Case:
     """A case not yet written, holding `values` (every other column empty or its default)."""
-    return _row(Case, _case_columns(values))
+    return new_row(Case, _case_columns(values))
 
 
 def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
@@ -273,25 +276,15 @@ def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
 async def insert_case_if_new(session: AsyncSession, values: dict[str, Any]) -> Case | None:
     """Insert a case unless one with the same source exists: the new case, in the session as
     written (no read back), or None."""
-    insert = _dialect_insert(session)
-    stmt = (
-        insert(Case)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source_system", "source_reference"])
-        .returning(Case.id)
-    )
-    if (await session.execute(stmt)).scalar_one_or_none() is None:
+    if (await session.execute(_INSERT_CASE[_dialect(session)], values)).scalar_one_or_none() is None:
         return None
     return _loaded(session, Case, _case_columns(values))
 
 
 async def find_by_source(session: AsyncSession, system: str, reference: str) -> Case | None:
     """The case made from a source system's record, if any."""
-    return (
-        await session.execute(
-            select(Case).where(col(Case.source_system) == system, col(Case.source_reference) == reference)
-        )
-    ).scalar_one_or_none()
+    found = await session.execute(_BY_SOURCE, {"system": system, "reference": reference})
+    return found.scalar_one_or_none()
 
 
 async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
@@ -302,7 +295,7 @@ async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
 async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool = True) -> list[CaseBundle]:
     """Bundles for many cases in two queries (parties, consents and reps in one; flags), whatever
     their number. Without `attach` the children are built outside the session: for reading only."""
-    made = partial(_loaded, session) if attach else _row
+    made = partial(_loaded, session) if attach else new_row
     bundles = {c.id: CaseBundle(case=c) for c in cases}
     if not bundles:
         return []
@@ -423,13 +416,6 @@ def text_column(position: int) -> Any:
 _BUNDLE = _bundle_rows(bindparam("ids", expanding=True))
 
 
-def _row(model: type[_T], values: dict[str, Any]) -> _T:
-    """An instance of `model` holding `values`, outside any session: read-only use."""
-    obj = inspect(model).class_manager.new_instance()
-    obj.__dict__.update(values)
-    return obj  # type: ignore[no-any-return]
-
-
 def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, refresh: bool = False) -> _T:
     """An instance of `model` with `values`, in the session as if the ORM had loaded it: built
     the way the ORM's own loader builds rows (no validation, a tenth of the cost of the
@@ -443,11 +429,10 @@ def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, r
             for key, value in values.items():
                 set_committed_value(existing, key, value)
         return existing  # type: ignore[no-any-return]
-    obj = mapper.class_manager.new_instance()
-    obj.__dict__.update(values)
+    obj = new_row(model, values)
     make_transient_to_detached(obj)
     session.add(obj)
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 async def list_cases(

@@ -9,7 +9,7 @@ from app import clock
 from app.cases.models import Case
 from app.common.jsonable import plain
 from app.config import get_settings
-from app.db import new_id
+from app.db import new_id, new_row
 from app.events.models import OutboxEvent
 
 EVENT_VERSION = 1
@@ -100,7 +100,7 @@ def emit(
 
 
 def _append(session: AsyncSession, values: dict[str, Any]) -> OutboxEvent:
-    event = OutboxEvent(**values)
+    event = new_row(OutboxEvent, values)
     session.add(event)
     return event
 

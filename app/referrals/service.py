@@ -14,7 +14,7 @@ from app.cases.repository import CaseBundle
 from app.cases.service import party_snapshot
 from app.common.enums import CaseState
 from app.context import RequestContext
-from app.db import new_id
+from app.db import new_id, new_row
 from app.errors import ValidationFailedError
 from app.events.service import CASE_CREATED, emit_case_event
 from app.referrals.schemas import ReferralCreate
@@ -61,14 +61,18 @@ async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate
         "updated_at": now,
     }
     parties = [
-        Party(
-            case_id=case_id,
-            prisoner_number=p.prisoner_number,
-            first_name=p.first_name,
-            last_name=p.last_name,
-            role=p.role.value,
-            location=p.location,
-            created_at=now,
+        new_row(
+            Party,
+            {
+                "id": new_id(),
+                "case_id": case_id,
+                "prisoner_number": p.prisoner_number,
+                "first_name": p.first_name,
+                "last_name": p.last_name,
+                "role": p.role.value,
+                "location": p.location,
+                "created_at": now,
+            },
         )
         for p in body.parties
     ]
@@ -98,7 +102,7 @@ async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate
             raise RuntimeError("referral conflict without a winner")
         return Referred(winner, created=False)
     session.add_all(parties)
-    session.add(AuditRecord(**record))
+    session.add(new_row(AuditRecord, record))
     emit_case_event(
         session,
         case,
