@@ -31,10 +31,16 @@ class Problem(ApiModel):
     errors: list[FieldError] | None = None
 
 
-def model_response(model: BaseModel, *, status_code: int = 200, etag: int | None = None) -> Response:
+def model_response(
+    model: BaseModel, *, status_code: int = 200, etag: int | None = None, location: str | None = None
+) -> Response:
     """`model` as JSON, serialised once by its own class: what FastAPI sends for a route's
     `response_model`, without validating the model it was just given a second time."""
-    headers = {"ETag": f'"{etag}"'} if etag is not None else None
+    headers = {}
+    if etag is not None:
+        headers["ETag"] = f'"{etag}"'
+    if location is not None:
+        headers["Location"] = location
     body = model.__pydantic_serializer__.to_json(model, by_alias=True)
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 

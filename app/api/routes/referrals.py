@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from app.api.deps import ContextDep, SessionDep, permission
-from app.api.responses import errors
+from app.api.responses import errors, model_response
 from app.auth.access import Permission, require_prison, sees_case
 from app.cases import repository as repo
 from app.cases.models import Case
@@ -27,13 +27,11 @@ router = APIRouter(prefix="/referrals", tags=["referrals"])
     },
     dependencies=[permission(Permission.REFERRAL_CREATE)],
 )
-async def create_referral(
-    body: ReferralCreate, session: SessionDep, ctx: ContextDep, response: Response
-) -> CaseView:
+async def create_referral(body: ReferralCreate, session: SessionDep, ctx: ContextDep) -> Response:
     """Refer an incident; the same source again returns its case (200), or 409 if outside your scope."""
     require_prison(ctx.principal, body.prison_id)
     referred = await service.refer(session, ctx, body)
-    return await _referred(session, ctx, referred.case, referred.created, response, referred.bundle)
+    return await _referred(session, ctx, referred.case, referred.created, referred.bundle)
 
 
 @router.post(
@@ -46,9 +44,7 @@ async def create_referral(
     },
     dependencies=[permission(Permission.REFERRAL_CREATE)],
 )
-async def refer_incident_report(
-    body: IncidentReport, session: SessionDep, ctx: ContextDep, response: Response
-) -> CaseView:
+async def refer_incident_report(body: IncidentReport, session: SessionDep, ctx: ContextDep) -> Response:
     """Refer an incident report exactly as the incident-reporting system returns it.
 
     Prisoners in a harm role become parties (see the README for the role and category tables);
@@ -57,7 +53,7 @@ async def refer_incident_report(
     """
     require_prison(ctx.principal, body.location)
     case, created = await incident_reports.refer_report(session, ctx, body)
-    return await _referred(session, ctx, case, created, response)
+    return await _referred(session, ctx, case, created)
 
 
 async def _referred(
@@ -65,9 +61,8 @@ async def _referred(
     ctx: ContextDep,
     case: Case,
     created: bool,
-    response: Response,
     bundle: CaseBundle | None = None,
-) -> CaseView:
+) -> Response:
     if not created:
         rep_assigned = await repo.rep_is_assigned(session, case.id, ctx.principal.rep_id)
         if not sees_case(ctx.principal, case, rep_assigned=rep_assigned):
@@ -76,8 +71,10 @@ async def _referred(
                 f"{case.source_system} {case.source_reference} was already referred, "
                 "as a case outside your scope"
             )
-        response.status_code = 200
     bundle = bundle or await repo.load_bundle(session, case)
-    response.headers["ETag"] = f'"{case.version}"'
-    response.headers["Location"] = f"/cases/{case.id}"
-    return present_case(ctx.principal, bundle)
+    return model_response(
+        present_case(ctx.principal, bundle),
+        status_code=201 if created else 200,
+        etag=case.version,
+        location=f"/cases/{case.id}",
+    )
