@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.audit.models import AuditRecord
 from app.audit.service import next_case_record
+from app.cases import moves
 from app.cases import repository as repo
 from app.cases.models import Case, Party
 from app.cases.repository import CaseBundle
@@ -16,7 +16,7 @@ from app.common.enums import CaseState
 from app.context import RequestContext
 from app.db import new_id, new_row
 from app.errors import ValidationFailedError
-from app.events.service import CASE_CREATED, emit_case_event
+from app.events.service import CASE_CREATED, case_event_values
 from app.referrals.schemas import ReferralCreate
 
 
@@ -101,14 +101,12 @@ async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate
         if winner is None:  # pragma: no cover - the unique constraint guarantees a winner
             raise RuntimeError("referral conflict without a winner")
         return Referred(winner, created=False)
-    session.add_all(parties)
-    session.add(new_row(AuditRecord, record))
-    emit_case_event(
-        session,
+    event = case_event_values(
         case,
         event_type=CASE_CREATED,
         description=f"A restorative justice case {case.reference} was created from a referral",
         prisoner_numbers=numbers,
         extra={"source": {"system": case.source_system, "reference": case.source_reference}},
     )
+    await moves.save_intake(session, case, parties, record, event)
     return Referred(case, created=True, bundle=CaseBundle(case=case, parties=parties))
