@@ -35,7 +35,7 @@ from sqlmodel import col
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
-from app.db import UTCDateTime, new_row, on_postgres
+from app.db import UTCDateTime, new_row, on_postgres, read_row
 from app.safeguarding.models import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -108,7 +108,7 @@ class _Children:
         for record in records or ():
             values = dict(zip(columns, record, strict=True))
             values["case_id"] = case_id
-            built.append(new_row(model, values))
+            built.append(read_row(model, values))
         return built
 
 
@@ -196,7 +196,7 @@ def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
     built outside the session."""
     n = len(_CASE_COLUMNS)
     values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
-    case = _loaded(session, Case, values, refresh=True) if session is not None else new_row(Case, values)
+    case = _loaded(session, Case, values, refresh=True) if session is not None else read_row(Case, values)
     bundle = CaseBundle(case=case)
     parties, consents, flags, reps = row[n : n + 4]
     bundle.parties = _PARTIES.rows(parties, case.id)
@@ -295,7 +295,7 @@ async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
 async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool = True) -> list[CaseBundle]:
     """Bundles for many cases in two queries (parties, consents and reps in one; flags), whatever
     their number. Without `attach` the children are built outside the session: for reading only."""
-    made = partial(_loaded, session) if attach else new_row
+    made = partial(_loaded, session) if attach else read_row
     bundles = {c.id: CaseBundle(case=c) for c in cases}
     if not bundles:
         return []
