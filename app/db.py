@@ -1,7 +1,7 @@
 """Engine, sessions and column types shared by every domain."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -48,10 +48,10 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-T_row = TypeVar("T_row")
+T = TypeVar("T")
 
 
-def new_row(model: type[T_row], values: dict[str, Any]) -> T_row:
+def new_row(model: type[T], values: dict[str, Any]) -> T:
     """An instance of `model` holding `values`, outside any session: to read, or to `session.add`.
     Built the way the ORM's loader builds rows, without the model constructor's per-field work (a
     table model does not validate anyway). Added, the columns left out get their column defaults
@@ -64,7 +64,7 @@ def new_row(model: type[T_row], values: dict[str, Any]) -> T_row:
 _CONFIGURED: set[type[Any]] = set()
 
 
-def read_row(model: type[T_row], values: dict[str, Any]) -> T_row:
+def read_row(model: type[T], values: dict[str, Any]) -> T:
     """An instance of `model` holding `values` (every column), for reading only: a plain object
     with no ORM state, a seventh of the cost of `new_row`. Its columns read as usual; it can be
     neither changed nor added to a session (either raises)."""
@@ -83,9 +83,24 @@ def on_postgres(session: AsyncSession) -> bool:
     return bind is not None and bind.dialect.name == "postgresql"
 
 
+def dialect_name(session: AsyncSession) -> str:
+    """The session's backend: "postgresql" or "sqlite"."""
+    return "postgresql" if on_postgres(session) else "sqlite"
+
+
+# Each backend's INSERT construct (both have ON CONFLICT), by dialect name.
+INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
+
 def dialect_insert(session: AsyncSession) -> Any:
-    """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
-    return pg_insert if on_postgres(session) else sqlite_insert
+    """The INSERT construct of the session's dialect."""
+    return INSERTS[dialect_name(session)]
+
+
+def per_dialect(build: Callable[[Any], T]) -> dict[str, T]:
+    """A statement built once for each backend from its INSERT construct, by dialect name: for
+    statements built at import instead of on every request."""
+    return {name: build(insert) for name, insert in INSERTS.items()}
 
 
 async def rowcount(session: AsyncSession, statement: Executable) -> int:
@@ -93,9 +108,6 @@ async def rowcount(session: AsyncSession, statement: Executable) -> int:
     result = await session.execute(statement, execution_options={"synchronize_session": False})
     assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE and DELETE give a cursor result
     return int(result.rowcount)
-
-
-T = TypeVar("T")
 
 
 async def fetch_page(

@@ -126,3 +126,8 @@ class CaseFlag(SQLModel, table=True):
     prisoner_number: str = Field(max_length=7)
     source_event_id: uuid.UUID | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def own_columns(model: type[SQLModel]) -> tuple[str, ...]:
+    """The columns of a case's child table other than the case id it belongs to, in table order."""
+    return tuple(c.name for c in model.__table__.columns if c.name != "case_id")  # type: ignore[attr-defined]

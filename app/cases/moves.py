@@ -8,13 +8,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.chain import CONTENT_FIELDS
 from app.audit.models import AuditRecord
-from app.cases.models import Case, Party
+from app.cases.models import Case, Party, own_columns
 from app.common.jsonable import canonical_json
 from app.db import new_row, on_postgres
 from app.events.models import OutboxEvent
 
-# A move through the workflow on PostgreSQL: the case's new state, its audit record and its
-# outbound event in one statement (the inserts run only if the case row was there to update).
+# What a move through the workflow changes on the case row.
 _MOVED_COLUMNS = (
     "state",
     "previous_state",
@@ -30,21 +29,73 @@ _MOVED_COLUMNS = (
     "closed_at",
     "concluded_at",
 )
-_PG_MOVE = """WITH moved AS (
-  UPDATE rj_case SET state = $2, previous_state = $3, paused_until = $4, pause_reason = $5,
-    version = $6, updated_at = $7, audit_seq = $8, audit_head = $9, practitioner_id = $10,
-    decline_reason = $11, outcome = $12, closed_at = $13, concluded_at = $14
+# The audit record's columns in the order both statements take them: the chain place, the
+# content the hash covers (its case id comes from the case row), then the hashes.
+_AUDIT_COLUMNS = ("chain", "seq", *CONTENT_FIELDS[1:], "content_hash", "prev_hash", "hash")
+# The outbox row's columns in the order both statements take them (its case id is the case's).
+_OUTBOX_COLUMNS = ("event_id", "event_type", "prison_id", "payload", "created_at")
+# How each parameter is cast. Text is cast to varchar without the column's length: an explicit
+# cast to varchar(n) would cut a longer value short instead of refusing it. JSON goes as the
+# canonical text the audit chain hashes (None as JSON null, as the ORM writes it).
+_CASTS = {
+    "chain": "varchar",
+    "seq": "integer",
+    "occurred_at": "timestamptz",
+    "request_id": "varchar",
+    "actor": "json",
+    "action": "varchar",
+    "entity_type": "varchar",
+    "entity_id": "varchar",
+    "before": "json",
+    "after": "json",
+    "content_hash": "varchar",
+    "prev_hash": "varchar",
+    "hash": "varchar",
+    "event_id": "uuid",
+    "event_type": "varchar",
+    "prison_id": "varchar",
+    "payload": "json",
+    "created_at": "timestamptz",
+}
+
+
+def _params(columns: tuple[str, ...], first: int) -> list[str]:
+    """The cast parameters `$first::cast, ...` of `columns`."""
+    return [f"${n}::{_CASTS[name]}" for n, name in enumerate(columns, first)]
+
+
+def _audited(first: int, case_id: str, source: str) -> str:
+    """The INSERT of the audit record, its values from `$first` on, its case id `case_id`."""
+    chain, seq, *content = _params(_AUDIT_COLUMNS, first)
+    columns = ("chain", "seq", "case_id", *_AUDIT_COLUMNS[2:], "redacted")
+    values = (chain, seq, case_id, *content, "false")
+    return f"INSERT INTO audit_record ({', '.join(columns)})\n  SELECT {', '.join(values)}{source}"  # noqa: S608 - names from the code
+
+
+def _outbound(first: int, case_id: str, source: str) -> str:
+    """The INSERT of the outbox row, its values from `$first` on, its case id `case_id`."""
+    event_id, event_type, *rest = _params(_OUTBOX_COLUMNS, first)
+    columns = ("event_id", "event_type", "case_id", *_OUTBOX_COLUMNS[2:])
+    values = (event_id, event_type, case_id, *rest)
+    return f"INSERT INTO outbox_event ({', '.join(columns)})\nSELECT {', '.join(values)}{source}"  # noqa: S608 - names from the code
+
+
+def _values(row: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
+    """`row`'s values of `columns` as the statements take them."""
+    return [canonical_json(row[name]) if _CASTS[name] == "json" else row[name] for name in columns]
+
+
+# A move on PostgreSQL: the case's new state, its audit record and its outbound event in one
+# statement (the inserts run only if the case row was there to update).
+_MOVE_AUDIT = 2 + len(_MOVED_COLUMNS)
+_PG_MOVE = f"""WITH moved AS (
+  UPDATE rj_case SET {", ".join(f"{name} = ${n}" for n, name in enumerate(_MOVED_COLUMNS, 2))}
   WHERE id = $1 RETURNING id
 ), audited AS (
-  INSERT INTO audit_record (chain, seq, case_id, occurred_at, request_id, actor, action, entity_type,
-    entity_id, before, after, content_hash, prev_hash, hash, redacted)
-  SELECT $15::varchar, $16::integer, id, $17::timestamptz, $18::varchar, $19::json, $20::varchar,
-    $21::varchar, $22::varchar, $23::json, $24::json, $25::varchar, $26::varchar, $27::varchar, false
-  FROM moved
+  {_audited(_MOVE_AUDIT, "id", " FROM moved")}
 )
-INSERT INTO outbox_event (event_id, event_type, case_id, prison_id, payload, created_at)
-SELECT $28::uuid, $29::varchar, id, $30::varchar, $31::json, $32::timestamptz FROM moved
-RETURNING 1"""
+{_outbound(_MOVE_AUDIT + len(_AUDIT_COLUMNS), "id", " FROM moved")}
+RETURNING 1"""  # noqa: S608 - names from the code
 
 
 async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
@@ -57,11 +108,8 @@ async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], e
         return
     moved = [getattr(case, name) for name in _MOVED_COLUMNS]
     conn = await session.connection()
-    written = (
-        await conn.exec_driver_sql(
-            _PG_MOVE, (case.id, *moved, *_audit_values(record), *_outbox_values(event))
-        )
-    ).first()
+    values = (case.id, *moved, *_values(record, _AUDIT_COLUMNS), *_values(event, _OUTBOX_COLUMNS))
+    written = (await conn.exec_driver_sql(_PG_MOVE, values)).first()
     if written is None:
         raise RuntimeError(f"case {case.id} vanished while locked")
     # Written already: the unit of work must not write the same change again.
@@ -69,47 +117,28 @@ async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], e
         set_committed_value(case, name, value)
 
 
-# The audit record's columns in the order `_PG_MOVE` takes them from $15 on: the chain place,
-# the content the hash covers (its case id comes from the updated row), then the hashes.
-_AUDIT_COLUMNS = ("chain", "seq", *CONTENT_FIELDS[1:], "content_hash", "prev_hash", "hash")
-# Stored as the canonical JSON text the audit chain hashes (None as JSON null, as the ORM does).
-_AUDIT_JSON = tuple(_AUDIT_COLUMNS.index(name) for name in ("actor", "before", "after"))
-
-
-def _audit_values(record: dict[str, Any]) -> list[Any]:
-    """An audit record's values in `_AUDIT_COLUMNS` order, JSON as the chain's canonical text."""
-    audit = [record[name] for name in _AUDIT_COLUMNS]
-    for n in _AUDIT_JSON:
-        audit[n] = canonical_json(audit[n])
-    return audit
-
-
-def _outbox_values(event: dict[str, Any]) -> list[Any]:
-    """An outbox row's id, type, prison, payload and time, as both statements take them."""
-    return [
-        event["event_id"],
-        event["event_type"],
-        event["prison_id"],
-        canonical_json(event["payload"]),
-        event["created_at"],
-    ]
-
-
 # A new case's parties, first audit record and outbound event on PostgreSQL, in one statement
-# (data-modifying WITH clauses all run, whether or not the last one reads them).
-_PARTY_COLUMNS = ("id", "prisoner_number", "first_name", "last_name", "role", "location", "created_at")
-_PARTY_TYPES = ("uuid", "varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz")
+# (data-modifying WITH clauses all run, whether or not the last one reads them). The parties
+# come as one array per column, cast as below.
+_PARTY_COLUMNS = own_columns(Party)
+_PARTY_CASTS = {
+    "id": "uuid",
+    "prisoner_number": "varchar",
+    "first_name": "varchar",
+    "last_name": "varchar",
+    "role": "varchar",
+    "location": "varchar",
+    "created_at": "timestamptz",
+}
+_PARTY_ARRAYS = ", ".join(f"${n}::{_PARTY_CASTS[name]}[]" for n, name in enumerate(_PARTY_COLUMNS, 2))
+_INTAKE_AUDIT = 2 + len(_PARTY_COLUMNS)
 _PG_INTAKE = f"""WITH parties AS (
   INSERT INTO party (case_id, {", ".join(_PARTY_COLUMNS)})
-  SELECT $1::uuid, * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_PARTY_TYPES, 2))})
+  SELECT $1::uuid, * FROM unnest({_PARTY_ARRAYS})
 ), audited AS (
-  INSERT INTO audit_record (chain, seq, case_id, occurred_at, request_id, actor, action, entity_type,
-    entity_id, before, after, content_hash, prev_hash, hash, redacted)
-  VALUES ($9::varchar, $10::integer, $1::uuid, $11::timestamptz, $12::varchar, $13::json, $14::varchar,
-    $15::varchar, $16::varchar, $17::json, $18::json, $19::varchar, $20::varchar, $21::varchar, false)
+  {_audited(_INTAKE_AUDIT, "$1::uuid", "")}
 )
-INSERT INTO outbox_event (event_id, event_type, case_id, prison_id, payload, created_at)
-VALUES ($22::uuid, $23::varchar, $1::uuid, $24::varchar, $25::json, $26::timestamptz)"""  # noqa: S608 - names from the code
+{_outbound(_INTAKE_AUDIT + len(_AUDIT_COLUMNS), "$1::uuid", "")}"""  # noqa: S608 - names from the code
 
 
 async def save_intake(
@@ -124,6 +153,5 @@ async def save_intake(
         return
     columns = [[getattr(p, name) for p in parties] for name in _PARTY_COLUMNS]
     conn = await session.connection()
-    await conn.exec_driver_sql(
-        _PG_INTAKE, (case.id, *columns, *_audit_values(record), *_outbox_values(event))
-    )
+    values = (case.id, *columns, *_values(record, _AUDIT_COLUMNS), *_values(event, _OUTBOX_COLUMNS))
+    await conn.exec_driver_sql(_PG_INTAKE, values)

@@ -25,17 +25,15 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import case as sql_case
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
+from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
-from app.db import UTCDateTime, new_row, on_postgres, read_row
+from app.db import UTCDateTime, dialect_name, new_row, on_postgres, per_dialect, read_row
 from app.safeguarding.models import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -85,12 +83,15 @@ _CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[at
 
 @dataclass(frozen=True, slots=True)
 class _Children:
-    """One kind of a case's children as the record arrays carry them: its model, its columns in
-    record order (the case id is the case's own), and how the rows are ordered."""
+    """One kind of a case's children as the record arrays carry them: its model and how the rows
+    are ordered; its columns, in record order, are the table's own (the case id is the case's)."""
 
     model: type[Any]
-    columns: tuple[str, ...]
     order: tuple[str, ...]
+    columns: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", own_columns(self.model))
 
     def subquery(self) -> str:
         """The array of records of this kind for the case row `outer`."""
@@ -114,32 +115,10 @@ class _Children:
 
 # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier),
 # flags by time: the orders `load_bundles` reads them in.
-_PARTIES = _Children(
-    Party,
-    ("id", "prisoner_number", "first_name", "last_name", "role", "location", "created_at"),
-    ("created_at", "prisoner_number"),
-)
-_CONSENTS = _Children(
-    Consent,
-    (
-        "id",
-        "party_id",
-        "scope",
-        "given",
-        "method",
-        "recorded_by",
-        "recorded_by_client_id",
-        "recorded_at",
-        "audit_seq",
-    ),
-    ("audit_seq", "recorded_at", "scope"),
-)
-_FLAGS = _Children(
-    CaseFlag,
-    ("id", "kind", "at", "detail", "prisoner_number", "source_event_id", "created_at"),
-    ("at", "id"),
-)
-# The JSON arrays of a case's parties, consents, flags and reps; `outer` is the case row.
+_PARTIES = _Children(Party, ("created_at", "prisoner_number"))
+_CONSENTS = _Children(Consent, ("audit_seq", "recorded_at", "scope"))
+_FLAGS = _Children(CaseFlag, ("at", "id"))
+# The arrays of a case's parties, consents, flags and reps; `outer` is the case row.
 _PG_CHILDREN = (
     _PARTIES.subquery(),
     _CONSENTS.subquery(),
@@ -217,49 +196,35 @@ async def rep_is_assigned(session: AsyncSession, case_id: uuid.UUID, rep_id: uui
     return found.first() is not None
 
 
-def _counter_upserts() -> dict[str, Any]:
-    """Taking a prison's next case number, per dialect (both have ON CONFLICT)."""
-    made = {}
-    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
-        made[dialect] = (
-            insert(PrisonCounter)
-            .values(prison_id=bindparam("prison_id"), last_number=1)
-            .on_conflict_do_update(
-                index_elements=["prison_id"],
-                set_={"last_number": col(PrisonCounter.last_number) + 1},
-            )
-            .returning(col(PrisonCounter.last_number))
+# Built once, like `_BY_ID`, for each backend: a referral's statements would otherwise cost more
+# to build than to run. Taking a prison's next case number; inserting a case unless one with its
+# source exists (its columns come with each execution's values); finding that case.
+_NEXT_NUMBER = per_dialect(
+    lambda insert: (
+        insert(PrisonCounter)
+        .values(prison_id=bindparam("prison_id"), last_number=1)
+        .on_conflict_do_update(
+            index_elements=["prison_id"],
+            set_={"last_number": col(PrisonCounter.last_number) + 1},
         )
-    return made
-
-
-def _case_inserts() -> dict[str, Any]:
-    """Inserting a case unless one with its source exists, per dialect; the columns come with
-    the values of each execution."""
-    return {
-        dialect: insert(Case)
+        .returning(col(PrisonCounter.last_number))
+    )
+)
+_INSERT_CASE = per_dialect(
+    lambda insert: (
+        insert(Case)
         .on_conflict_do_nothing(index_elements=["source_system", "source_reference"])
         .returning(col(Case.id))
-        for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-    }
-
-
-# Built once, like `_BY_ID`: a referral's statements would otherwise cost more to build than
-# to run.
-_NEXT_NUMBER = _counter_upserts()
-_INSERT_CASE = _case_inserts()
+    )
+)
 _BY_SOURCE = select(Case).where(
     col(Case.source_system) == bindparam("system"), col(Case.source_reference) == bindparam("reference")
 )
 
 
-def _dialect(session: AsyncSession) -> str:
-    return "postgresql" if on_postgres(session) else "sqlite"
-
-
 async def next_reference(session: AsyncSession, prison_id: str) -> str:
     """Take the prison's next case number; never reused, gaps after rollbacks are fine."""
-    stmt = _NEXT_NUMBER[_dialect(session)]
+    stmt = _NEXT_NUMBER[dialect_name(session)]
     number = (await session.execute(stmt, {"prison_id": prison_id})).scalar_one()
     return f"{prison_id}-RJ-{number:06d}"
 
@@ -276,7 +241,7 @@ def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
 async def insert_case_if_new(session: AsyncSession, values: dict[str, Any]) -> Case | None:
     """Insert a case unless one with the same source exists: the new case, in the session as
     written (no read back), or None."""
-    if (await session.execute(_INSERT_CASE[_dialect(session)], values)).scalar_one_or_none() is None:
+    if (await session.execute(_INSERT_CASE[dialect_name(session)], values)).scalar_one_or_none() is None:
         return None
     return _loaded(session, Case, _case_columns(values))
 
