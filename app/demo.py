@@ -12,6 +12,7 @@ from app import clock
 from app.auth.service import create_client
 from app.cases import repository as repo
 from app.cases import service as cases
+from app.cases import transitions
 from app.cases.models import Case
 from app.cases.schemas import CasePatch, ConferenceProposal, ConsentCreate, PartyCreate, TransitionRequest
 from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
@@ -219,5 +220,5 @@ async def _walk(
                 facilitator_id=practitioner_id,
                 keep_apart_checked_by_hand=True,
             )
-        await cases.fire_transition(session, ctx, bundle, body, expected_version=None)
+        await transitions.fire_transition(session, ctx, bundle, body, expected_version=None)
         await session.flush()

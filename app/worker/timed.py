@@ -8,7 +8,7 @@ from sqlmodel import col
 
 from app import clock
 from app.cases import repository as repo
-from app.cases import service as cases
+from app.cases import transitions
 from app.cases.models import Case, Party
 from app.cases.schemas import TransitionRequest
 from app.common.enums import CaseState, Trigger
@@ -47,7 +47,7 @@ async def resume_due_cases(db: Database, *, limit: int = 500) -> int:
             if case.paused_until > clock.now():
                 continue
             bundle = await repo.load_bundle(session, case)
-            await cases.fire_transition(
+            await transitions.fire_transition(
                 session,
                 SYSTEM_CONTEXT,
                 bundle,

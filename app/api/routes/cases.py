@@ -21,7 +21,7 @@ from app.api.responses import errors, model_response
 from app.audit.timeline import actor_words, case_records, sentence
 from app.auth.access import Permission, case_scope, require
 from app.cases import repository as repo
-from app.cases import service
+from app.cases import service, transitions
 from app.cases.repository import CaseBundle
 from app.cases.schemas import (
     CasePatch,
@@ -206,7 +206,7 @@ async def set_assignment(
 @router.get("/{case_id}/transitions", response_model=TransitionOptions, responses=errors(404))
 async def transition_options(bundle: CaseForRead, session: SessionDep, ctx: ContextDep) -> TransitionOptions:
     """The triggers the caller could fire now, and the guards that block the rest."""
-    options = await service.transition_options(session, ctx, bundle)
+    options = await transitions.transition_options(session, ctx, bundle)
     return TransitionOptions(
         state=CaseState(bundle.case.state),
         version=bundle.case.version,
@@ -236,7 +236,7 @@ async def fire_transition(
     version: IfMatchOptional,
 ) -> Response:
     """Fire a workflow trigger (If-Match honoured when sent)."""
-    await service.fire_transition(session, ctx, bundle, body, expected_version=version)
+    await transitions.fire_transition(session, ctx, bundle, body, expected_version=version)
     return case_response(ctx.principal, bundle)
 
 

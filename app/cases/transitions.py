@@ -1,0 +1,393 @@
+"""Moving a case through the workflow: what the caller may fire, the guards, the move with its
+audit record and event, and the work that follows some moves (tasks, letters, a conference).
+
+Most moves need nothing but the case bundle: their guards look only at the case and the
+request, and nothing follows them. Such a move of the case alone (`moves_case_alone`) is checked
+and planned here without touching a store, then written either through the session
+(`fire_transition`) or straight on PostgreSQL's driver (`app.cases.direct`). Any other move
+loads what its guards need and does what follows it through the session.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app import clock
+from app.audit.service import next_case_record
+from app.auth.service import is_practitioner_in
+from app.cases import moves
+from app.cases.repository import CaseBundle
+from app.cases.schemas import ConferenceDetails, ConferenceProposal, TransitionRequest
+from app.cases.service import check_version, snapshot
+from app.common.enums import CaseState, DeclineReason, Outcome, Role, TaskKind, Trigger
+from app.conferences import service as conferences
+from app.config import get_settings
+from app.context import SYSTEM, RequestContext
+from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
+from app.events.service import CASE_CLOSED, CASE_STATE_CHANGED, case_event_values
+from app.letters.service import withhold_undelivered
+from app.nonassociations.service import keep_apart_between
+from app.safeguarding.models import SafeguardingConcern
+from app.tasks import service as tasks
+from app.workflows import case_workflow as wf
+
+CLOSED_OUTCOME_FOR_DECLINE = {
+    DeclineReason.UNSUITABLE: Outcome.UNSUITABLE,
+    DeclineReason.DUPLICATE: Outcome.UNSUITABLE,
+    DeclineReason.OUT_OF_SCOPE: Outcome.UNSUITABLE,
+    DeclineReason.PARTIES_UNAVAILABLE: Outcome.WITHDRAWN,
+    DeclineReason.CONSENT_REFUSED: Outcome.WITHDRAWN,
+}
+
+# Guards about the request body: they cannot be judged before it is sent.
+BODY_GUARDS = frozenset(
+    {
+        "decline_reason_valid",
+        "conclude_outcome_valid",
+        "withdrawing_party_named",
+        "until_given",
+        "reason_given",
+        "rep_pause_within_limit",
+        "conference_details_given",
+    }
+)
+
+# A move's planned writes: its audit record and its outbound event, one pair per state entered.
+Planned = list[tuple[dict[str, Any], dict[str, Any]]]
+
+
+def may_fire(ctx: RequestContext, transition: wf.Transition) -> bool:
+    """Whether the caller's role may fire `transition` (the system fires automatic ones)."""
+    if transition.automatic and ctx.principal is SYSTEM:
+        return True
+    return ctx.principal.role in transition.who
+
+
+# --- the guards --------------------------------------------------------------------------------
+
+
+def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest | None) -> wf.GuardContext:
+    """What every guard may read from the case bundle and the request."""
+    case = bundle.case
+    g = wf.GuardContext(
+        state=CaseState(case.state),
+        role=ctx.principal.role,
+        now=clock.now(),
+        risk_level=case.risk_level,
+        facilitator=case.facilitator,
+        party_ids=[p.id for p in bundle.parties],
+        consents={key: c.given for key, c in bundle.consents.items()},
+        rep_max_pause=timedelta(hours=get_settings().rep_max_pause_hours),
+        purged=case.purged_at is not None,
+    )
+    if body is not None:
+        g.reason, g.outcome, g.until, g.party_id = body.reason, body.outcome, body.until, body.party_id
+    return g
+
+
+async def _conference_input(
+    session: AsyncSession, prison_id: str, proposal: ConferenceProposal
+) -> wf.ConferenceInput:
+    return wf.ConferenceInput(
+        scheduled_at=proposal.scheduled_at,
+        location=proposal.location,
+        facilitator_id=proposal.facilitator_id,
+        facilitator_is_practitioner=proposal.facilitator_id is not None
+        and await is_practitioner_in(session, proposal.facilitator_id, prison_id),
+        keep_apart_override_reason=proposal.keep_apart_override_reason,
+    )
+
+
+StoredGuard = Callable[[AsyncSession, CaseBundle, TransitionRequest | None, wf.GuardContext], Awaitable[None]]
+
+
+async def _conference_held(
+    session: AsyncSession, bundle: CaseBundle, _body: TransitionRequest | None, g: wf.GuardContext
+) -> None:
+    conference = await conferences.get_conference(session, bundle.case.id)
+    g.conference_held = bool(conference and conference.held)
+
+
+async def _keep_apart(
+    _session: AsyncSession, bundle: CaseBundle, body: TransitionRequest | None, g: wf.GuardContext
+) -> None:
+    numbers = [p.prisoner_number for p in bundle.parties]
+    g.keep_apart = await keep_apart_between(numbers, numbers)
+    if body is not None and body.conference is not None:
+        g.keep_apart.checked_by_hand = body.conference.keep_apart_checked_by_hand
+
+
+async def _wellbeing_checks(
+    session: AsyncSession, bundle: CaseBundle, _body: TransitionRequest | None, g: wf.GuardContext
+) -> None:
+    g.open_wellbeing_checks = await tasks.open_wellbeing_checks(session, bundle.case.id)
+
+
+async def _safeguarding_concerns(
+    session: AsyncSession, bundle: CaseBundle, _body: TransitionRequest | None, g: wf.GuardContext
+) -> None:
+    g.open_safeguarding_concerns = await open_concerns(session, bundle.case.id)
+
+
+# Guards judged from other records or another system, each with what loads what it reads.
+STORED_GUARDS: dict[str, StoredGuard] = {
+    "conference_held_if_conference": _conference_held,
+    "no_open_non_association": _keep_apart,
+    "no_open_wellbeing_check": _wellbeing_checks,
+    "no_open_safeguarding_concern": _safeguarding_concerns,
+}
+
+
+async def _guard_context(
+    session: AsyncSession,
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    body: TransitionRequest | None,
+    needed: set[str],
+) -> wf.GuardContext:
+    g = _case_guards(ctx, bundle, body)
+    if body is not None and body.conference is not None:
+        g.conference = await _conference_input(session, bundle.case.prison_id, body.conference)
+    for name, load in STORED_GUARDS.items():
+        if name in needed:
+            await load(session, bundle, body, g)
+    return g
+
+
+async def open_concerns(session: AsyncSession, case_id: Any) -> int:
+    """How many safeguarding concerns on the case are still open."""
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(SafeguardingConcern)
+                .where(
+                    col(SafeguardingConcern.case_id) == case_id,
+                    col(SafeguardingConcern.status) == "open",
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def transition_options(
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle
+) -> list[tuple[wf.Transition, list[wf.Guard]]]:
+    """Each trigger the caller could fire from the current state, with the guards it fails now."""
+    state = CaseState(bundle.case.state)
+    candidates = [t for t in wf.TABLE if state in t.sources and may_fire(ctx, t)]
+    needed = {g for t in candidates for g in t.guards}
+    g = await _guard_context(session, ctx, bundle, None, needed)
+    return [(t, [u for u in wf.unmet_guards(t, g) if u.name not in BODY_GUARDS]) for t in candidates]
+
+
+# --- firing ------------------------------------------------------------------------------------
+
+
+def _checked(
+    ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, expected_version: int | None
+) -> wf.Transition:
+    """The transition `body` fires, if the case's version, the caller's role and the case's state
+    allow it (412, 403, 409 otherwise)."""
+    case = bundle.case
+    check_version(case, expected_version)
+    transition = wf.BY_TRIGGER[body.trigger.value]
+    if not may_fire(ctx, transition):
+        raise ForbiddenError(f"the {ctx.principal.role.value} role may not {transition.trigger}")
+    state = CaseState(case.state)
+    if state not in transition.sources:
+        allowed = wf.allowed_from(state)
+        raise TransitionNotAllowedError(
+            f"{transition.trigger} is not allowed from {state.value}; allowed: "
+            + (", ".join(allowed) or "none"),
+            extra={"state": state.value, "allowedTriggers": allowed},
+        )
+    if transition.trigger == Trigger.SCHEDULE_CONFERENCE and body.conference is not None:
+        conferences.check_supporting_reps(bundle, body.conference)
+    return transition
+
+
+def _refuse_unmet(transition: wf.Transition, g: wf.GuardContext) -> None:
+    unmet = wf.unmet_guards(transition, g)
+    if unmet:
+        raise GuardFailedError(
+            f"{transition.trigger} refused: " + "; ".join(u.description for u in unmet),
+            extra={"unmetGuards": [{"name": u.name, "description": u.description} for u in unmet]},
+        )
+
+
+async def fire_transition(
+    session: AsyncSession,
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    body: TransitionRequest,
+    *,
+    expected_version: int | None,
+) -> None:
+    """Fire a trigger: check table, role and guards, move, then audit, event and what follows."""
+    transition = _checked(ctx, bundle, body, expected_version)
+    _refuse_unmet(transition, await _guard_context(session, ctx, bundle, body, set(transition.guards)))
+    now = clock.now()
+    for record, event in _planned(ctx, bundle, transition, body, now):
+        await moves.save_move(session, bundle.case, record, event)
+    follow_on = FOLLOW_ONS.get(Trigger(transition.trigger))
+    if follow_on is not None:
+        await follow_on(session, ctx, bundle, body, now)
+
+
+def moves_case_alone(body: TransitionRequest) -> bool:
+    """Whether firing `body` needs nothing beyond the case bundle: no guard judged from other
+    records, no conference proposal to check, nothing to do after the move."""
+    transition = wf.BY_TRIGGER[body.trigger.value]
+    return (
+        body.conference is None
+        and not any(name in STORED_GUARDS for name in transition.guards)
+        and Trigger(transition.trigger) not in FOLLOW_ONS
+    )
+
+
+def plan_case_move(
+    ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, *, expected_version: int | None
+) -> Planned:
+    """A move of the case alone (`moves_case_alone(body)`), checked and made on the bundle's
+    case: the audit records and events it must write with the case, in order (the same checks
+    and changes as `fire_transition`)."""
+    if not moves_case_alone(body):
+        raise ValueError(f"{body.trigger.value} with this body needs more than the case")
+    transition = _checked(ctx, bundle, body, expected_version)
+    _refuse_unmet(transition, _case_guards(ctx, bundle, body))
+    return _planned(ctx, bundle, transition, body, clock.now())
+
+
+def _planned(
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    transition: wf.Transition,
+    body: TransitionRequest,
+    now: datetime,
+) -> Planned:
+    """Move the bundle's case; the audit record and event of each state it enters."""
+    case = bundle.case
+    before = snapshot(case)
+    trigger = Trigger(transition.trigger)
+    _before_move(ctx, case, trigger, body, now)
+    planned: Planned = []
+
+    def on_change(name: str, source: str, dest: str) -> None:
+        case.state = dest
+        if trigger == Trigger.RESUME:
+            case.previous_state, case.paused_until, case.pause_reason = None, None, None
+        case.version += 1
+        case.updated_at = now
+        after = snapshot(case)
+        record = next_case_record(
+            ctx,
+            case,
+            action=f"case.{name}",
+            before=before,
+            after={**after, "trigger": name, **_request_details(body)},
+        )
+        closing = dest == CaseState.CLOSED
+        event = case_event_values(
+            case,
+            event_type=CASE_CLOSED if closing else CASE_STATE_CHANGED,
+            description=(
+                f"Restorative justice case {case.reference} was closed"
+                if closing
+                else f"Restorative justice case {case.reference} moved from {source} to {dest}"
+            ),
+            prisoner_numbers=[p.prisoner_number for p in bundle.parties],
+            extra={"previousState": source, "trigger": name, "outcome": case.outcome},
+        )
+        planned.append((record, event))
+
+    wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change), transition.trigger)
+    return planned
+
+
+def _request_details(body: TransitionRequest) -> dict[str, Any]:
+    return body.model_dump(exclude={"trigger"}, exclude_none=True, by_alias=True)
+
+
+def _before_move(
+    ctx: RequestContext, case: Any, trigger: Trigger, body: TransitionRequest, now: datetime
+) -> None:
+    T = Trigger
+    if trigger == T.ACCEPT and case.practitioner_id is None and ctx.principal.role == Role.PRACTITIONER:
+        case.practitioner_id = ctx.principal.client_id
+    elif trigger == T.DECLINE:
+        reason = DeclineReason(body.reason or "")
+        case.decline_reason = reason.value
+        case.outcome = CLOSED_OUTCOME_FOR_DECLINE[reason].value
+        case.closed_at = now
+    elif trigger == T.CONCLUDE:
+        case.outcome = body.outcome
+        case.concluded_at = now
+    elif trigger == T.WITHDRAW:
+        case.outcome = Outcome.WITHDRAWN.value
+        case.concluded_at = now
+    elif trigger == T.PAUSE:
+        case.previous_state = case.state
+        case.paused_until = body.until
+        case.pause_reason = body.reason
+    elif trigger == T.CLOSE:
+        case.closed_at = now
+    elif trigger == T.REOPEN:
+        case.outcome, case.decline_reason, case.closed_at, case.concluded_at = None, None, None, None
+
+
+# --- what follows a move -----------------------------------------------------------------------
+
+FollowOn = Callable[[AsyncSession, RequestContext, CaseBundle, TransitionRequest, datetime], Awaitable[None]]
+
+
+async def _schedule_assessment(
+    session: AsyncSession, _ctx: RequestContext, bundle: CaseBundle, _body: TransitionRequest, now: datetime
+) -> None:
+    tasks.schedule_assessment_visits(
+        session, case=bundle.case, parties=bundle.parties, rep_ids=bundle.rep_ids, now=now
+    )
+
+
+async def _wind_down(
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, now: datetime
+) -> None:
+    """Concluded or withdrawn: the open work on the case stops and the wellbeing checks start."""
+    case = bundle.case
+    await tasks.cancel_open_tasks(
+        session,
+        case.id,
+        [TaskKind.SHUTTLE_VISIT, TaskKind.CONFERENCE_PREPARATION, TaskKind.ASSESSMENT_VISIT],
+    )
+    if body.trigger == Trigger.WITHDRAW:
+        await withhold_undelivered(session, ctx, case)
+    tasks.schedule_wellbeing_checks(
+        session,
+        case=case,
+        parties=bundle.parties,
+        rep_ids=bundle.rep_ids,
+        offsets_hours=get_settings().wellbeing_check_offsets_hours,
+        now=now,
+    )
+
+
+async def _arrange_conference(
+    session: AsyncSession, _ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, now: datetime
+) -> None:
+    if body.conference is not None:
+        # The conference_details_given guard has passed: every arrangement is there.
+        details = ConferenceDetails.model_validate(body.conference.model_dump())
+        await conferences.save_arrangements(session, bundle.case, details, now=now)
+
+
+# The work that follows a move, by trigger: on records other than the case's own.
+FOLLOW_ONS: dict[Trigger, FollowOn] = {
+    Trigger.ACCEPT: _schedule_assessment,
+    Trigger.CONCLUDE: _wind_down,
+    Trigger.WITHDRAW: _wind_down,
+    Trigger.SCHEDULE_CONFERENCE: _arrange_conference,
+}
