@@ -217,6 +217,22 @@ class Database:
                 raise
 
     @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """A pooled PostgreSQL connection's own asyncpg connection, for a hot path whose few
+        statements cost less to run than SQLAlchemy's execution of them: the caller runs its own
+        transaction on it (`async with driver.transaction()`). Given back still inside one (a
+        request cancelled mid-way), the connection is closed instead of pooled."""
+        if self.engine.dialect.name != "postgresql":
+            raise RuntimeError("the driver connection is PostgreSQL's")
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            try:
+                yield driver
+            finally:
+                if driver.is_closed() or driver.is_in_transaction():
+                    await conn.invalidate()
+
+    @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncSession]:
         """A read-only transaction that sees one consistent state of the database throughout."""
         # REPEATABLE READ on PostgreSQL; on SQLite a deferred read transaction, which WAL keeps

@@ -130,13 +130,18 @@ async def _case_in_scope(
 ) -> CaseBundle:
     require(principal, Permission.CASE_READ)
     bundle = await repo.get_bundle(session, case_id, lock=lock)
-    if bundle is None or not sees_case(
+    if bundle is None or not may_see(principal, bundle):
+        raise NotFoundError(f"no case {case_id}")
+    return bundle
+
+
+def may_see(principal: Principal, bundle: CaseBundle) -> bool:
+    """Whether the case is in the caller's scope (its caseload; a rep's own cases)."""
+    return sees_case(
         principal,
         bundle.case,
         rep_assigned=principal.rep_id is not None and principal.rep_id in bundle.rep_ids,
-    ):
-        raise NotFoundError(f"no case {case_id}")
-    return bundle
+    )
 
 
 async def case_in_scope(

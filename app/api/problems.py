@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -136,15 +137,21 @@ UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """Whether a database error means the database cannot be reached (not a bad statement)."""
-    if isinstance(exc, InterfaceError | OperationalError):
+    """Whether a database error means the database cannot be reached (not a bad statement):
+    raised through SQLAlchemy, or by the driver itself on a path that uses it directly
+    (`app.db.Database.driver`)."""
+    if isinstance(exc, InterfaceError | OperationalError | asyncpg.InterfaceError):
         return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return _unavailable(exc)
     if not isinstance(exc, DBAPIError):
         return False
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return exc.connection_invalidated or (
-        isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
-    )
+    return exc.connection_invalidated or (exc.orig is not None and _unavailable(exc.orig))
+
+
+def _unavailable(driver_error: BaseException) -> bool:
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
 async def _db_error(request: Request, exc: Exception) -> JSONResponse:
@@ -159,6 +166,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _db_error)
+    app.add_exception_handler(asyncpg.PostgresError, _db_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _db_error)
     app.add_exception_handler(ConnectionError, _database_down)
     app.add_exception_handler(OSError, _database_down)
     app.add_exception_handler(Exception, _unexpected)

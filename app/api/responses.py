@@ -1,11 +1,15 @@
-"""The error responses routes declare, so that the OpenAPI document lists them."""
+"""Responses the routes share: a case as its caller may see it, a model serialised once, and the
+error responses routes declare, so that the OpenAPI document lists them."""
 
 from typing import Any
 
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from app.cases.repository import CaseBundle
+from app.cases.views import present_case
 from app.common.schemas import ApiModel
+from app.context import Principal
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -43,6 +47,11 @@ def model_response(
         headers["Location"] = location
     body = model.__pydantic_serializer__.to_json(model, by_alias=True)
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
+
+
+def case_response(principal: Principal, bundle: CaseBundle, *, status_code: int = 200) -> Response:
+    """The caller's view of the case, with its version as ETag."""
+    return model_response(present_case(principal, bundle), status_code=status_code, etag=bundle.case.version)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -98,6 +98,12 @@ _PG_MOVE = f"""WITH moved AS (
 RETURNING 1"""  # noqa: S608 - names from the code
 
 
+def _move_values(case: Case, record: dict[str, Any], event: dict[str, Any]) -> tuple[Any, ...]:
+    """The parameters of `_PG_MOVE` for a case that moved, its audit record and its event."""
+    moved = (getattr(case, name) for name in _MOVED_COLUMNS)
+    return (case.id, *moved, *_values(record, _AUDIT_COLUMNS), *_values(event, _OUTBOX_COLUMNS))
+
+
 async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
     """Write a case that moved, with its audit record and outbound event (one round trip on
     PostgreSQL; through the unit of work elsewhere). The caller holds the case row lock."""
@@ -106,15 +112,18 @@ async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], e
         session.add(new_row(OutboxEvent, event))
         session.add(case)
         return
-    moved = [getattr(case, name) for name in _MOVED_COLUMNS]
     conn = await session.connection()
-    values = (case.id, *moved, *_values(record, _AUDIT_COLUMNS), *_values(event, _OUTBOX_COLUMNS))
-    written = (await conn.exec_driver_sql(_PG_MOVE, values)).first()
-    if written is None:
+    if (await conn.exec_driver_sql(_PG_MOVE, _move_values(case, record, event))).first() is None:
         raise RuntimeError(f"case {case.id} vanished while locked")
     # Written already: the unit of work must not write the same change again.
-    for name, value in zip(_MOVED_COLUMNS, moved, strict=True):
-        set_committed_value(case, name, value)
+    for name in _MOVED_COLUMNS:
+        set_committed_value(case, name, getattr(case, name))
+
+
+async def write_move(driver: Any, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
+    """`save_move` on an asyncpg connection in a transaction that holds the case row lock."""
+    if await driver.fetchval(_PG_MOVE, *_move_values(case, record, event)) is None:
+        raise RuntimeError(f"case {case.id} vanished while locked")
 
 
 # A new case's parties, first audit record and outbound event on PostgreSQL, in one statement

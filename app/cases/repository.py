@@ -3,6 +3,7 @@
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -146,36 +147,54 @@ _PG_STATEMENTS = {
 _PG_LIST_CHILDREN: list[Any] = [literal_column(sql) for sql in _pg_children(Case.__tablename__)]
 
 
+def _pg_key(key: str) -> tuple[str, str | uuid.UUID] | None:
+    """Which column names a case, id or reference, and its value (None: neither)."""
+    if re.fullmatch(CASE_REFERENCE, key):
+        return "reference", key
+    try:
+        return "id", uuid.UUID(key)
+    except ValueError:
+        return None
+
+
 async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> CaseBundle | None:
     """A case by id or reference with everything its responses show; `lock` takes its row lock
     for the transaction. One round trip on PostgreSQL."""
     if not on_postgres(session):
         case = await get_case(session, key, lock=lock)
         return None if case is None else await load_bundle(session, case)
-    value: str | uuid.UUID
-    if re.fullmatch(CASE_REFERENCE, key):
-        column, value = "reference", key
-    else:
-        try:
-            column, value = "id", uuid.UUID(key)
-        except ValueError:
-            return None
+    named = _pg_key(key)
+    if named is None:
+        return None
+    column, value = named
     conn = await session.connection()
     row = (await conn.exec_driver_sql(_PG_STATEMENTS[(column, lock)], (value,))).first()
     if row is None:
         return None
     # A locked case is about to change: it joins the session. Read alone, it need not.
-    return _bundle_of(row, session if lock else None)
+    if lock:
+        return _bundle_of(row, partial(_loaded, session, Case, refresh=True))
+    return _bundle_of(row, partial(read_row, Case))
 
 
-def _bundle_of(row: Any, session: AsyncSession | None) -> CaseBundle:
-    """A bundle from a row of the case's columns followed by its children as JSON arrays (see
-    `_PG_CASE`). The case joins `session` when one is given, as a locking read's must; the
-    children never change through a bundle (new ones are added, none is edited), so they are
-    built outside the session."""
+async def lock_bundle(driver: Any, key: str) -> CaseBundle | None:
+    """`get_bundle(..., lock=True)` on an asyncpg connection in a transaction: the case, outside
+    any session, can be changed and written by `app.cases.moves.write_move`."""
+    named = _pg_key(key)
+    if named is None:
+        return None
+    column, value = named
+    row = await driver.fetchrow(_PG_STATEMENTS[(column, True)], value)
+    return None if row is None else _bundle_of(row, partial(new_row, Case))
+
+
+def _bundle_of(row: Any, case_of: Callable[[dict[str, Any]], Case]) -> CaseBundle:
+    """A bundle from a row of the case's columns followed by its children as record arrays (see
+    `_PG_CASE`), its case built by `case_of` from the case's columns. The children never change
+    through a bundle (new ones are added, none is edited), so they are built outside any
+    session."""
     n = len(_CASE_COLUMNS)
-    values = dict(zip(_CASE_COLUMNS, row[:n], strict=True))
-    case = _loaded(session, Case, values, refresh=True) if session is not None else read_row(Case, values)
+    case = case_of(dict(zip(_CASE_COLUMNS, row[:n], strict=True)))
     bundle = CaseBundle(case=case)
     parties, consents, flags, reps = row[n : n + 4]
     bundle.parties = _PARTIES.rows(parties, case.id)
@@ -441,7 +460,8 @@ async def list_cases(
     )
     found = (await session.execute(page)).all()
     if found:
-        return [_bundle_of(row, None) for row in found], int(found[0][-1])
+        read_case = partial(read_row, Case)
+        return [_bundle_of(row, read_case) for row in found], int(found[0][-1])
     # Past the last page the window has no row to count on.
     return [], int((await session.execute(count)).scalar_one()) if offset else 0
 

@@ -1,0 +1,217 @@
+"""The transition route's direct path (`app.api.direct`): on PostgreSQL a move of the case alone
+asked for plainly is made on a driver connection; it answers, stores and refuses exactly as the
+route's usual way does; every other request still goes the usual way."""
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from app.cases import direct
+from app.db import Database
+from app.workflows.case_workflow import BY_TRIGGER
+from tests.records import audit_records, events
+from tests.support import Api, Key, until
+
+
+@pytest.fixture
+def directly(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The triggers fired on the direct path (each call still goes through)."""
+    made: list[str] = []
+    real = direct.fire_transition
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(args[3].trigger.value)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(direct, "fire_transition", counted)
+    return made
+
+
+def usual_way(key: Key) -> dict[str, str]:
+    """Headers that send a request the route's usual way: with an idempotency key, whose
+    committed mark is written in the route's own transaction."""
+    return {**key.headers, "Idempotency-Key": str(uuid.uuid4())}
+
+
+async def fire(api: Api, case_id: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    return await api.client.post(f"/cases/{case_id}/transitions", json=body, headers=headers)
+
+
+PAUSE = {"trigger": "pause", "until": until(hours=6), "reason": "cooling off"}
+
+
+@pytest.fixture
+def postgres_only(is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("the direct path is PostgreSQL's")
+
+
+@pytest.mark.usefixtures("postgres_only")
+class TestWhatTakesTheDirectPath:
+    async def test_moves_of_the_case_alone(self, api: Api, directly: list[str]) -> None:
+        case = await api.to_state("assessment")
+        assert directly == []  # accepting schedules assessment visits: the usual way
+        await api.must_fire(case["id"], "pause", until=until(hours=6), reason="cooling off")
+        await api.must_fire(case["id"], "resume")
+        await api.must_fire(case["id"], "start_shuttle")
+        assert directly == ["pause", "resume", "start_shuttle"]
+
+    async def test_not_moves_with_more_to_do(self, api: Api, directly: list[str]) -> None:
+        case = await api.to_state("shuttle_mediation")
+        directly.clear()
+        # concluding cancels open tasks and schedules wellbeing checks
+        await api.must_fire(case["id"], "conclude", outcome="resolved")
+        assert directly == []
+
+    async def test_not_a_request_with_an_idempotency_key(self, api: Api, directly: list[str]) -> None:
+        case = await api.to_state("assessment")
+        r = await fire(api, case["id"], PAUSE, usual_way(api.keys.practitioner))
+        assert r.status_code == 200, r.text
+        assert directly == []
+
+    async def test_not_a_body_that_does_not_validate(self, api: Api, directly: list[str]) -> None:
+        case = await api.to_state("assessment")
+        r = await fire(api, case["id"], {"trigger": "pause", "until": "soon"}, api.keys.practitioner.headers)
+        assert r.status_code == 422
+        assert directly == []
+
+    async def test_a_case_moved_directly_is_read_back_as_answered(self, api: Api) -> None:
+        case = await api.to_state("assessment")
+        r = await fire(api, case["id"], PAUSE, api.keys.practitioner.headers)
+        assert r.status_code == 200, r.text
+        assert r.headers["etag"] == f'"{r.json()["version"]}"'
+        assert r.json() == await api.case(case["id"])
+
+
+def _same_shape(value: Any, case: dict[str, Any]) -> Any:
+    """`value` with the case's own id, reference and party ids named instead of given, and
+    without what two cases made alike still differ in: the times things were made or recorded,
+    and the referral's source."""
+    text = json.dumps(value, default=str)
+    for n, party in enumerate(case["parties"]):
+        text = text.replace(party["id"], f"party-{n}")
+    text = text.replace(case["id"], "case-id").replace(case["reference"], "case-reference")
+    return _without_times(json.loads(text))
+
+
+def _without_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if not k.endswith("At") and k != "source"}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+@pytest.mark.usefixtures("postgres_only")
+class TestSameAsTheUsualWay:
+    async def test_same_answer_audit_record_and_event(self, api: Api, directly: list[str]) -> None:
+        """Two cases made alike, moved alike: one directly, one the usual way."""
+        one, other = await api.to_state("assessment"), await api.to_state("assessment")
+        key = api.keys.practitioner
+        for body in (PAUSE, {"trigger": "resume"}, {"trigger": "start_shuttle"}):
+            moved_directly = await fire(api, one["id"], body, key.headers)
+            moved_usually = await fire(api, other["id"], body, usual_way(key))
+            assert moved_directly.status_code == moved_usually.status_code == 200
+            answers = [r.json() for r in (moved_directly, moved_usually)]
+            assert _same_shape(answers[0], one) == _same_shape(answers[1], other)
+        assert directly == ["pause", "resume", "start_shuttle"]
+
+        records = [(await audit_records(api.db, c["id"]))[-3:] for c in (one, other)]
+        for mine, theirs in zip(*records, strict=True):
+            assert (mine.action, mine.entity_type, mine.actor) == (
+                theirs.action,
+                theirs.entity_type,
+                theirs.actor,
+            )
+            assert _same_shape([mine.before, mine.after], one) == _same_shape(
+                [theirs.before, theirs.after], other
+            )
+            assert mine.request_id is not None and theirs.request_id is not None
+        sent = [(await events(api.db, c["id"]))[-3:] for c in (one, other)]
+        for mine_event, their_event in zip(*sent, strict=True):
+            assert mine_event.event_type == their_event.event_type
+            mine_info = dict(mine_event.payload["additionalInformation"])
+            their_info = dict(their_event.payload["additionalInformation"])
+            assert _same_shape(mine_info, one) == _same_shape(their_info, other)
+
+    @pytest.mark.parametrize(
+        ("name", "state", "body", "headers"),
+        [
+            ("stale If-Match", "assessment", PAUSE, lambda k: {**k.headers, "If-Match": '"1"'}),
+            ("not from this state", "assessment", {"trigger": "resume"}, lambda k: k.headers),
+            (
+                "a guard unmet",
+                "assessment",
+                {"trigger": "pause", "until": until(hours=6)},
+                lambda k: k.headers,
+            ),
+            ("a guard unmet", "referred", {"trigger": "start_shuttle"}, lambda k: k.headers),
+        ],
+    )
+    async def test_same_refusals(
+        self,
+        api: Api,
+        directly: list[str],
+        name: str,
+        state: str,
+        body: dict[str, Any],
+        headers: Callable[[Key], dict[str, str]],
+    ) -> None:
+        case = await api.to_state(state)
+        key = api.keys.practitioner
+        refused_directly = await fire(api, case["id"], body, headers(key))
+        refused_usually = await fire(api, case["id"], body, {**headers(key), **usual_way(key)})
+        assert refused_directly.status_code == refused_usually.status_code
+        assert refused_directly.status_code in (409, 412), refused_directly.text
+        assert refused_directly.json() == refused_usually.json(), name
+        assert directly == [body["trigger"]]
+        assert (await api.case(case["id"]))["version"] == case["version"]
+
+    async def test_same_refusal_of_a_role_and_of_a_case_out_of_scope(
+        self, api: Api, directly: list[str]
+    ) -> None:
+        case = await api.to_state("assessment")
+        rep = await api.rep()
+        assert (await api.assign(case["id"], [rep["id"]])).status_code == 200
+        rep_key = await api.keys.rep(uuid.UUID(rep["id"]))
+        # `start_letters` is a practitioner's: a rep is refused it (403) whatever the case
+        assert "rep" not in {r.value for r in BY_TRIGGER["start_letters"].who}
+        body = {"trigger": "start_letters", "partyId": case["parties"][0]["id"]}
+        answers = [await fire(api, case["id"], body, h) for h in (rep_key.headers, usual_way(rep_key))]
+        assert [r.status_code for r in answers] == [403, 403]
+        assert answers[0].json() == answers[1].json()
+        # another prison's practitioner does not see the case at all
+        elsewhere = api.keys.practitioner_lei
+        answers = [await fire(api, case["id"], PAUSE, h) for h in (elsewhere.headers, usual_way(elsewhere))]
+        assert [r.status_code for r in answers] == [404, 404]
+        assert answers[0].json() == answers[1].json()
+        answers = [
+            await fire(api, str(uuid.uuid4()), PAUSE, h) for h in (elsewhere.headers, usual_way(elsewhere))
+        ]
+        assert [r.status_code for r in answers] == [404, 404]
+
+
+async def test_a_driver_connection_given_back_in_a_transaction_is_not_pooled(
+    db: Database, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        with pytest.raises(RuntimeError):
+            async with db.driver():
+                pass
+        return
+    async with db.driver() as driver:
+        await driver.execute("BEGIN")
+        left = await driver.fetchval("SELECT pg_backend_pid()")
+    async with db.driver() as driver:
+        assert not driver.is_in_transaction()
+        assert await driver.fetchval("SELECT pg_backend_pid()") != left
+        # the connection left in its transaction was closed, not kept
+        for _ in range(50):
+            if not await driver.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", left):
+                break
+            await driver.execute("SELECT pg_sleep(0.05)")
+        assert not await driver.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", left)
