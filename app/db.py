@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from app.common.jsonable import canonical_json
 from app.config import Settings
@@ -224,13 +225,16 @@ class Database:
         request cancelled mid-way), the connection is closed instead of pooled."""
         if self.engine.dialect.name != "postgresql":
             raise RuntimeError("the driver connection is PostgreSQL's")
-        async with self.engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            try:
-                yield driver
-            finally:
-                if driver.is_closed() or driver.is_in_transaction():
-                    await conn.invalidate()
+        pooled = await self.engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        try:
+            yield driver
+        finally:
+            # Closing a connection, as giving back one beyond the pool's size does, awaits the
+            # driver: in SQLAlchemy's greenlet, like its own calls.
+            if driver.is_closed() or driver.is_in_transaction():
+                await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncSession]:
