@@ -419,9 +419,15 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements
                 captured.clear()
                 capturing[0] = True
                 r = await client.post(f"/cases/{case['id']}/transitions", json=body, headers=headers)
+                # asyncpg hands each statement to its query loggers with loop.call_soon: let the
+                # last ones (the COMMIT) arrive before the capture ends.
+                for _ in range(3):
+                    await asyncio.sleep(0)
                 capturing[0] = False
                 if r.status_code != 200:
                     raise SystemExit(f"capture request failed: {r.status_code} {r.text}")
+                if not captured or captured[-1][0].strip().rstrip(";").upper() != "COMMIT":
+                    raise SystemExit(f"captured no whole transaction: {[q[:40] for q, _ in captured]}")
                 moves.append(list(captured))
     return moves[0], moves[1], str(case["id"])
 
