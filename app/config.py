@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Connections each worker keeps open. Overflow beyond them (up to half as many again) is
     # opened and closed per burst, which costs a connection set-up per request at the peak.
     db_pool_size: int = 20
+    # Open those connections when a worker starts, rather than one by one under the first burst
+    # (each costs the requests that wait on it a connection set-up and the driver's type lookups).
+    db_pool_warm: bool = True
     # A ping before each use of a pooled connection costs a round trip per request; without it
     # a connection broken by a database restart fails one request and is then replaced.
     db_pool_pre_ping: bool = False

@@ -1,8 +1,9 @@
 """Engine, sessions and column types shared by every domain."""
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -10,6 +11,7 @@ from sqlalchemy import ColumnElement, CursorResult, DateTime, Executable, event,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +24,8 @@ from sqlalchemy.util import greenlet_spawn
 
 from app.common.jsonable import canonical_json
 from app.config import Settings
+
+log = logging.getLogger("rj_casework.db")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -194,6 +198,22 @@ class Database:
             if self.engine.dialect.name == "postgresql"
             else self.sessionmaker
         )
+
+    async def warm(self) -> int:
+        """Open the pool's connections now (PostgreSQL, when `db_pool_warm`), so that the first
+        burst of requests finds them open; how many it opened. One it cannot open (the server's
+        connection limit, say) ends the warming with a warning, not the start."""
+        if self.engine.dialect.name != "postgresql" or not self.settings.db_pool_warm:
+            return 0
+        async with AsyncExitStack() as held:
+            opened = 0
+            try:
+                for _ in range(self.settings.db_pool_size):
+                    await held.enter_async_context(self.engine.connect())
+                    opened += 1
+            except (DBAPIError, OSError) as exc:
+                log.warning("opened %d of %d pooled connections: %s", opened, self.settings.db_pool_size, exc)
+        return opened
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -96,6 +96,8 @@ def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
     monkeypatch.setenv("RJ_BASE_URL", "http://rj.test")
     # Tests change keys and expect the change at once; the key cache has tests of its own.
     monkeypatch.setenv("RJ_AUTH_CACHE_SECONDS", "0")
+    # Each test's application would open a whole pool; `tests/test_pool_warm.py` tests warming.
+    monkeypatch.setenv("RJ_DB_POOL_WARM", "false")
     for name in ("RJ_NON_ASSOCIATIONS_URL", "RJ_INCIDENT_REPORTING_URL"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()

@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_migrated(db.engine)
+        await db.warm()
         yield
         await db.dispose()
 
