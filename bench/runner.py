@@ -376,7 +376,10 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements
     from app.db import Database
 
     get_settings.cache_clear()
-    settings = get_settings()
+    # One connection, not a warmed pool: the request before the capture must have used the very
+    # connection the captured ones use, or the capture takes in the driver's one-off type lookups
+    # on a connection's first use of a statement.
+    settings = get_settings().model_copy(update={"db_pool_warm": False})
     db = Database(settings)
     captured: Statements = []
     capturing = [False]
