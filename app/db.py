@@ -188,6 +188,7 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings)
+        self.on_postgres = self.engine.dialect.name == "postgresql"
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no transaction of their own on PostgreSQL: each statement already sees
         # its own snapshot under READ COMMITTED, and BEGIN and COMMIT are two round trips.
@@ -195,7 +196,7 @@ class Database:
             async_sessionmaker(
                 self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
             )
-            if self.engine.dialect.name == "postgresql"
+            if self.on_postgres
             else self.sessionmaker
         )
 
@@ -203,7 +204,7 @@ class Database:
         """Open the pool's connections now (PostgreSQL, when `db_pool_warm`), so that the first
         burst of requests finds them open; how many it opened. One it cannot open (the server's
         connection limit, say) ends the warming with a warning, not the start."""
-        if self.engine.dialect.name != "postgresql" or not self.settings.db_pool_warm:
+        if not self.on_postgres or not self.settings.db_pool_warm:
             return 0
         async with AsyncExitStack() as held:
             opened = 0
@@ -241,9 +242,9 @@ class Database:
     async def driver(self) -> AsyncIterator[Any]:
         """A pooled PostgreSQL connection's own asyncpg connection, for a hot path whose few
         statements cost less to run than SQLAlchemy's execution of them: the caller runs its own
-        transaction on it (`async with driver.transaction()`). Given back still inside one (a
+        transaction on it (BEGIN ... COMMIT). Given back still inside one (a
         request cancelled mid-way), the connection is closed instead of pooled."""
-        if self.engine.dialect.name != "postgresql":
+        if not self.on_postgres:
             raise RuntimeError("the driver connection is PostgreSQL's")
         pooled = await self.engine.raw_connection()
         driver: Any = pooled.driver_connection

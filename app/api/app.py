@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import idempotency, problems
+from app.api.direct import DirectTransitions
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.middleware import RequestMiddleware
 from app.api.responses import complete_openapi
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     problems.install(app)
     # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
     app.add_middleware(IdempotencyMiddleware)
+    # In front of the idempotency keys and the routing: it takes no request with a key.
+    app.add_middleware(DirectTransitions, route=cases.TRANSITION_ROUTE)
     if settings.cors_origins:
         # Closed unless origins are configured; added first so that the request middleware,
         # outermost, still stamps preflight answers with its headers.

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.asgi import bearer_token
 from app.auth import jwt as jwt_auth
 from app.auth import service as auth
 from app.auth.access import Permission, require, sees_case
@@ -75,10 +76,8 @@ async def get_principal_alone(request: Request) -> Principal:
 
 async def _authenticate(request: Request, session: AsyncSession) -> Principal:
     """The caller: a JWT from the identity provider, or one of our `rjk_` keys (401 otherwise)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
         raise UnauthenticatedError("a bearer token is required")
     principal: Principal | None
     if jwt_auth.is_jwt(token):

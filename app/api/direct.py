@@ -1,23 +1,23 @@
 """The transition route's direct path on PostgreSQL.
 
 `POST /cases/{id}/transitions` is the service's busiest change. A move of the case alone
-(`app.cases.transitions.moves_case_alone`) asked for plainly (a JSON body that validates, a
-bearer API key, no idempotency key) is made on a
-driver connection (`app.cases.direct`) without the route's dependencies or a session: the same
-checks, move, audit record, event and response, for much less work. Every other request,
-including every one the route would refuse before looking at the case, takes the route's usual
-way, so its answers are the route's own.
+(`app.cases.transitions.moves_case_alone`) asked for plainly (a JSON body of a declared length
+that validates, a bearer API key, no idempotency key) is made on a driver connection
+(`app.cases.direct`) by this middleware, in front of the application's routing, dependencies
+and session: the same checks, move, audit record, event and response, for much less work. Its
+refusals are the application's own problems (`app.api.problems.handled`). Every other request,
+including every one the route would refuse before looking at the case, goes on to the route, so
+its answers are the route's own.
 """
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from fastapi import Request, Response
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.deps import database, may_see, parse_if_match
-from app.api.idempotency import STATE_KEY
+from app.api import problems
+from app.api.asgi import bearer_token, read_body, replaying
+from app.api.deps import may_see, parse_if_match
 from app.api.responses import case_response
 from app.auth import jwt as jwt_auth
 from app.auth.access import Permission, require
@@ -26,67 +26,96 @@ from app.cases import direct
 from app.cases.schemas import TransitionRequest
 from app.cases.transitions import moves_case_alone
 from app.context import RequestContext
+from app.db import Database
 from app.errors import ValidationFailedError
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# The headers the direct path reads, each once.
+_WANTED = frozenset({b"content-type", b"content-length", b"authorization", b"if-match", b"idempotency-key"})
 
 
-class DirectTransitionRoute(APIRoute):
-    """The transition route: the requests `fire_directly` takes, then its usual handler."""
+class DirectTransitions:
+    """Answer the plain requests for a move of the case alone to `route` (the transition route)
+    itself; pass everything else on."""
 
-    def get_route_handler(self) -> Handler:
-        usual = super().get_route_handler()
+    def __init__(self, app: ASGIApp, *, route: BaseRoute) -> None:
+        self.app = app
+        self.route = route
 
-        async def handle(request: Request) -> Response:
-            taken = await fire_directly(request)
-            return taken if taken is not None else await usual(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        db: Database = scope["app"].state.db
+        if scope["type"] != "http" or scope["method"] != "POST" or not db.on_postgres:
+            await self.app(scope, receive, send)
+            return
+        match, child = self.route.matches(scope)
+        headers = _headers(scope) if match is Match.FULL else {}
+        key = _plain_key(headers)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        receive = replaying(body, receive)
+        answer = await _fire(scope, db, child["path_params"]["case_id"], headers, key, body)
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        await answer(scope, receive, send)
 
-        return handle
 
-
-def _bearer_key(request: Request) -> str | None:
-    """The request's bearer key (`rjk_...`); None for a JWT or no bearer token."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or jwt_auth.is_jwt(token):
-        return None
-    return token
-
-
-async def fire_directly(request: Request) -> Response | None:
-    """The response to a plain request for a move of the case alone, made on a driver
-    connection; None for a request to leave to the route's usual handler."""
-    db = database(request)
-    if db.engine.dialect.name != "postgresql" or getattr(request.state, STATE_KEY, None) is not None:
-        return None  # an idempotency key is marked committed in the route's own transaction
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
-        return None
-    key = _bearer_key(request)
-    if key is None:
-        return None
-    if_match = request.headers.get("if-match")
+async def _fire(
+    scope: Scope, db: Database, case_id: str, headers: dict[bytes, str], key: str, raw: bytes
+) -> Response | None:
+    """The answer to a plain request for a move of the case alone; None for one to leave to the
+    route."""
+    if_match = headers.get(b"if-match")
     try:
         expected_version = None if if_match is None else parse_if_match(if_match)
-        body = TransitionRequest.model_validate_json(await request.body())
+        body = TransitionRequest.model_validate_json(raw)
     except (ValidationFailedError, ValidationError):
         return None
     if not moves_case_alone(body):
         return None
-    cache: PrincipalCache | None = getattr(request.app.state, "principals", None)
-    async with db.driver() as driver:
-        principal = await authenticate_on_driver(driver, key, cache)
-        if principal is None:
-            return None
-        require(principal, Permission.TRANSITION_FIRE)
-        require(principal, Permission.CASE_READ)
-        request.state.principal = principal
-        ctx = RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
-        bundle = await direct.fire_transition(
-            driver,
-            ctx,
-            request.path_params["case_id"],
-            body,
-            expected_version=expected_version,
-            may_see=lambda bundle: may_see(principal, bundle),
-        )
+    cache: PrincipalCache | None = getattr(scope["app"].state, "principals", None)
+    try:
+        async with db.driver() as driver:
+            principal = await authenticate_on_driver(driver, key, cache)
+            if principal is None:
+                return None
+            require(principal, Permission.TRANSITION_FIRE)
+            require(principal, Permission.CASE_READ)
+            state = scope.setdefault("state", {})
+            state["principal"] = principal
+            ctx = RequestContext(principal=principal, request_id=state.get("request_id"))
+            bundle = await direct.fire_transition(
+                driver,
+                ctx,
+                case_id,
+                body,
+                expected_version=expected_version,
+                may_see=lambda bundle: may_see(principal, bundle),
+            )
+    except Exception as exc:
+        answer = await problems.handled(scope, exc)
+        if answer is None:
+            raise
+        return answer
     return case_response(principal, bundle)
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    """The headers the direct path reads."""
+    return {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+
+
+def _plain_key(headers: dict[bytes, str]) -> str | None:
+    """The request's API key, if it is a plain one for the direct path: a JSON body of a declared
+    length, a bearer API key (not a JWT) and no idempotency key (whose committed mark is written
+    in the route's own transaction). None otherwise."""
+    if b"idempotency-key" in headers or not headers.get(b"content-length", "").isdigit():
+        return None
+    if headers.get(b"content-type", "").partition(";")[0].strip().lower() != "application/json":
+        return None
+    token = bearer_token(headers.get(b"authorization"))
+    if token is None or jwt_auth.is_jwt(token):
+        return None
+    return token

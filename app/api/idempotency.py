@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.asgi import bearer_token, header, read_body, replaying
 from app.api.deps import SessionDep
 from app.api.problems import problem
 from app.auth import service as auth
@@ -39,7 +40,7 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw_key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        raw_key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
         if raw_key is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -51,11 +52,11 @@ class IdempotencyMiddleware:
             await _send_problem(scope, receive, send, invalid)
             return
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except HTTPException as exc:
             await _send_problem(scope, receive, send, PayloadTooLargeError(str(exc.detail)))
             return
-        replay_receive = _replaying(body, receive)
+        replay_receive = replaying(body, receive)
         db: Database = scope["app"].state.db
         try:
             outcome = await _claim(db, scope, key, body)
@@ -102,48 +103,15 @@ async def commit_with_request(request: Request, session: SessionDep) -> AsyncIte
         await service.mark_committed(session, held)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or []:
-        if key.lower() == name:
-            text: str = value.decode("latin-1")
-            return text
-    return None
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 async def _claim(db: Database, scope: Scope, key: str, body: bytes) -> Claim | StoredResponse | None:
-    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(header(scope, b"authorization"))
+    if token is None:
         return None  # the route answers 401
     path = scope["path"] + (
         "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
     )
     async with db.transaction() as session:
-        principal = await auth.authenticate(session, token.strip())
+        principal = await auth.authenticate(session, token)
         if principal is None or principal.client_id is None:
             return None
         return await service.claim(

@@ -4,17 +4,20 @@ route's usual way does; every other request still goes the usual way."""
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
+from app.api.app import create_app
 from app.cases import direct
+from app.config import Settings
 from app.db import Database
 from app.workflows.case_workflow import BY_TRIGGER
 from tests.records import audit_records, events
-from tests.support import Api, Key, until
+from tests.support import Api, Key, Keys, until
 
 
 @pytest.fixture
@@ -215,3 +218,78 @@ async def test_a_driver_connection_given_back_in_a_transaction_is_not_pooled(
                 break
             await driver.execute("SELECT pg_sleep(0.05)")
         assert not await driver.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", left)
+
+
+@pytest.mark.usefixtures("postgres_only")
+class TestInFrontOfTheRouting:
+    """The direct path answers in front of the application's routing, inside the middleware
+    that every answer passes through."""
+
+    async def test_an_answer_carries_every_answer_s_headers_and_is_counted(
+        self, api: Api, directly: list[str]
+    ) -> None:
+        case = await api.to_state("assessment")
+        headers = {**api.keys.practitioner.headers, "X-Request-ID": "direct-1"}
+        r = await fire(api, case["id"], PAUSE, headers)
+        assert r.status_code == 200, r.text
+        assert directly == ["pause"]
+        assert r.headers["x-request-id"] == "direct-1"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["content-type"] == "application/json"
+        assert (await audit_records(api.db, case["id"]))[-1].request_id == "direct-1"
+        metrics = (await api.client.get("/metrics")).text
+        assert 'method="POST",route="/cases/{case_id}/transitions",status="200"' in metrics
+
+    async def test_a_refusal_carries_the_request_id_and_gives_the_connection_back(
+        self, api: Api, directly: list[str]
+    ) -> None:
+        invalidated: list[object] = []
+        event.listen(api.db.engine.sync_engine, "invalidate", lambda *a: invalidated.append(a))
+        case = await api.to_state("assessment")
+        headers = {**api.keys.practitioner.headers, "X-Request-ID": "direct-2"}
+        r = await fire(api, case["id"], {"trigger": "resume"}, headers)
+        assert r.status_code == 409
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.headers["x-request-id"] == "direct-2"
+        assert directly == ["resume"]
+        assert invalidated == []  # rolled back and pooled again, not closed
+
+    async def test_an_answer_to_an_allowed_origin_carries_cors_headers(
+        self, db: Database, settings: Settings, keys: Keys, directly: list[str]
+    ) -> None:
+        origin = "https://casework.example"
+        app = create_app(settings.model_copy(update={"cors_origins": [origin]}), database=db)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rj.test") as client:
+            api = Api(client, keys, db)
+            case = await api.to_state("assessment")
+            r = await fire(api, case["id"], PAUSE, {**keys.practitioner.headers, "Origin": origin})
+        assert r.status_code == 200, r.text
+        assert directly == ["pause"]
+        assert r.headers["access-control-allow-origin"] == origin
+
+    async def test_a_body_without_a_declared_length_goes_the_usual_way(
+        self, api: Api, directly: list[str]
+    ) -> None:
+        case = await api.to_state("assessment")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield json.dumps(PAUSE).encode()
+
+        headers = {**api.keys.practitioner.headers, "Content-Type": "application/json"}
+        r = await api.client.post(f"/cases/{case['id']}/transitions", content=chunks(), headers=headers)
+        assert r.status_code == 200, r.text
+        assert directly == []
+        assert r.json()["state"] == "on_hold"
+
+    async def test_other_methods_and_paths_go_the_usual_way(self, api: Api, directly: list[str]) -> None:
+        case = await api.to_state("assessment")
+        key = api.keys.practitioner
+        options = await api.client.get(f"/cases/{case['id']}/transitions", headers=key.headers)
+        assert options.status_code == 200
+        elsewhere = await api.client.post(
+            f"/cases/{case['id']}/transitions/x", json=PAUSE, headers=key.headers
+        )
+        assert elsewhere.status_code == 404
+        assert directly == []
