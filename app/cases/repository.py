@@ -34,7 +34,7 @@ from sqlmodel import col
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
-from app.db import UTCDateTime, dialect_name, new_row, on_postgres, per_dialect, read_row
+from app.db import UTCDateTime, dialect_name, new_row, on_postgres, per_dialect, plain_row, read_row
 from app.safeguarding.models import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -185,7 +185,7 @@ async def lock_bundle(driver: Any, key: str) -> CaseBundle | None:
         return None
     column, value = named
     row = await driver.fetchrow(_PG_STATEMENTS[(column, True)], value)
-    return None if row is None else _bundle_of(row, partial(new_row, Case))
+    return None if row is None else _bundle_of(row, partial(plain_row, Case))
 
 
 def _bundle_of(row: Any, case_of: Callable[[dict[str, Any]], Case]) -> CaseBundle:

@@ -1,6 +1,7 @@
-"""The two cheap ways of making a row (`app.db.new_row`, `app.db.read_row`) keep their promises:
+"""The cheap ways of making a row (`app.db.new_row`, `read_row`, `plain_row`) keep their promises:
 a new row inserts like one made by its model's constructor, with the column defaults it was not
-given; a row read for an answer reads as usual and refuses to be changed or saved."""
+given; a row read for an answer reads as usual and refuses to be changed or saved; a plain row reads
+and changes as a row does but cannot be saved through a session."""
 
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from sqlmodel import col
 from app import clock
 from app.audit.models import AuditRecord
 from app.cases.models import Case, Party
-from app.db import Database, new_id, new_row, read_row
+from app.db import Database, new_id, new_row, plain_row, read_row
 from app.events.models import OutboxEvent
 
 REFERENCE = "MDI-RJ-990001"
@@ -110,3 +111,14 @@ async def test_a_read_row_reads_but_cannot_be_changed_or_saved(db: Database) -> 
     assert record.seq == 1
     with pytest.raises((AttributeError, UnmappedInstanceError)):
         _ = record.hash
+
+
+async def test_a_plain_row_reads_and_changes_but_cannot_be_saved(db: Database) -> None:
+    now = clock.now()
+    case = plain_row(Case, {"id": new_id(), "state": "assessment", "version": 3, "updated_at": now})
+    assert (case.state, case.version, case.updated_at) == ("assessment", 3, now)
+    case.state, case.version = "on_hold", 4
+    assert (case.state, case.version) == ("on_hold", 4)
+    async with db.transaction() as session:
+        with pytest.raises(UnmappedInstanceError):
+            session.add(case)
