@@ -28,9 +28,9 @@ STARTUP_FAILURE = 3
 log = logging.getLogger("rj_casework.serving")
 
 
-def _config(host: str, port: int, log_level: str) -> uvicorn.Config:
+def _config(app: str, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
-        APP,
+        app,
         host=host,
         port=port,
         log_level=log_level,
@@ -40,10 +40,11 @@ def _config(host: str, port: int, log_level: str) -> uvicorn.Config:
     )
 
 
-def serve(*, host: str, port: int, workers: int, log_level: str) -> int:
-    """Serve until stopped; exit code 0 on a clean stop, 1 when the port cannot be had."""
+def serve(*, host: str, port: int, workers: int, log_level: str, app: str = APP) -> int:
+    """Serve `app` (the service, unless told otherwise) until stopped; exit code 0 on a clean
+    stop, 1 when the port cannot be had."""
     if workers <= 1:
-        server = uvicorn.Server(_config(host, port, log_level))
+        server = uvicorn.Server(_config(app, host, port, log_level))
         server.run()
         return 0 if server.started else STARTUP_FAILURE
     try:
@@ -54,7 +55,7 @@ def serve(*, host: str, port: int, workers: int, log_level: str) -> int:
         print(f"rj-casework: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        return _supervise(host, port, workers, log_level)
+        return _supervise(app, host, port, workers, log_level)
     finally:
         reserved.close()
 
@@ -77,11 +78,11 @@ def reuse_port_socket(host: str, port: int, *, listen: bool = True) -> socket.so
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(app: str, host: str, port: int, log_level: str) -> None:
     """One worker process: its own listening socket, one uvicorn server on it."""
     _die_with_parent()
     sock = reuse_port_socket(host, port)
-    server = uvicorn.Server(_config(host, port, log_level))
+    server = uvicorn.Server(_config(app, host, port, log_level))
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
@@ -101,12 +102,12 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-def _supervise(host: str, port: int, workers: int, log_level: str) -> int:
+def _supervise(app: str, host: str, port: int, workers: int, log_level: str) -> int:
     context = multiprocessing.get_context("spawn")
     stopping = False
 
     def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        process = context.Process(target=_worker, args=(app, host, port, log_level), daemon=False)
         process.start()
         return process
 

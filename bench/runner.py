@@ -37,7 +37,12 @@ VENV_BIN = Path(sys.executable).parent
 PAUSABLE = ("assessment", "shuttle_mediation", "letter_exchange", "conference", "follow_up")
 # The limit L moves cases as the benchmark's own clients do: each pgbench client pauses this
 # many cases of its own in turn, then resumes them (a run of the service moves 4000 per run).
-PGBENCH_CASES_PER_CLIENT = 250
+PGBENCH_CASES = 12_000
+# The reference the issue sets the transition target against (bench/bare.py).
+BARE_LABEL = "POST /bare/cases/{id}/transitions (bare FastAPI + asyncpg, the same SQL)"
+# pgbench's audit seqs start here (each run from a base of its own above it), far beyond any
+# real case's, so that its records are told apart from the case's own.
+PGBENCH_FIRST_SEQ = 10_000_000
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Endpoint:
     label: str
     audited: str | None = None  # the audit action each 2xx must have left
     results: list[dict[str, Any]] = field(default_factory=list)
+    server: str = "service"  # or "bare": the reference endpoint (bench/bare.py)
 
 
 def log(message: str) -> None:
@@ -126,8 +132,9 @@ def write_requests(path: Path, requests: list[tuple[str, str, str | None, str | 
 
 async def prepare(
     url: str, keys: dict[str, Any], work: Path, concurrencies: list[int], rep_route: str
-) -> dict[str, list[Path]]:
-    """Request lists per endpoint and concurrency; transitions get cases of their own per run."""
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """Request lists per endpoint and concurrency, and the ids of the cases that the service's
+    transitions and the bare reference's move (each run moves cases of its own)."""
     conn = await asyncpg.connect(dsn(url))
     rng = random.Random(7)
     practitioners = keys["practitioners"]
@@ -146,7 +153,9 @@ async def prepare(
     # pause has long been committed when its resume comes.
     rows = list(pausable)
     rng.shuffle(rows)
-    per_run = min(4000, len(rows) // len(concurrencies))
+    # Runs of the service and of the bare reference, each on cases of its own, and as many again
+    # left over for pgbench (see choose_pgbench_cases).
+    per_run = min(4000, len(rows) // (2 * len(concurrencies) + 2))
     # A case's pause and resume must never be in flight together: far more cases than clients.
     if per_run < 20 * max(concurrencies):
         raise SystemExit(
@@ -156,18 +165,26 @@ async def prepare(
     until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     pause = json.dumps({"trigger": "pause", "until": until, "reason": "Cooling off after a wing incident"})
     resume = json.dumps({"trigger": "resume"})
-    out["transitions"] = []
-    for n, c in enumerate(concurrencies):
-        chosen = rows[n * per_run : (n + 1) * per_run]
-        reqs: list[tuple[str, str, str | None, str | None]] = [
-            ("POST", f"/cases/{r['id']}/transitions", practitioners[r["prison_id"]], pause) for r in chosen
-        ]
-        reqs += [
-            ("POST", f"/cases/{r['id']}/transitions", practitioners[r["prison_id"]], resume) for r in chosen
-        ]
-        path = work / f"transitions-{c}.lua"
-        write_requests(path, reqs)
-        out["transitions"].append(path)
+    moved: list[str] = []
+    for name, prefix, keyed in (("transitions", "/cases", True), ("bare", "/bare/cases", False)):
+        out[name] = []
+        for c in concurrencies:
+            chosen, rows = rows[:per_run], rows[per_run:]
+            moved += [str(r["id"]) for r in chosen]
+            reqs: list[tuple[str, str, str | None, str | None]] = []
+            for body in (pause, resume):
+                reqs += [
+                    (
+                        "POST",
+                        f"{prefix}/{r['id']}/transitions",
+                        practitioners[r["prison_id"]] if keyed else None,
+                        body,
+                    )
+                    for r in chosen
+                ]
+            path = work / f"{name}-{c}.lua"
+            write_requests(path, reqs)
+            out[name].append(path)
     prisons = sorted(practitioners)
     referral_reqs = []
     for i in range(2000):
@@ -221,20 +238,22 @@ async def prepare(
         path = work / f"{name}.lua"
         write_requests(path, reqs)
         out[name] = [path] * len(concurrencies)
-    return out
+    return out, moved
 
 
 # --- the server ---------------------------------------------------------------------------------
 
 
 class Server:
-    """`rj-casework serve` in its own process group."""
+    """`rj-casework serve` (or, given `module`, `python -m module`, served the same way) in its
+    own process group."""
 
-    def __init__(self, url: str, port: int, workers: int, cwd: Path) -> None:
+    def __init__(self, url: str, port: int, workers: int, cwd: Path, module: str | None = None) -> None:
         self.url = url
         self.port = port
         self.workers = workers
         self.cwd = cwd
+        self.module = module
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -244,10 +263,12 @@ class Server:
             "RJ_LOG_LEVEL": "warning",
             "RJ_BASE_URL": f"http://127.0.0.1:{self.port}",
         }
+        command = [str(VENV_BIN / "rj-casework"), "serve"]
+        if self.module is not None:
+            command = [sys.executable, "-m", self.module]
         self.proc = subprocess.Popen(
             [
-                str(VENV_BIN / "rj-casework"),
-                "serve",
+                *command,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -262,7 +283,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health/ping", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health/ping", timeout=1).status_code < 500:
                     time.sleep(1.0)  # let every worker finish starting
                     return
             except httpx.HTTPError:
@@ -435,19 +456,17 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements
     return moves[0], moves[1], str(case["id"])
 
 
-# The copies pgbench moves: ids it can compute from a client's case number k, so that no extra
-# statement is needed to find them.
-PGBENCH_CASE_ID = "md5('pgbench-' || :k::text)::uuid"
+# The case pgbench moves: the client's current case k among the real cases chosen for it
+# (`choose_pgbench_cases`), looked up by k, so that no statement is added to find it.
+PGBENCH_CASE_ID = "(SELECT case_id FROM pgbench_case WHERE k = :k)"
 
 
-def pgbench_script(
-    pause: Statements, resume: Statements, case_id: str, per_client: int
-) -> tuple[str, dict[str, str]]:
+def pgbench_script(pause: Statements, resume: Statements, case_id: str) -> tuple[str, dict[str, str]]:
     """The captured statements as a pgbench script that does what the benchmark's clients do:
-    each client pauses its `per_client` cases one after another, then resumes them, and so on.
-    The case id becomes the client's current case, the audit seq a per-client counter, the
-    outbox event id a fresh uuid; every other argument is passed as the same value, as a
-    parameter (-M prepared)."""
+    each client pauses its `:per` cases one after another, then resumes them, and so on (`per`
+    is given to each run with -D). The case id becomes the client's current case, the audit seq
+    a per-client counter, the outbox event id a fresh uuid; every other argument is passed as the
+    same value, as a parameter (-M prepared)."""
     variables: dict[str, str] = {}
     lines = [
         "\\if :ready = 0",
@@ -455,8 +474,8 @@ def pgbench_script(
         "\\endif",
         "\\set t :t + 1",
         "\\set seq :seq + 1",
-        f"\\set k :client_id * {per_client} + :t % {per_client}",
-        f"\\if (:t / {per_client}) % 2 = 0",
+        "\\set k :client_id * :per + :t % :per",
+        "\\if (:t / :per) % 2 = 0",
         *_script_lines("p", pause, case_id, variables),
         "\\else",
         *_script_lines("r", resume, case_id, variables),
@@ -512,21 +531,54 @@ def _column_of(query: str, index: int) -> tuple[str, str] | None:
     return None
 
 
-async def prepare_pgbench_cases(url: str, copies: int) -> None:
-    """Copies of real cases in assessment (with parties, consents, reps) for pgbench to move:
-    copy k has the id `PGBENCH_CASE_ID` gives for k."""
+async def choose_pgbench_cases(url: str, count: int, moved: list[str]) -> int:
+    """Real cases of the data set for pgbench to move, as the benchmark's clients move them: up
+    to `count` cases that could be paused and that no run of the service moved (`moved`), in a
+    random order, numbered k = 0, 1, ... (table pgbench_case), with a copy of their rows to put
+    back afterwards (`restore_pgbench_cases`). Moving the cases the service would move, rather
+    than a few copies of one kind, makes PostgreSQL do what a move through the service makes it
+    do: read the case's and its children's pages from wherever they lie, and log the first
+    change of each page after a checkpoint whole. How many were chosen."""
     conn = await asyncpg.connect(dsn(url))
     try:
+        await conn.execute("DROP TABLE IF EXISTS pgbench_case, pgbench_case_before, pgbench_mark")
+        await conn.execute(
+            "CREATE TABLE pgbench_case AS SELECT (row_number() OVER () - 1)::int AS k, id AS case_id "
+            "FROM (SELECT id FROM rj_case WHERE state = ANY($1::text[]) AND NOT id = ANY($2::uuid[]) "
+            "ORDER BY random() LIMIT $3) chosen",
+            list(PAUSABLE),
+            moved,
+            count,
+        )
         await conn.execute(
             """
-            DROP TABLE IF EXISTS pgbench_case;
-            CREATE TABLE pgbench_case AS
-              SELECT k, s.id AS source_id, md5('pgbench-' || k::text)::uuid AS case_id
-              FROM generate_series(0, $1 - 1) AS k
-              JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n, count(*) OVER () AS total
-                    FROM rj_case WHERE state = 'assessment') s ON s.n = k % s.total;
-            """.replace("$1", str(int(copies))),
+            CREATE UNIQUE INDEX ON pgbench_case (k);
+            CREATE TABLE pgbench_case_before AS
+              SELECT c.* FROM rj_case c JOIN pgbench_case p ON p.case_id = c.id;
+            CREATE TABLE pgbench_mark AS SELECT coalesce(max(position), 0) AS position FROM outbox_event;
+            ANALYZE pgbench_case;
+            """
         )
+        return int(await conn.fetchval("SELECT count(*) FROM pgbench_case"))
+    finally:
+        await conn.close()
+
+
+async def checkpoint(url: str) -> None:
+    """A checkpoint, before each pgbench run: the runs move the same chosen cases again, and
+    after it the first change of each page is logged whole once more, as it is for every case a
+    run of the service moves (none moved before by any run)."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def restore_pgbench_cases(url: str) -> None:
+    """Put the cases pgbench moved back as they were, and remove what it wrote about them."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
         columns = [
             r["attname"]
             for r in await conn.fetch(
@@ -534,70 +586,39 @@ async def prepare_pgbench_cases(url: str, copies: int) -> None:
                 "AND NOT attisdropped ORDER BY attnum"
             )
         ]
-        select = ", ".join(
-            {
-                "id": "p.case_id",
-                "reference": "'PGB-RJ-' || lpad(p.k::text, 6, '0')",
-                "source_system": "'PGBENCH'",
-                "source_reference": "p.k::text",
-            }.get(c, f"c.{c}")
-            for c in columns
-        )
-        await conn.execute(
-            f"INSERT INTO rj_case ({', '.join(columns)}) SELECT {select} "  # noqa: S608 - our own columns
-            "FROM rj_case c JOIN pgbench_case p ON p.source_id = c.id"
-        )
-        await conn.execute(
-            """
-            CREATE TEMP TABLE party_map AS
-              SELECT pa.id AS old_id, gen_random_uuid() AS new_id, p.case_id
-              FROM party pa JOIN pgbench_case p ON p.source_id = pa.case_id;
-            INSERT INTO party (id, case_id, prisoner_number, first_name, last_name, role, location,
-                               created_at)
-              SELECT m.new_id, m.case_id, pa.prisoner_number, pa.first_name, pa.last_name, pa.role,
-                     pa.location, pa.created_at
-              FROM party pa JOIN party_map m ON m.old_id = pa.id;
-            INSERT INTO consent (id, case_id, party_id, scope, given, method, recorded_by,
-                                 recorded_by_client_id, recorded_at, audit_seq)
-              SELECT gen_random_uuid(), m.case_id, m.new_id, c.scope, c.given, c.method, c.recorded_by,
-                     c.recorded_by_client_id, c.recorded_at, c.audit_seq
-              FROM consent c JOIN party_map m ON m.old_id = c.party_id;
-            INSERT INTO case_rep (case_id, rep_id)
-              SELECT p.case_id, cr.rep_id FROM case_rep cr JOIN pgbench_case p ON p.source_id = cr.case_id;
-            ANALYZE pgbench_case;
-            """
-        )
-    finally:
-        await conn.close()
-
-
-async def remove_pgbench_cases(url: str) -> None:
-    """Remove the copies and everything pgbench wrote for them."""
-    conn = await asyncpg.connect(dsn(url))
-    try:
+        restore = ", ".join(f"{c} = b.{c}" for c in columns if c != "id")
         async with conn.transaction():
             # The audit trigger refuses deletes; replica mode lets the owner of this database
-            # remove the records pgbench wrote on the copies, and only those.
+            # remove the records pgbench wrote (their seqs start at 10,000,000), and only those.
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute(
-                """
-                DELETE FROM audit_record WHERE chain IN (SELECT case_id::text FROM pgbench_case);
-                DELETE FROM outbox_event WHERE case_id IN (SELECT case_id FROM pgbench_case);
-                DELETE FROM consent WHERE case_id IN (SELECT case_id FROM pgbench_case);
-                DELETE FROM party WHERE case_id IN (SELECT case_id FROM pgbench_case);
-                DELETE FROM case_rep WHERE case_id IN (SELECT case_id FROM pgbench_case);
-                DELETE FROM rj_case WHERE id IN (SELECT case_id FROM pgbench_case);
-                DROP TABLE pgbench_case;
-                """
+                f"""
+                DELETE FROM audit_record
+                  WHERE chain IN (SELECT case_id::text FROM pgbench_case) AND seq >= {PGBENCH_FIRST_SEQ};
+                DELETE FROM outbox_event
+                  WHERE case_id IN (SELECT case_id FROM pgbench_case)
+                  AND position > (SELECT position FROM pgbench_mark);
+                UPDATE rj_case c SET {restore} FROM pgbench_case_before b WHERE c.id = b.id;
+                DROP TABLE pgbench_case, pgbench_case_before, pgbench_mark;
+                """  # noqa: S608 - our own columns
             )
     finally:
         await conn.close()
 
 
 def run_pgbench(
-    url: str, database: str, script: Path, variables: dict[str, str], clients: int, duration: int, base: int
+    url: str,
+    database: str,
+    script: Path,
+    variables: dict[str, str],
+    *,
+    clients: int,
+    cases: int,
+    duration: int,
+    base: int,
 ) -> float:
-    """pgbench -M prepared with the transition's SQL; transactions per second."""
+    """pgbench -M prepared with the transition's SQL, its `clients` sharing the `cases` chosen
+    for it; transactions per second."""
     cmd = [
         "pgbench",
         *pg_args(url),
@@ -614,6 +635,8 @@ def run_pgbench(
         "ready=0",
         "-D",
         f"base={base}",
+        "-D",
+        f"per={cases // clients}",
         "-f",
         str(script),
     ]
@@ -660,10 +683,13 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "| measure | value |",
         "| --- | --- |",
-        f"| L: pgbench -M prepared, the SQL of one transition ({limit['round_trips']} round trips) | "
+        f"| L: pgbench -M prepared, the SQL of one transition ({limit['round_trips']} round trips) on "
+        f"{limit['cases']:,} real cases | "
         f"{limit['tps']:.0f} tps at {limit['best_clients']} clients ({limit['by_clients']}) |",
         f"| transitions, best | {results['transition_best_rps']:.0f} req/s = "
         f"**{results['ratio_to_limit']:.0%} of L** |",
+        f"| the bare FastAPI + asyncpg reference (the same SQL), best | {results['bare_best_rps']:.0f} "
+        f"req/s = {results['bare_ratio_to_limit']:.0%} of L |",
         f"| HTTP ceiling (GET /health/ping), best | {results['ping_best_rps']:.0f} req/s |",
         f"| audit verify ({results['verify']['checked']:,} records) | {results['verify']['seconds']:.1f} s, "
         f"{results['verify']['records_per_s']:,.0f} records/s, valid: {results['verify']['valid']} |",
@@ -732,6 +758,7 @@ async def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     load_at_start = os.getloadavg()
     server: Server | None = None
+    bare: Server | None = None
     try:
         if not args.database:
             log(f"creating database {database}")
@@ -759,12 +786,13 @@ async def main(argv: list[str] | None = None) -> int:
             Endpoint("rep_tasks", "GET " + rep_route.replace("{rep_id}", "{id}")),
             Endpoint("case_list", "GET /cases?state=assessment&prisonId=…"),
             Endpoint("ping", "GET /health/ping (HTTP ceiling)"),
+            Endpoint("bare", BARE_LABEL, audited="case.", server="bare"),
         ]
         if args.only:
-            wanted = set(args.only.split(","))
-            endpoints = [e for e in endpoints if e.name in wanted or e.name in ("transitions", "ping")]
+            wanted = set(args.only.split(",")) | {"transitions", "ping", "bare"}
+            endpoints = [e for e in endpoints if e.name in wanted]
         log("preparing request lists")
-        data = await prepare(url, keys, work, concurrencies, rep_route)
+        data, moved = await prepare(url, keys, work, concurrencies, rep_route)
         port = free_port()
         server = Server(url, port, args.workers, work)
         log(f"starting the server with {args.workers} workers on port {port}")
@@ -772,7 +800,13 @@ async def main(argv: list[str] | None = None) -> int:
         base = f"http://127.0.0.1:{port}"
         # A short warm-up, so every worker has its connections and prepared statements.
         run_wrk(base, data["case_read"][0], 8, 3, work, "warm")
+        bases = {"service": base}
         for ep in endpoints:
+            if ep.server not in bases:
+                bare = Server(url, free_port(), args.workers, work, module="bench.bare")
+                log(f"starting the bare reference with {args.workers} workers on port {bare.port}")
+                bare.start()
+                bases[ep.server] = f"http://127.0.0.1:{bare.port}"
             for n, c in enumerate(concurrencies):
                 tag = f"{ep.name}-{c}-{uuid.uuid4().hex[:6]}"
                 profiler = None
@@ -793,7 +827,7 @@ async def main(argv: list[str] | None = None) -> int:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
-                result = run_wrk(base, data[ep.name][n], c, args.duration, work, tag)
+                result = run_wrk(bases[ep.server], data[ep.name][n], c, args.duration, work, tag)
                 if profiler is not None:
                     profiler.wait(timeout=60)
                 ids = result.pop("ok_ids")
@@ -807,6 +841,9 @@ async def main(argv: list[str] | None = None) -> int:
                     + (f"audited {result['audit']['audited']}/{result['audit']['ok']}" if ep.audited else "")
                 )
                 time.sleep(1)
+        if bare is not None:
+            bare.stop()
+            bare = None
         memory = server.memory()
         log("verifying the whole audit trail through GET /audit/verify")
         t = time.monotonic()
@@ -820,29 +857,43 @@ async def main(argv: list[str] | None = None) -> int:
         server = None
         log("capturing the SQL of one transition")
         pause, resume, case_id = await capture_transition(url, keys)
-        script_text, variables = pgbench_script(pause, resume, case_id, PGBENCH_CASES_PER_CLIENT)
+        script_text, variables = pgbench_script(pause, resume, case_id)
         script = work / "transition.sql"
         script.write_text(script_text)
         (Path(args.out) / "transition-pgbench.sql").write_text(script_text)
         pg_clients = [1, 2, 4, 8, 16, 32]
-        await prepare_pgbench_cases(url, max(pg_clients) * PGBENCH_CASES_PER_CLIENT)
+        pg_cases = await choose_pgbench_cases(url, PGBENCH_CASES, moved)
+        log(f"pgbench moves {pg_cases} real cases the service did not move")
         by_clients: dict[int, float] = {}
         try:
+            if pg_cases < 10 * max(pg_clients):
+                raise SystemExit(f"only {pg_cases} cases for pgbench to move: load the data set again")
             for c in pg_clients:
-                # Each run writes its audit seqs from a base of its own: the copies' chains stay unique.
-                base = 10_000_000 * (len(by_clients) + 1)
-                by_clients[c] = run_pgbench(url, database, script, variables, c, args.duration, base)
+                # Each run writes its audit seqs from a base of its own: the chains stay unique.
+                base = PGBENCH_FIRST_SEQ * (len(by_clients) + 1)
+                await checkpoint(url)
+                by_clients[c] = run_pgbench(
+                    url,
+                    database,
+                    script,
+                    variables,
+                    clients=c,
+                    cases=pg_cases,
+                    duration=args.duration,
+                    base=base,
+                )
                 log(f"pgbench c={c:<3} {by_clients[c]:8.0f} tps")
         except SystemExit as failed:
             log(f"pgbench stopped: {failed}")
             if not by_clients:
                 by_clients[1] = float("nan")
         finally:
-            await remove_pgbench_cases(url)
+            await restore_pgbench_cases(url)
         best_clients = max(by_clients, key=lambda c: by_clients[c])
         transitions = next(e for e in endpoints if e.name == "transitions")
         ping = next(e for e in endpoints if e.name == "ping")
         best = max(r["rps"] for r in transitions.results)
+        bare_best = max(r["rps"] for r in next(e for e in endpoints if e.name == "bare").results)
         results: dict[str, Any] = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "conditions": {
@@ -867,11 +918,13 @@ async def main(argv: list[str] | None = None) -> int:
                 "best_clients": best_clients,
                 "by_clients": {str(c): round(v) for c, v in by_clients.items()},
                 "round_trips": len(pause),
-                "cases_per_client": PGBENCH_CASES_PER_CLIENT,
+                "cases": pg_cases,
                 "statements": {"pause": [q for q, _ in pause], "resume": [q for q, _ in resume]},
             },
             "transition_best_rps": best,
             "ratio_to_limit": best / by_clients[best_clients],
+            "bare_best_rps": bare_best,
+            "bare_ratio_to_limit": bare_best / by_clients[best_clients],
             "ping_best_rps": max(r["rps"] for r in ping.results),
             "verify": {
                 "valid": verify.get("valid"),
@@ -894,8 +947,9 @@ async def main(argv: list[str] | None = None) -> int:
         log(f"results in {out}/{stamp}.json, .md and .png")
         return 0
     finally:
-        if server is not None:
-            server.stop()
+        for running in (server, bare):
+            if running is not None:
+                running.stop()
         if not args.database and not args.keep:
             log(f"dropping database {database}")
             await drop_database(args.admin_url, database)
