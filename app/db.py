@@ -179,6 +179,9 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size // 2,
         pool_pre_ping=settings.db_pool_pre_ping,
+        # The most recently used connection first: a busy worker keeps reusing a few warm
+        # connections (and their server processes), instead of cycling through all of them.
+        pool_use_lifo=True,
     )
 
 
