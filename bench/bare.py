@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Response
 from pydantic import BaseModel
 
 from app.audit.chain import content_hash, link_hash
@@ -34,8 +34,12 @@ from app.cases.service import snapshot
 from app.common.jsonable import plain
 from app.events.service import CASE_STATE_CHANGED, case_event_values
 from app.serving import serve
+from app.workflows.case_workflow import BY_TRIGGER
 
 _LOCKED = _PG_STATEMENTS[("id", True)]
+_READ = _PG_STATEMENTS[("id", False)]
+# The states a case can be paused from (the workflow table's sources of `pause`).
+PAUSABLE = frozenset(s.value for s in BY_TRIGGER["pause"].sources)
 _AT = {name: n for n, name in enumerate(_CASE_COLUMNS)}
 _ACTOR = {"clientId": None, "name": "bare", "role": "practitioner", "repId": None}
 pool: Any = None
@@ -59,9 +63,23 @@ class Move(BaseModel):
     reason: str | None = None
 
 
+@app.get("/bare/cases/{case_id}")
+async def read(case_id: uuid.UUID) -> dict[str, Any]:
+    """The case's state and version, read with its children as the locking read reads them: for
+    warming up the pool's connections, as the service's run is warmed up with reads."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(_READ, case_id)
+    if row is None:
+        raise HTTPException(404)
+    return {"id": str(case_id), "state": row[_AT["state"]], "version": row[_AT["version"]]}
+
+
 @app.post("/bare/cases/{case_id}/transitions")
 async def transition(
-    case_id: uuid.UUID, move: Move, x_request_id: Annotated[str | None, Header()] = None
+    case_id: uuid.UUID,
+    move: Move,
+    response: Response,
+    x_request_id: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     async with pool.acquire() as conn:
         await conn.execute("BEGIN")
@@ -76,6 +94,8 @@ async def transition(
             await conn.execute("ROLLBACK")
             raise
         await conn.execute("COMMIT")
+    if x_request_id is not None:
+        response.headers["X-Request-ID"] = x_request_id
     return {"id": str(case.id), "state": case.state, "version": case.version}
 
 
@@ -83,10 +103,10 @@ def _moved(case: Any, move: Move, request_id: str | None) -> tuple[dict[str, Any
     """Move `case` (pause or resume) and make its audit record and event."""
     now = datetime.now(UTC)
     before = plain(snapshot(case))
-    if move.trigger == "pause":
+    if move.trigger == "pause" and case.state in PAUSABLE:
         case.previous_state, case.state = case.state, "on_hold"
         case.paused_until, case.pause_reason = move.until, move.reason
-    elif move.trigger == "resume" and case.previous_state:
+    elif move.trigger == "resume" and case.state == "on_hold" and case.previous_state:
         case.state, case.previous_state = case.previous_state, None
         case.paused_until, case.pause_reason = None, None
     else:

@@ -231,6 +231,8 @@ async def prepare(
     for name, reqs in (
         ("referrals", referral_reqs),
         ("case_read", read_reqs),
+        # the bare reference's warm-up, as the service's is warmed up with case reads
+        ("bare_read", [("GET", "/bare" + target, None, None) for _, target, _, _ in read_reqs]),
         ("case_list", list_reqs),
         ("rep_tasks", rep_reqs),
         ("ping", ping),
@@ -801,49 +803,56 @@ async def main(argv: list[str] | None = None) -> int:
         # A short warm-up, so every worker has its connections and prepared statements.
         run_wrk(base, data["case_read"][0], 8, 3, work, "warm")
         bases = {"service": base}
-        for ep in endpoints:
-            if ep.server not in bases:
+        # The bare reference's points alternate with the transitions' at each concurrency, so
+        # that the two meet the same moment of a shared machine. It is started for each of its
+        # points and stopped after (both at once would hold more connections than the server
+        # allows).
+        paired = [e for e in endpoints if e.name in ("transitions", "bare")]
+        points = [(ep, n) for n in range(len(concurrencies)) for ep in paired]
+        points += [(ep, n) for ep in endpoints if ep not in paired for n in range(len(concurrencies))]
+        for ep, n in points:
+            c = concurrencies[n]
+            if ep.server == "bare":
                 bare = Server(url, free_port(), args.workers, work, module="bench.bare")
-                log(f"starting the bare reference with {args.workers} workers on port {bare.port}")
                 bare.start()
-                bases[ep.server] = f"http://127.0.0.1:{bare.port}"
-            for n, c in enumerate(concurrencies):
-                tag = f"{ep.name}-{c}-{uuid.uuid4().hex[:6]}"
-                profiler = None
-                if args.profile and ep.name == "transitions" and c == max(concurrencies):
-                    pid = server.worker_pids()[0]
-                    profiler = subprocess.Popen(
-                        [
-                            str(VENV_BIN / "py-spy"),
-                            "record",
-                            "-p",
-                            str(pid),
-                            "-d",
-                            str(args.duration),
-                            "-o",
-                            str(Path(args.out) / "profile-transitions.svg"),
-                            "--nonblocking",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                result = run_wrk(bases[ep.server], data[ep.name][n], c, args.duration, work, tag)
-                if profiler is not None:
-                    profiler.wait(timeout=60)
-                ids = result.pop("ok_ids")
-                if ep.audited:
-                    result["audit"] = await audit_check(url, ids, ep.audited)
-                ep.results.append(result)
-                lat = result["latency_us"]
-                log(
-                    f"{ep.name:12} c={c:<3} {result['rps']:8.0f} req/s  p50 {lat['p50'] / 1000:6.1f}  "
-                    f"p99 {lat['p99'] / 1000:6.1f} ms  non-2xx {result['other']}  "
-                    + (f"audited {result['audit']['audited']}/{result['audit']['ok']}" if ep.audited else "")
+                bases["bare"] = f"http://127.0.0.1:{bare.port}"
+                run_wrk(bases["bare"], data["bare_read"][0], 8, 3, work, "warm-bare")
+            tag = f"{ep.name}-{c}-{uuid.uuid4().hex[:6]}"
+            profiler = None
+            if args.profile and ep.name == "transitions" and c == max(concurrencies):
+                pid = server.worker_pids()[0]
+                profiler = subprocess.Popen(
+                    [
+                        str(VENV_BIN / "py-spy"),
+                        "record",
+                        "-p",
+                        str(pid),
+                        "-d",
+                        str(args.duration),
+                        "-o",
+                        str(Path(args.out) / "profile-transitions.svg"),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-                time.sleep(1)
-        if bare is not None:
-            bare.stop()
-            bare = None
+            result = run_wrk(bases[ep.server], data[ep.name][n], c, args.duration, work, tag)
+            if profiler is not None:
+                profiler.wait(timeout=60)
+            ids = result.pop("ok_ids")
+            if ep.audited:
+                result["audit"] = await audit_check(url, ids, ep.audited)
+            ep.results.append(result)
+            lat = result["latency_us"]
+            log(
+                f"{ep.name:12} c={c:<3} {result['rps']:8.0f} req/s  p50 {lat['p50'] / 1000:6.1f}  "
+                f"p99 {lat['p99'] / 1000:6.1f} ms  non-2xx {result['other']}  "
+                + (f"audited {result['audit']['audited']}/{result['audit']['ok']}" if ep.audited else "")
+            )
+            time.sleep(1)
+            if bare is not None:
+                bare.stop()
+                bare = None
         memory = server.memory()
         log("verifying the whole audit trail through GET /audit/verify")
         t = time.monotonic()
