@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     # Connections each worker keeps open. Overflow beyond them (up to half as many again) is
     # opened and closed per burst, which costs a connection set-up per request at the peak.
     db_pool_size: int = 20
+    # Requests each worker works on at once (0: no limit); more wait their turn in arrival order,
+    # before any of their work. A few per worker keep PostgreSQL's backends at the concurrency it
+    # serves best when they share the machine's cores; raise it for a database on a machine of its
+    # own with more cores, or far away (a request then holds its place while it waits on the network).
+    max_in_flight: int = Field(default=4, ge=0)
+    # How long a request may wait for its turn before it is answered 503 (Retry-After: 1).
+    admission_wait_seconds: float = Field(default=10.0, gt=0)
     # Open those connections when a worker starts, rather than one by one under the first burst
     # (each costs the requests that wait on it a connection set-up and the driver's type lookups).
     db_pool_warm: bool = True

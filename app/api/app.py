@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import idempotency, problems
+from app.api.admission import Admission
 from app.api.direct import DirectTransitions
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.middleware import RequestMiddleware
@@ -88,6 +89,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
             max_age=600,
+        )
+    if settings.max_in_flight:
+        # Inside the request middleware, so that a request turned away still has its id, headers
+        # and metrics; outside everything that works.
+        app.add_middleware(
+            Admission, limit=settings.max_in_flight, wait_seconds=settings.admission_wait_seconds
         )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (
