@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     # before any of their work. A few per worker keep PostgreSQL's backends at the concurrency it
     # serves best when they share the machine's cores; raise it for a database on a machine of its
     # own with more cores, or far away (a request then holds its place while it waits on the network).
-    max_in_flight: int = Field(default=4, ge=0)
+    max_in_flight: int = Field(default=8, ge=0)
     # How long a request may wait for its turn before it is answered 503 (Retry-After: 1).
     admission_wait_seconds: float = Field(default=10.0, gt=0)
     # Open those connections when a worker starts, rather than one by one under the first burst

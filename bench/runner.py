@@ -567,9 +567,10 @@ async def choose_pgbench_cases(url: str, count: int, moved: list[str]) -> int:
 
 
 async def checkpoint(url: str) -> None:
-    """A checkpoint, before each pgbench run: the runs move the same chosen cases again, and
-    after it the first change of each page is logged whole once more, as it is for every case a
-    run of the service moves (none moved before by any run)."""
+    """A checkpoint, before each measured point and each pgbench run: the pgbench runs move the
+    same chosen cases again, and after it the first change of each page is logged whole once
+    more, as it is for the cases a point of the service moves (none moved before by any run);
+    every point and run starts in the same place of the checkpoint cycle."""
     conn = await asyncpg.connect(dsn(url))
     try:
         await conn.execute("CHECKPOINT")
@@ -836,6 +837,10 @@ async def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+            # Each point starts right after a checkpoint, as each pgbench run does: a move's first
+            # change of a page since a checkpoint logs the whole page, and a checkpoint that
+            # max_wal_size sets off in the middle of a point would otherwise decide its figures.
+            await checkpoint(url)
             result = run_wrk(bases[ep.server], data[ep.name][n], c, args.duration, work, tag)
             if profiler is not None:
                 profiler.wait(timeout=60)

@@ -169,7 +169,7 @@ async def test_the_application_admits_from_settings(settings: Settings, db: Data
 
 async def test_more_requests_than_places_are_all_answered(api: Api, settings: Settings) -> None:
     """Through the whole application with its default limit: forty reads at once, all answered."""
-    assert settings.max_in_flight == 4
+    assert 0 < settings.max_in_flight < 40
     case = await api.refer()
     headers = api.keys.practitioner.headers
     answers = await asyncio.gather(
