@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,8 +37,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
 PAUSABLE = ("assessment", "shuttle_mediation", "letter_exchange", "conference", "follow_up")
-# The limit L moves cases as the benchmark's own clients do: each pgbench client pauses this
-# many cases of its own in turn, then resumes them (a run of the service moves 4000 per run).
+# The limit L moves real cases as the benchmark's own clients do: up to this many, shared out among
+# pgbench's clients, each pausing its share in turn, then resuming them (a run of the service
+# moves up to 4000).
 PGBENCH_CASES = 12_000
 # The reference the issue sets the transition target against (bench/bare.py).
 BARE_LABEL = "POST /bare/cases/{id}/transitions (bare FastAPI + asyncpg, the same SQL)"
@@ -91,20 +94,24 @@ def free_port() -> int:
 # --- the database -------------------------------------------------------------------------------
 
 
-async def create_database(admin: str, name: str) -> None:
-    conn = await asyncpg.connect(dsn(admin))
+@asynccontextmanager
+async def connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own to the database `url` names, closed afterwards."""
+    conn = await asyncpg.connect(dsn(url))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        yield conn
     finally:
         await conn.close()
+
+
+async def create_database(admin: str, name: str) -> None:
+    async with connection(admin) as conn:
+        await conn.execute(f'CREATE DATABASE "{name}"')
 
 
 async def drop_database(admin: str, name: str) -> None:
-    conn = await asyncpg.connect(dsn(admin))
-    try:
+    async with connection(admin) as conn:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -135,10 +142,9 @@ async def prepare(
 ) -> tuple[dict[str, list[Path]], list[str]]:
     """Request lists per endpoint and concurrency, and the ids of the cases that the service's
     transitions and the bare reference's move (each run moves cases of its own)."""
-    conn = await asyncpg.connect(dsn(url))
     rng = random.Random(7)
     practitioners = keys["practitioners"]
-    try:
+    async with connection(url) as conn:
         pausable = await conn.fetch(
             "SELECT id, prison_id FROM rj_case WHERE state = ANY($1::text[]) ORDER BY id", list(PAUSABLE)
         )
@@ -146,8 +152,6 @@ async def prepare(
         reps = await conn.fetch(
             "SELECT r.id, r.prison_id FROM rep r WHERE r.status = 'active' ORDER BY r.id",
         )
-    finally:
-        await conn.close()
     out: dict[str, list[Path]] = {}
     # Transitions: for each run its own cases; pause them all, then resume them all, so a case's
     # pause has long been committed when its resume comes.
@@ -369,16 +373,13 @@ def run_wrk(base: str, data: Path, concurrency: int, duration: int, work: Path, 
 
 async def audit_check(url: str, ids: list[str], action_prefix: str) -> dict[str, int]:
     """How many of the 2xx request ids have an audit record of the expected kind."""
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         found = await conn.fetchval(
             "SELECT count(DISTINCT request_id) FROM audit_record WHERE request_id = ANY($1::text[]) "
             "AND action LIKE $2",
             ids,
             action_prefix + "%",
         )
-    finally:
-        await conn.close()
     return {"ok": len(ids), "audited": int(found), "missing": len(set(ids)) - int(found)}
 
 
@@ -424,13 +425,12 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements
         if capturing[0]:
             captured.append((statement, tuple(parameters or ())))
 
-    conn = await asyncpg.connect(dsn(url))
-    case = await conn.fetchrow(
-        "SELECT id, prison_id FROM rj_case WHERE state = 'assessment' ORDER BY updated_at LIMIT 1"
-    )
+    async with connection(url) as conn:
+        case = await conn.fetchrow(
+            "SELECT id, prison_id FROM rj_case WHERE state = 'assessment' ORDER BY updated_at LIMIT 1"
+        )
     if case is None:
         raise SystemExit("no case in assessment left to pause: load the data set again")
-    await conn.close()
     app = create_app(settings, database=db)
     until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     headers = {"Authorization": f"Bearer {keys['practitioners'][case['prison_id']]}"}
@@ -541,8 +541,7 @@ async def choose_pgbench_cases(url: str, count: int, moved: list[str]) -> int:
     than a few copies of one kind, makes PostgreSQL do what a move through the service makes it
     do: read the case's and its children's pages from wherever they lie, and log the first
     change of each page after a checkpoint whole. How many were chosen."""
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         await conn.execute("DROP TABLE IF EXISTS pgbench_case, pgbench_case_before, pgbench_mark")
         await conn.execute(
             "CREATE TABLE pgbench_case AS SELECT (row_number() OVER () - 1)::int AS k, id AS case_id "
@@ -562,8 +561,6 @@ async def choose_pgbench_cases(url: str, count: int, moved: list[str]) -> int:
             """
         )
         return int(await conn.fetchval("SELECT count(*) FROM pgbench_case"))
-    finally:
-        await conn.close()
 
 
 async def checkpoint(url: str) -> None:
@@ -571,17 +568,13 @@ async def checkpoint(url: str) -> None:
     same chosen cases again, and after it the first change of each page is logged whole once
     more, as it is for the cases a point of the service moves (none moved before by any run);
     every point and run starts in the same place of the checkpoint cycle."""
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
 
 
 async def restore_pgbench_cases(url: str) -> None:
     """Put the cases pgbench moved back as they were, and remove what it wrote about them."""
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         columns = [
             r["attname"]
             for r in await conn.fetch(
@@ -605,8 +598,6 @@ async def restore_pgbench_cases(url: str) -> None:
                 DROP TABLE pgbench_case, pgbench_case_before, pgbench_mark;
                 """  # noqa: S608 - our own columns
             )
-    finally:
-        await conn.close()
 
 
 def run_pgbench(
@@ -818,6 +809,10 @@ async def main(argv: list[str] | None = None) -> int:
                 bare.start()
                 bases["bare"] = f"http://127.0.0.1:{bare.port}"
                 run_wrk(bases["bare"], data["bare_read"][0], 8, 3, work, "warm-bare")
+            # Each point starts right after a checkpoint, as each pgbench run does: a move's first
+            # change of a page since a checkpoint logs the whole page, and a checkpoint that
+            # max_wal_size sets off in the middle of a point would otherwise decide its figures.
+            await checkpoint(url)
             tag = f"{ep.name}-{c}-{uuid.uuid4().hex[:6]}"
             profiler = None
             if args.profile and ep.name == "transitions" and c == max(concurrencies):
@@ -837,10 +832,6 @@ async def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            # Each point starts right after a checkpoint, as each pgbench run does: a move's first
-            # change of a page since a checkpoint logs the whole page, and a checkpoint that
-            # max_wal_size sets off in the middle of a point would otherwise decide its figures.
-            await checkpoint(url)
             result = run_wrk(bases[ep.server], data[ep.name][n], c, args.duration, work, tag)
             if profiler is not None:
                 profiler.wait(timeout=60)
@@ -972,14 +963,11 @@ async def main(argv: list[str] | None = None) -> int:
 
 async def counts(url: str) -> dict[str, int]:
     """Rows per table of the data set."""
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         out = {}
         for table in ("rj_case", "party", "consent", "audit_record", "task", "rep", "api_client"):
             out[table] = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608 - fixed names
         return out
-    finally:
-        await conn.close()
 
 
 # The tables a run writes to: the moves, referrals and pgbench's copies leave dead rows behind.
@@ -991,21 +979,15 @@ async def vacuum(url: str) -> float:
     autovacuum would keep it (some PostgreSQL set-ups, CI's among them, run with it off); the
     seconds it took."""
     started = time.monotonic()
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         for table in CHURNED:
             await conn.execute(f"VACUUM (ANALYZE) {table}")
-    finally:
-        await conn.close()
     return time.monotonic() - started
 
 
 async def server_version(url: str) -> str:
-    conn = await asyncpg.connect(dsn(url))
-    try:
+    async with connection(url) as conn:
         return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":
