@@ -38,8 +38,9 @@ from app.workflows.case_workflow import BY_TRIGGER
 
 _LOCKED = _PG_STATEMENTS[("id", True)]
 _READ = _PG_STATEMENTS[("id", False)]
-# The states a case can be paused from (the workflow table's sources of `pause`).
-PAUSABLE = frozenset(s.value for s in BY_TRIGGER["pause"].sources)
+# The states a case can be paused from (the workflow table's sources of `pause`); the benchmark
+# chooses the cases it moves by them too.
+PAUSABLE = tuple(sorted(s.value for s in BY_TRIGGER["pause"].sources))
 _AT = {name: n for n, name in enumerate(_CASE_COLUMNS)}
 _ACTOR = {"clientId": None, "name": "bare", "role": "practitioner", "repId": None}
 pool: Any = None

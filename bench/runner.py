@@ -33,10 +33,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.bare import PAUSABLE
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
-PAUSABLE = ("assessment", "shuttle_mediation", "letter_exchange", "conference", "follow_up")
 # The limit L moves real cases as the benchmark's own clients do: up to this many, shared out among
 # pgbench's clients, each pausing its share in turn, then resuming them (a run of the service
 # moves up to 4000).
