@@ -95,11 +95,11 @@ class _Children:
         object.__setattr__(self, "columns", own_columns(self.model))
 
     def subquery(self) -> str:
-        """The array of records of this kind for the case row `outer`."""
+        """The array of records of this kind for the case row `c`."""
         table = self.model.__tablename__
         return (
             f"(SELECT array_agg(ROW({', '.join(f'x.{c}' for c in self.columns)}) "  # noqa: S608 - names from the models
-            f"ORDER BY {', '.join(f'x.{c}' for c in self.order)}) FROM {table} x WHERE x.case_id = outer.id)"
+            f"ORDER BY {', '.join(f'x.{c}' for c in self.order)}) FROM {table} x WHERE x.case_id = c.id)"
         )
 
     def rows(self, records: Any, case_id: uuid.UUID) -> list[Any]:
@@ -119,23 +119,18 @@ class _Children:
 _PARTIES = _Children(Party, ("created_at", "prisoner_number"))
 _CONSENTS = _Children(Consent, ("audit_seq", "recorded_at", "scope"))
 _FLAGS = _Children(CaseFlag, ("at", "id"))
-# The arrays of a case's parties, consents, flags and reps; `outer` is the case row.
+# The arrays of a case's parties, consents, flags and reps; `c` is the case row.
 _PG_CHILDREN = (
     _PARTIES.subquery(),
     _CONSENTS.subquery(),
     _FLAGS.subquery(),
-    "(SELECT array_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = outer.id)",
+    "(SELECT array_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = c.id)",
 )
-
-
-def _pg_children(table: str) -> list[str]:
-    """The children's subqueries for rows of `table` (an alias or the table's own name)."""
-    return [sql.replace("outer.id", f"{table}.id") for sql in _PG_CHILDREN]
 
 
 _PG_CASE = (
     "SELECT "  # noqa: S608 - column and table names from the code, no input
-    + ", ".join([*(f"c.{name}" for name in _CASE_COLUMNS), *_pg_children("c")])
+    + ", ".join([*(f"c.{name}" for name in _CASE_COLUMNS), *_PG_CHILDREN])
     + " FROM rj_case c WHERE c.{key} = $1"
 )
 _PG_STATEMENTS = {
@@ -143,8 +138,6 @@ _PG_STATEMENTS = {
     for key in ("id", "reference")
     for lock in (False, True)
 }
-# The same children for the rows of a list over the table itself.
-_PG_LIST_CHILDREN: list[Any] = [literal_column(sql) for sql in _pg_children(Case.__tablename__)]
 
 
 def _pg_key(key: str) -> tuple[str, str | uuid.UUID] | None:
@@ -419,57 +412,66 @@ def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, r
     return obj
 
 
-async def list_cases(
+@dataclass(frozen=True, slots=True)
+class CaseFilters:
+    """What a list of cases is narrowed to, besides the caller's scope."""
+
+    state: str | None = None
+    prison_id: str | None = None
+    rep_id: uuid.UUID | None = None
+    prisoner_number: str | None = None
+    updated_since: datetime | None = None
+
+    def conditions(self, scope: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+        """The caller's scope and these filters, as conditions on `rj_case`."""
+        conditions: list[ColumnElement[bool]] = [scope]
+        if self.state:
+            conditions.append(col(Case.state) == self.state)
+        if self.prison_id:
+            conditions.append(col(Case.prison_id) == self.prison_id)
+        if self.rep_id:
+            assigned = select(col(CaseRep.case_id)).where(col(CaseRep.rep_id) == self.rep_id)
+            conditions.append(col(Case.id).in_(assigned))
+        if self.prisoner_number:
+            named = select(col(Party.case_id)).where(col(Party.prisoner_number) == self.prisoner_number)
+            conditions.append(col(Case.id).in_(named))
+        if self.updated_since:
+            conditions.append(col(Case.updated_at) >= self.updated_since)
+        return conditions
+
+
+async def list_case_views(
     session: AsyncSession,
     *,
+    view: ColumnElement[str],
     scope: ColumnElement[bool],
-    state: str | None,
-    prison_id: str | None,
-    rep_id: uuid.UUID | None,
-    prisoner_number: str | None,
-    updated_since: datetime | None,
+    filters: CaseFilters,
     offset: int,
     limit: int,
-) -> tuple[list[CaseBundle], int]:
-    """A page of cases matching the filters within the caller's scope, for reading: cases with an
-    open safeguarding concern first, then the most recently changed. One round trip on
-    PostgreSQL (the page, the cases' children and the total together)."""
-    conditions: list[ColumnElement[bool]] = [scope]
-    if state:
-        conditions.append(col(Case.state) == state)
-    if prison_id:
-        conditions.append(col(Case.prison_id) == prison_id)
-    if rep_id:
-        conditions.append(col(Case.id).in_(select(col(CaseRep.case_id)).where(col(CaseRep.rep_id) == rep_id)))
-    if prisoner_number:
-        conditions.append(
-            col(Case.id).in_(select(col(Party.case_id)).where(col(Party.prisoner_number) == prisoner_number))
-        )
-    if updated_since:
-        conditions.append(col(Case.updated_at) >= updated_since)
-    if not on_postgres(session):
-        return await list_portably(session, conditions, offset=offset, limit=limit)
-    order = _list_order()
-    count = select(func.count()).select_from(Case).where(*conditions)
-    page = (
-        select(*Case.__table__.columns, *_PG_LIST_CHILDREN, func.count().over())  # type: ignore[attr-defined]
-        .where(*conditions)
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit)
-    )
-    found = (await session.execute(page)).all()
+) -> tuple[list[str], int]:
+    """PostgreSQL: a page of the cases matching `filters` within the caller's `scope`, each as
+    the JSON text of `view` (`app.cases.views.case_json_column`), and how many match in all; cases
+    with an open safeguarding concern first, then the most recently changed. One round trip (the
+    page, the cases' children and the total together)."""
+    conditions = filters.conditions(scope)
+    page = select(view, func.count().over()).select_from(Case).where(*conditions).order_by(*_list_order())
+    found = (await session.execute(page.offset(offset).limit(limit))).all()
     if found:
-        read_case = partial(read_row, Case)
-        return [_bundle_of(row, read_case) for row in found], int(found[0][-1])
+        return [row[0] for row in found], int(found[0][1])
     # Past the last page the window has no row to count on.
-    return [], int((await session.execute(count)).scalar_one()) if offset else 0
+    if not offset:
+        return [], 0
+    count = select(func.count()).select_from(Case).where(*conditions)
+    return [], int((await session.execute(count)).scalar_one())
 
 
-async def list_portably(
-    session: AsyncSession, conditions: list[ColumnElement[bool]], *, offset: int, limit: int
+async def list_cases(
+    session: AsyncSession, *, scope: ColumnElement[bool], filters: CaseFilters, offset: int, limit: int
 ) -> tuple[list[CaseBundle], int]:
-    """`list_cases` in statements every backend runs: the total, the page, then its children."""
+    """A page of the cases matching `filters` within the caller's `scope`, in the order of
+    `list_case_views`, with everything their responses show, and how many match in all; in
+    statements every backend runs (the total, the page, then its children)."""
+    conditions = filters.conditions(scope)
     total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
     rows = await session.execute(
         select(Case).where(*conditions).order_by(*_list_order()).offset(offset).limit(limit)

@@ -1,7 +1,12 @@
-"""One place that decides which fields of a case each role sees."""
+"""One place that decides which fields of a case each role sees: as models built in Python, and
+as JSON written by PostgreSQL for pages of cases."""
 
-from app.auth.access import SEES_RISK_NOTES
-from app.cases.repository import CaseBundle
+from pydantic.alias_generators import to_camel
+from sqlalchemy import ColumnElement, literal_column
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.access import SEES_RISK_NOTES, case_scope
+from app.cases.repository import CaseBundle, CaseFilters, list_case_views, list_cases
 from app.cases.schemas import (
     Assignment,
     CaseDetail,
@@ -17,6 +22,7 @@ from app.cases.schemas import (
 )
 from app.common.enums import CaseState, Role
 from app.context import Principal
+from app.db import on_postgres
 
 
 def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
@@ -107,3 +113,152 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
         closed_at=case.closed_at,
         flags=[CaseFlagView.model_validate(f) for f in bundle.flags],
     )
+
+
+# The same views built by PostgreSQL, for pages of cases: each row of `rj_case` as the JSON text
+# `present_case` would send for it, its children read and arranged in the statement (parties by
+# arrival, each party's latest consent for each scope, reps and flags in the bundle's orders).
+# A page is then sent as PostgreSQL wrote it, without building a bundle, a model or a document
+# per case in Python. tests/cases/test_read_paths.py compares both, field by field, for every
+# role on every case of a national data set.
+
+
+def _json(**members: str) -> str:
+    """A JSON object of SQL expressions, its members camelCased in `members`' order."""
+    return "json_build_object(" + ", ".join(f"'{to_camel(k)}', {v}" for k, v in members.items()) + ")"
+
+
+def _time(column: str) -> str:
+    """A UTC time as pydantic writes it: seconds, then microseconds only if there are any, 'Z'."""
+    return (
+        f"to_char({column} AT TIME ZONE 'UTC', CASE WHEN date_trunc('second', {column}) = {column} "
+        """THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)"""
+    )
+
+
+def _array(element: str, source: str, order: str) -> str:
+    """A JSON array of `element` over the rows of `source`, in `order`; [] when there are none."""
+    return f"coalesce((SELECT json_agg({element} ORDER BY {order}) FROM {source}), '[]'::json)"  # noqa: S608
+
+
+def _case(column: str) -> str:
+    return f"rj_case.{column}"
+
+
+def _sql_views() -> dict[tuple[str, bool], str]:
+    """The JSON text of each view of a case row, by view and whether risk notes are shown."""
+    c = _case
+    common = {
+        "id": c("id"),
+        "reference": c("reference"),
+        "prison_id": c("prison_id"),
+        "state": c("state"),
+        "version": c("version"),
+        "created_at": _time(c("created_at")),
+        "updated_at": _time(c("updated_at")),
+    }
+    source = _json(system=c("source_system"), reference=c("source_reference"))
+    assignment = _json(
+        practitioner_id=c("practitioner_id"),
+        rep_ids=_array("r.rep_id", f"case_rep r WHERE r.case_id = {c('id')}", "r.rep_id"),
+    )
+    hold = (
+        f"CASE WHEN {c('state')} = '{CaseState.ON_HOLD.value}' AND {c('previous_state')} IS NOT NULL "
+        f"AND {c('paused_until')} IS NOT NULL THEN "
+        + _json(paused_from=c("previous_state"), until=_time(c("paused_until")), reason=c("pause_reason"))
+        + " END"
+    )
+    parties = f"party p WHERE p.case_id = {c('id')}"
+    party_order = "p.created_at, p.prisoner_number"
+    # A party's consents: the latest entry of the ledger for each scope, by scope.
+    latest = (
+        "(SELECT DISTINCT ON (k.scope) k.* FROM consent k WHERE k.case_id = p.case_id AND k.party_id = p.id "
+        "ORDER BY k.scope, k.audit_seq DESC NULLS FIRST, k.recorded_at DESC NULLS FIRST) k"
+    )
+    consent = _json(
+        given="k.given", method="k.method", recorded_by="k.recorded_by", recorded_at=_time("k.recorded_at")
+    )
+    consents = (
+        f"coalesce((SELECT json_object_agg(k.scope, {consent} ORDER BY k.scope) FROM {latest}), '{{}}'::json)"  # noqa: S608
+    )
+    named = {"first_name": "p.first_name", "last_name": "p.last_name"}
+    placed = {"role": "p.role", "location": "p.location"}
+    for_rep = _json(id="p.id", **named, **placed)
+    public = _json(id="p.id", prisoner_number="p.prisoner_number", **named, **placed, consents=consents)
+    flags = _array(
+        _json(kind="f.kind", at=_time("f.at"), detail="f.detail", prisoner_number="f.prisoner_number"),
+        f"case_flag f WHERE f.case_id = {c('id')}",
+        "f.at, f.id",
+    )
+    referrer = _json(**common, view="'referrer'", source=source, outcome=c("outcome"))
+    rep = _json(
+        **common,
+        view="'rep'",
+        category=c("category"),
+        summary=c("summary"),
+        risk_level=c("risk_level"),
+        facilitator=c("facilitator"),
+        parties=_array(for_rep, parties, party_order),
+        assignment=assignment,
+        hold=hold,
+    )
+
+    def full(risk_notes: str) -> str:
+        return _json(
+            **common,
+            view="'full'",
+            category=c("category"),
+            summary=c("summary"),
+            description=c("description"),
+            risk_level=c("risk_level"),
+            risk_notes=risk_notes,
+            facilitator=c("facilitator"),
+            source=source,
+            parties=_array(public, parties, party_order),
+            assignment=assignment,
+            hold=hold,
+            outcome=c("outcome"),
+            decline_reason=c("decline_reason"),
+            referred_by=c("referred_by"),
+            incident_occurred_at=_time(c("incident_occurred_at")),
+            closed_at=_time(c("closed_at")),
+            flags=flags,
+        )
+
+    return {
+        ("referrer", False): referrer,
+        ("rep", False): rep,
+        ("full", False): full("NULL"),
+        ("full", True): full(c("risk_notes")),
+    }
+
+
+_SQL_VIEWS: dict[tuple[str, bool], ColumnElement[str]] = {
+    key: literal_column(f"({sql})::text") for key, sql in _sql_views().items()
+}
+
+
+def case_json_column(principal: Principal) -> ColumnElement[str]:
+    """`present_case` for the caller as a column of a statement over `rj_case`: the case's view as
+    JSON text (PostgreSQL only)."""
+    if principal.role == Role.REFERRER:
+        return _SQL_VIEWS[("referrer", False)]
+    if principal.role == Role.REP:
+        return _SQL_VIEWS[("rep", False)]
+    return _SQL_VIEWS[("full", principal.role in SEES_RISK_NOTES)]
+
+
+async def list_views(
+    session: AsyncSession, principal: Principal, filters: CaseFilters, *, offset: int, limit: int
+) -> tuple[list[str], int]:
+    """A page of the cases the caller may see that match `filters`, each as the JSON text of its
+    view for the caller, and how many match in all: written by PostgreSQL in one statement, or
+    presented here from the portable statements' bundles."""
+    scope = case_scope(principal)
+    if on_postgres(session):
+        view = case_json_column(principal)
+        return await list_case_views(
+            session, view=view, scope=scope, filters=filters, offset=offset, limit=limit
+        )
+    bundles, total = await list_cases(session, scope=scope, filters=filters, offset=offset, limit=limit)
+    return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total

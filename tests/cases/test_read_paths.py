@@ -2,19 +2,23 @@
 (SQLite's) must give exactly the same answers. Both are run here on the same PostgreSQL data and
 every view of every case is compared."""
 
+import json
 import uuid
-from datetime import timedelta
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from app import clock
 from app.auth.access import case_scope
 from app.cases import repository as repo
-from app.cases.models import Case, CaseFlag
-from app.cases.views import present_case
+from app.cases.models import Case, CaseFlag, CaseRep, Consent
+from app.cases.repository import CaseFilters
+from app.cases.views import list_views, present_case
 from app.common.enums import Role
 from app.context import Principal
 from app.db import Database
@@ -57,6 +61,22 @@ async def cases(db: Database, is_postgres: bool, tmp_path: Path) -> list[Case]:
                         created_at=now,
                     )
                 )
+        # Consent changed since: a later entry of the ledger for a scope replaces the earlier,
+        # which the earlier's recording time would not tell (the ledger's order is its audit seq).
+        earlier = list((await session.execute(select(Consent).order_by(col(Consent.id)))).scalars())[::4]
+        for n, entry in enumerate(earlier):
+            session.add(
+                Consent(
+                    case_id=entry.case_id,
+                    party_id=entry.party_id,
+                    scope=entry.scope,
+                    given=not entry.given,
+                    method=entry.method,
+                    recorded_by="changed their mind",
+                    recorded_at=entry.recorded_at - timedelta(minutes=1) if n % 2 else now,
+                    audit_seq=entry.audit_seq + 1,
+                )
+            )
         for case in found[::11]:
             session.add(
                 SafeguardingConcern(
@@ -120,44 +140,80 @@ class TestOneStatementReads:
     async def test_every_page_lists_as_the_portable_queries_list_it(
         self, db: Database, cases: list[Case]
     ) -> None:
+        """Each role's page as PostgreSQL writes it is, member for member, the page presented in
+        Python from the portable statements' bundles."""
         prisons = sorted({c.prison_id for c in cases})
         filters = [
-            {},
-            {"state": "assessment"},
-            {"state": "closed", "prison_id": prisons[0]},
-            {"prison_id": prisons[1]},
-            {"updated_since": clock.now() - timedelta(days=400)},
+            CaseFilters(),
+            CaseFilters(state="assessment"),
+            CaseFilters(state="on_hold"),
+            CaseFilters(state="closed", prison_id=prisons[0]),
+            CaseFilters(prison_id=prisons[1]),
+            CaseFilters(updated_since=clock.now() - timedelta(days=400)),
         ]
-        pages = 0
+        seen: Counter[str] = Counter()
         async with db.reading() as session:
             for prison in prisons:
-                who = principals(prison, None)[0]
-                for wanted in filters:
-                    for offset, limit in ((0, 20), (20, 20), (0, 100), (10_000, 20)):
-                        one, total = await repo.list_cases(
-                            session,
-                            scope=case_scope(who),
-                            state=wanted.get("state"),  # type: ignore[arg-type]
-                            prison_id=wanted.get("prison_id"),  # type: ignore[arg-type]
-                            rep_id=None,
-                            prisoner_number=None,
-                            updated_since=wanted.get("updated_since"),  # type: ignore[arg-type]
-                            offset=offset,
-                            limit=limit,
-                        )
-                        conditions = [case_scope(who)]
-                        if "state" in wanted:
-                            conditions.append(col(Case.state) == wanted["state"])
-                        if "prison_id" in wanted:
-                            conditions.append(col(Case.prison_id) == wanted["prison_id"])
-                        if "updated_since" in wanted:
-                            conditions.append(col(Case.updated_at) >= wanted["updated_since"])
-                        portable, portable_total = await repo.list_portably(
-                            session, conditions, offset=offset, limit=limit
-                        )
-                        assert total == portable_total, wanted
-                        pages += bool(one)
-                        assert [present_case(who, b).model_dump_json() for b in one] == [
-                            present_case(who, b).model_dump_json() for b in portable
-                        ], (wanted, offset)
-        assert pages > 10
+                in_prison = [c for c in cases if c.prison_id == prison]
+                rep_id = await session.scalar(
+                    select(col(CaseRep.rep_id)).where(col(CaseRep.case_id).in_([c.id for c in in_prison]))
+                )
+                who = principals(prison, rep_id)
+                # The referrer that referred cases of this prison, so that its page is not empty.
+                referrer = next(c.created_by_client_id for c in in_prison if c.created_by_client_id)
+                who[3] = replace(who[3], client_id=referrer)
+                for principal in who:
+                    for wanted in filters:
+                        for offset, limit in ((0, 20), (20, 20), (0, 100), (10_000, 20)):
+                            written, total = await list_views(
+                                session, principal, wanted, offset=offset, limit=limit
+                            )
+                            bundles, portable_total = await repo.list_cases(
+                                session,
+                                scope=case_scope(principal),
+                                filters=wanted,
+                                offset=offset,
+                                limit=limit,
+                            )
+                            assert total == portable_total, wanted
+                            presented = [
+                                json.loads(present_case(principal, b).model_dump_json(by_alias=True))
+                                for b in bundles
+                            ]
+                            assert [json.loads(view) for view in written] == presented, (
+                                principal.role,
+                                wanted,
+                            )
+                            seen[principal.role] += len(written)
+                            for body in presented:
+                                consents = [
+                                    c for p in body.get("parties", []) for c in p.get("consents", {}).values()
+                                ]
+                                seen["consents"] += bool(consents)
+                                seen["changed consents"] += any(
+                                    c["recordedBy"] == "changed their mind" for c in consents
+                                )
+                                seen["flags"] += bool(body.get("flags"))
+                                seen["hold"] += body.get("hold") is not None
+                                seen["risk notes"] += body.get("riskNotes") is not None
+        # Every role's pages had cases on them, and every kind of member was compared.
+        assert len(seen) == 9 and all(n > 0 for n in seen.values()), seen
+
+    async def test_times_are_written_as_pydantic_writes_them(self, db: Database, cases: list[Case]) -> None:
+        """With and without a fraction of a second: the page's times are the models' to the letter."""
+        case = cases[0]
+        async with db.transaction() as session:
+            for at in (
+                datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+                datetime(2026, 3, 1, 9, 30, 0, 120, tzinfo=UTC),
+            ):
+                await session.execute(update(Case).where(col(Case.id) == case.id).values(updated_at=at))
+                who = principals(case.prison_id, None)[1]
+                written, _ = await list_views(
+                    session, who, CaseFilters(prison_id=case.prison_id, updated_since=at), offset=0, limit=100
+                )
+                mine = next(json.loads(v) for v in written if json.loads(v)["id"] == str(case.id))
+                bundle = await repo.get_bundle(session, str(case.id))
+                assert bundle is not None
+                expected = json.loads(present_case(who, bundle).model_dump_json(by_alias=True))["updatedAt"]
+                assert mine["updatedAt"] == expected == at.isoformat().replace("+00:00", "Z")

@@ -17,9 +17,9 @@ from app.api.deps import (
     SessionDep,
     permission,
 )
-from app.api.responses import case_response, errors, model_response
+from app.api.responses import case_response, errors, page_response
 from app.audit.timeline import actor_words, case_records, sentence
-from app.auth.access import Permission, case_scope, require
+from app.auth.access import Permission, require
 from app.cases import repository as repo
 from app.cases import service, transitions
 from app.cases.schemas import (
@@ -36,7 +36,7 @@ from app.cases.schemas import (
     TransitionRequest,
     TriggerOption,
 )
-from app.cases.views import present_case
+from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, RequestModel, StrictBool, Timestamp
 
@@ -56,25 +56,15 @@ async def list_cases(
 ) -> Response:
     """Cases in the caller's scope, most recently changed first."""
     require(principal, Permission.CASE_READ)
-    bundles, total = await repo.list_cases(
-        session,
-        scope=case_scope(principal),
+    filters = repo.CaseFilters(
         state=state.value if state else None,
         prison_id=prison_id,
         rep_id=rep_id,
         prisoner_number=prisoner_number,
         updated_since=updated_since,
-        offset=paging.offset,
-        limit=paging.size,
     )
-    return model_response(
-        Page[CaseView].of(
-            [present_case(principal, b) for b in bundles],
-            number=paging.page,
-            size=paging.size,
-            total=total,
-        )
-    )
+    views, total = await list_views(session, principal, filters, offset=paging.offset, limit=paging.size)
+    return page_response(views, number=paging.page, size=paging.size, total=total)
 
 
 @router.get("/{case_id}", response_model=CaseView, responses=errors(404))
