@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, DateTime, Executable, event, func, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
@@ -153,6 +155,23 @@ async def fetch_page(
     total = (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
     rows = await session.execute(select(model).where(*where).order_by(*order_by).offset(offset).limit(limit))
     return list(rows.scalars()), int(total)
+
+
+_ASYNCPG: Dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+
+def on_driver(statement: ClauseElement) -> tuple[str, Callable[[dict[str, Any]], list[Any]]]:
+    """A statement built once, for a PostgreSQL driver connection (`Database.driver`): its SQL,
+    and its parameters in order from the values of its named parameters (the values it holds
+    itself, such as the literals of its conditions, filled in)."""
+    compiled: Any = statement.compile(dialect=_ASYNCPG)
+    names = list(compiled.positiontup)
+    fixed = compiled.params
+
+    def args(values: dict[str, Any]) -> list[Any]:
+        return [values[name] if name in values else fixed[name] for name in names]
+
+    return str(compiled), args
 
 
 def is_sqlite(url: str) -> bool:

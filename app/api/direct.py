@@ -1,4 +1,4 @@
-"""The transition route's direct path on PostgreSQL.
+"""The direct paths on PostgreSQL: the transition route's, and a rep's day list's.
 
 `POST /cases/{id}/transitions` is the service's busiest change. A move of the case alone
 (`app.cases.transitions.moves_case_alone`) asked for plainly (a JSON body of a declared length
@@ -8,7 +8,16 @@ and session: the same checks, move, audit record, event and response, for much l
 refusals are the application's own problems (`app.api.problems.handled`). Every other request,
 including every one the route would refuse before looking at the case, goes on to the route, so
 its answers are the route's own.
+
+`GET /reps/{id}/tasks`, read every morning for every rep at once, has one too
+(`DirectRepTasks`): asked for plainly (JSON, today's list, a bearer API key) it is read on a
+driver connection by the service's own functions (`app.reps.service.get_rep` and `daily_list`)
+and answered as the route answers.
 """
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -18,19 +27,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api import problems
 from app.api.asgi import bearer_token, read_body, replaying
 from app.api.deps import may_see, parse_if_match
-from app.api.responses import case_response
+from app.api.negotiation import wants_html
+from app.api.responses import case_response, model_response
 from app.auth import jwt as jwt_auth
 from app.auth.access import Permission, require
 from app.auth.service import PrincipalCache, authenticate_on_driver
 from app.cases import direct
 from app.cases.schemas import TransitionRequest
 from app.cases.transitions import moves_case_alone
-from app.context import RequestContext
+from app.context import Principal, RequestContext
 from app.db import Database
 from app.errors import ValidationFailedError
+from app.reps import service as reps
 
 # The headers the direct path reads, each once.
-_WANTED = frozenset({b"content-type", b"content-length", b"authorization", b"if-match", b"idempotency-key"})
+_WANTED = frozenset(
+    {b"content-type", b"content-length", b"authorization", b"if-match", b"idempotency-key", b"accept"}
+)
 
 
 class DirectTransitions:
@@ -75,31 +88,43 @@ async def _fire(
         return None
     if not moves_case_alone(body):
         return None
+
+    async def move(driver: Any, principal: Principal) -> Response:
+        require(principal, Permission.TRANSITION_FIRE)
+        require(principal, Permission.CASE_READ)
+        ctx = RequestContext(principal=principal, request_id=scope["state"].get("request_id"))
+        bundle = await direct.fire_transition(
+            driver,
+            ctx,
+            case_id,
+            body,
+            expected_version=expected_version,
+            may_see=lambda bundle: may_see(principal, bundle),
+        )
+        return case_response(principal, bundle)
+
+    return await _on_driver(scope, db, key, move)
+
+
+async def _on_driver(
+    scope: Scope, db: Database, key: str, answer: Callable[[Any, Principal], Awaitable[Response]]
+) -> Response | None:
+    """The `answer` for the caller with the API key `key`, made on a driver connection; for a
+    refusal, the application's own problem; None for a key it does not know (the route then
+    refuses it in its own words)."""
     cache: PrincipalCache | None = getattr(scope["app"].state, "principals", None)
     try:
         async with db.driver() as driver:
             principal = await authenticate_on_driver(driver, key, cache)
             if principal is None:
                 return None
-            require(principal, Permission.TRANSITION_FIRE)
-            require(principal, Permission.CASE_READ)
-            state = scope.setdefault("state", {})
-            state["principal"] = principal
-            ctx = RequestContext(principal=principal, request_id=state.get("request_id"))
-            bundle = await direct.fire_transition(
-                driver,
-                ctx,
-                case_id,
-                body,
-                expected_version=expected_version,
-                may_see=lambda bundle: may_see(principal, bundle),
-            )
+            scope.setdefault("state", {})["principal"] = principal
+            return await answer(driver, principal)
     except Exception as exc:
-        answer = await problems.handled(scope, exc)
-        if answer is None:
+        refusal = await problems.handled(scope, exc)
+        if refusal is None:
             raise
-        return answer
-    return case_response(principal, bundle)
+        return refusal
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
@@ -115,7 +140,66 @@ def _plain_key(headers: dict[bytes, str]) -> str | None:
         return None
     if headers.get(b"content-type", "").partition(";")[0].strip().lower() != "application/json":
         return None
+    return _api_key(headers)
+
+
+def _api_key(headers: dict[bytes, str]) -> str | None:
+    """The request's bearer API key; None for a JWT or no bearer token."""
     token = bearer_token(headers.get(b"authorization"))
     if token is None or jwt_auth.is_jwt(token):
         return None
     return token
+
+
+class DirectRepTasks:
+    """Answer the plain requests to `route` (a rep's day list) itself: today's list as JSON for a
+    bearer API key; pass everything else on (a date, the printable page, a JWT, an id not written
+    as the route writes ids)."""
+
+    def __init__(self, app: ASGIApp, *, route: BaseRoute) -> None:
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        db: Database = scope["app"].state.db
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"] or not db.on_postgres:
+            await self.app(scope, receive, send)
+            return
+        match, child = self.route.matches(scope)
+        plain = _plain_day_list(scope, child) if match is Match.FULL else None
+        answer = None if plain is None else await _day_list(scope, db, *plain)
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        await answer(scope, receive, send)
+
+
+def _plain_day_list(scope: Scope, child: Scope) -> tuple[str, uuid.UUID] | None:
+    """The API key and the rep's id of a plain request for a day list; None otherwise."""
+    headers = _headers(scope)
+    key = _api_key(headers)
+    if key is None or wants_html(headers.get(b"accept")):
+        return None
+    rep_id = _canonical_id(child["path_params"]["rep_id"])
+    return None if rep_id is None else (key, rep_id)
+
+
+def _canonical_id(text: str) -> uuid.UUID | None:
+    """The id, if written as ids are written (other spellings are left to the route to read)."""
+    try:
+        value = uuid.UUID(text)
+    except ValueError:
+        return None
+    return value if str(value) == text else None
+
+
+async def _day_list(scope: Scope, db: Database, key: str, rep_id: uuid.UUID) -> Response | None:
+    """The route's answer for the rep's list today; None for a key to leave to the route."""
+
+    async def today(driver: Any, principal: Principal) -> Response:
+        require(principal, Permission.TASK_READ)
+        rep = await reps.get_rep(driver, principal, rep_id)
+        return model_response(await reps.daily_list(driver, rep, reps.local_today()))
+
+    return await _on_driver(scope, db, key, today)

@@ -3,6 +3,7 @@
 import uuid
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
@@ -17,6 +18,7 @@ from app.config import get_settings
 from app.contacts.models import Contact
 from app.contacts.schemas import CONTACT_WORDS
 from app.context import Principal, RequestContext
+from app.db import read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
 from app.reps.models import Rep
 from app.reps.schemas import (
@@ -72,12 +74,21 @@ async def create_rep(session: AsyncSession, ctx: RequestContext, body: RepCreate
     return rep
 
 
-async def get_rep(session: AsyncSession, principal: Principal, rep_id: uuid.UUID) -> Rep:
-    """A rep within the caller's caseload (a rep principal sees only themself)."""
-    rep = await session.get(Rep, rep_id)
+async def get_rep(session: AsyncSession | Any, principal: Principal, rep_id: uuid.UUID) -> Rep:
+    """A rep within the caller's caseload (a rep principal sees only themself). On a session, or
+    read (not to be changed) on a PostgreSQL driver connection (`app.db.Database.driver`)."""
+    if isinstance(session, AsyncSession):
+        rep = await session.get(Rep, rep_id)
+    else:
+        row = await session.fetchrow(_REP_ON_DRIVER, rep_id)
+        rep = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row, strict=True)))
     if rep is None or not sees_rep(principal, rep):
         raise NotFoundError(f"no rep {rep_id}")
     return rep
+
+
+_REP_COLUMNS = tuple(c.name for c in Rep.__table__.columns)  # type: ignore[attr-defined]
+_REP_ON_DRIVER = f"SELECT {', '.join(_REP_COLUMNS)} FROM rep WHERE id = $1"  # noqa: S608 - names from the model
 
 
 async def patch_rep(session: AsyncSession, ctx: RequestContext, rep: Rep, body: RepPatch) -> Rep:
@@ -158,8 +169,9 @@ def rep_name(rep: Rep) -> str:
     return f"{rep.first_name} {rep.last_name}"
 
 
-async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
-    """The rep's list for `day`: every open task due that day or before, most urgent first.
+async def daily_list(session: AsyncSession | Any, rep: Rep, day: date) -> DailyList:
+    """The rep's list for `day`: every open task due that day or before, most urgent first. On a
+    session, or on a PostgreSQL driver connection.
 
     A task is overdue when its time has passed: now for today's list, the start of the day for a
     later day's list, the end of the day for an earlier day's.

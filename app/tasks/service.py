@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Integer, bindparam, func, or_, select, update
 from sqlalchemy import case as sql_case
@@ -16,6 +16,7 @@ from app.cases.models import Case, Party
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
 from app.context import RequestContext
+from app.db import on_driver
 from app.errors import InvalidStateError, ValidationFailedError
 from app.reps.models import Rep
 from app.tasks.models import Task
@@ -517,8 +518,22 @@ def day_order(reference: Any) -> list[Any]:
     ]
 
 
+class DayRow(NamedTuple):
+    """A task of a rep's daily list, with its case's reference and the party to see."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID | None
+    reference: str | None
+    kind: str
+    due_at: datetime
+    instructions: str
+    first_name: str | None
+    last_name: str | None
+    location: str | None
+
+
 # Built once, with its values as parameters: building and keying the statement on every
-# request cost more than running it.
+# request cost more than running it. Its columns are `DayRow`'s.
 _DAY_ROWS = (
     select(
         col(Task.id),
@@ -545,15 +560,21 @@ _DAY_ROWS = (
 )
 
 
+# `_DAY_ROWS` for a driver connection: its SQL and the order of its parameters.
+_DAY_ROWS_ON_DRIVER = on_driver(_DAY_ROWS)
+
+
 async def rep_day_rows(
-    session: AsyncSession, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
+    conn: AsyncSession | Any, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
 ) -> list[Any]:
     """A rep's open tasks due before `day_end`, most urgent first, each with its case reference
-    and the party to see (name and location): one query, no objects built."""
-    rows = await session.execute(
-        _DAY_ROWS, {"rep_id": rep_id, "day_end": day_end, "reference": reference, "limit": limit}
-    )
-    return list(rows.all())
+    and the party to see (name and location): one query, no objects built. On a session, or on a
+    PostgreSQL driver connection (`app.db.Database.driver`)."""
+    values = {"rep_id": rep_id, "day_end": day_end, "reference": reference, "limit": limit}
+    if isinstance(conn, AsyncSession):
+        return [DayRow(*row) for row in await conn.execute(_DAY_ROWS, values)]
+    sql, args = _DAY_ROWS_ON_DRIVER
+    return [DayRow(*record) for record in await conn.fetch(sql, *args(values))]
 
 
 async def overdue_candidates(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:

@@ -129,6 +129,11 @@ async def rep_tasks(
     return await _daily_list(session, rep, day, accept)
 
 
+# On PostgreSQL, today's list as JSON asked for with an API key is read by `app.api.direct`
+# instead, in front of the routing.
+REP_TASKS_ROUTE = router.routes[-1]
+
+
 def _activity_range(first: date | None, last: date | None) -> tuple[date, date]:
     last = last or service.local_today()
     return first or last - timedelta(days=27), last

@@ -1,0 +1,128 @@
+"""A rep's day list's direct path (`app.api.direct.DirectRepTasks`): on PostgreSQL today's list
+asked for plainly is read on a driver connection; it answers and refuses exactly as the route's
+usual way does; every other request still goes the usual way."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from app import clock
+from app.api import direct
+from tests.mediation import case_with_rep, rep_key
+from tests.reps.test_daily_list import _add
+from tests.support import Api
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 09:00 in London
+TODAY = "2026-03-02"
+
+
+@pytest.fixture
+def directly(monkeypatch: pytest.MonkeyPatch, is_postgres: bool) -> list[bool]:
+    """For each request the direct path took up, whether it answered it (False: it left it to
+    the route)."""
+    if not is_postgres:
+        pytest.skip("the direct path is PostgreSQL's")
+    made: list[bool] = []
+    real = direct._day_list
+
+    async def counted(*args: Any) -> Any:
+        answer = await real(*args)
+        made.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(direct, "_day_list", counted)
+    return made
+
+
+async def a_busy_rep(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A rep with open tasks of several kinds, some overdue, and one done."""
+    clock.freeze(NOW)
+    case, [rep] = await case_with_rep(api, state="referred")
+    await _add(api, case, rep, "shuttle_visit", NOW + timedelta(hours=1))
+    await _add(api, case, rep, "wellbeing_check", NOW - timedelta(hours=20), party=1)
+    await _add(api, case, rep, "safeguarding_check", NOW + timedelta(hours=6))
+    await _add(api, case, rep, "shuttle_visit", NOW + timedelta(days=2))
+    done = await _add(api, case, rep, "shuttle_visit", NOW + timedelta(hours=3))
+    r = await api.client.post(
+        f"/tasks/{done}/complete",
+        json={"outcome": "ok", "durationMinutes": 5},
+        headers=api.keys.practitioner.headers,
+    )
+    assert r.status_code == 200, r.text
+    return case, rep
+
+
+async def both_ways(api: Api, rep_id: str, headers: dict[str, str]) -> tuple[httpx.Response, httpx.Response]:
+    """Today's list asked for plainly, and the same list asked for by its date (the usual way)."""
+    plain = await api.client.get(f"/reps/{rep_id}/tasks", headers=headers)
+    dated = await api.client.get(f"/reps/{rep_id}/tasks?date={TODAY}", headers=headers)
+    return plain, dated
+
+
+def comparable(r: httpx.Response) -> tuple[int, str | None, Any]:
+    """Status, type and body, less what differs between any two requests."""
+    body = r.json()
+    for varying in ("instance", "requestId"):
+        body.pop(varying, None)
+    return r.status_code, r.headers.get("content-type"), body
+
+
+class TestSameAsTheUsualWay:
+    async def test_same_list_for_each_caller_who_may_read_it(self, api: Api, directly: list[bool]) -> None:
+        _, rep = await a_busy_rep(api)
+        for key in (api.keys.practitioner, api.keys.manager, await rep_key(api, rep)):
+            directly.clear()
+            plain, dated = await both_ways(api, rep["id"], key.headers)
+            assert directly == [True]
+            assert plain.status_code == 200, plain.text
+            assert comparable(plain) == comparable(dated)
+            assert len(plain.json()["tasks"]) == 3 and plain.json()["date"] == TODAY
+
+    async def test_same_refusals(self, api: Api, directly: list[bool]) -> None:
+        _, rep = await a_busy_rep(api)
+        _, other = await case_with_rep(api, state="referred")
+        elsewhere = await api.rep(prison="LEI")
+        refusals = [
+            # another prison's rep, for a practitioner of MDI
+            (elsewhere["id"], api.keys.practitioner.headers, 404),
+            # another rep's list, for a rep
+            (other[0]["id"], (await rep_key(api, rep)).headers, 404),
+            # no such rep
+            ("00000000-0000-4000-8000-000000000000", api.keys.practitioner.headers, 404),
+            # a role that reads no task lists
+            (rep["id"], api.keys.referrer.headers, 403),
+        ]
+        for rep_id, headers, status in refusals:
+            plain, dated = await both_ways(api, rep_id, headers)
+            assert plain.status_code == status, plain.text
+            assert comparable(plain) == comparable(dated)
+        assert directly == [True] * len(refusals)
+
+
+class TestWhatGoesTheUsualWay:
+    async def test_anything_but_todays_list_as_json_for_an_api_key(
+        self, api: Api, directly: list[bool]
+    ) -> None:
+        _, rep = await a_busy_rep(api)
+        headers = api.keys.practitioner.headers
+        usual = [
+            api.client.get(f"/reps/{rep['id']}/tasks?date={TODAY}", headers=headers),
+            api.client.get(f"/reps/{rep['id']}/tasks", headers={**headers, "Accept": "text/html"}),
+            api.client.get(f"/reps/{rep['id'].upper()}/tasks", headers=headers),
+        ]
+        for request in usual:
+            r = await request
+            assert r.status_code == 200, r.text
+        assert directly == []
+
+    async def test_a_key_it_does_not_know_is_the_routes_to_refuse(
+        self, api: Api, directly: list[bool]
+    ) -> None:
+        _, rep = await a_busy_rep(api)
+        for headers in ({"Authorization": "Bearer rjk_not-a-key"}, {}):
+            r = await api.client.get(f"/reps/{rep['id']}/tasks", headers=headers)
+            assert r.status_code == 401, r.text
+        # Looked up, unknown: the route refuses it in its own words.
+        assert directly == [False]
