@@ -2,10 +2,11 @@
 set with thousands of cases, and no plan reads a whole large table (PostgreSQL only)."""
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -24,15 +25,31 @@ LARGE_ROWS = 4000
 
 @contextmanager
 def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """The statements sent while the block runs, with their parameters."""
+    """The statements sent while the block runs, with their parameters: through SQLAlchemy, and
+    on the driver connections of the direct paths (`Database.driver`)."""
     seen: list[tuple[str, Any]] = []
 
     def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
         seen.append((statement, parameters))
 
+    def logged(query: Any) -> None:
+        seen.append((query.query, query.args))
+
+    real = Database.driver
+
+    @asynccontextmanager
+    async def driver(self: Database) -> AsyncIterator[Any]:
+        async with real(self) as conn:
+            conn.add_query_logger(logged)
+            try:
+                yield conn
+            finally:
+                conn.remove_query_logger(logged)
+
     event.listen(db.engine.sync_engine, "before_cursor_execute", listen)
     try:
-        yield seen
+        with patch.object(Database, "driver", driver):
+            yield seen
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", listen)
 
@@ -93,6 +110,10 @@ class TestHotQueryPlans:
                 await client.get(f"/cases/{case.id}/timeline", headers=practitioner),
             ]
         assert [r.status_code for r in responses] == [200] * len(responses)
+        # The direct paths' statements (the day list's, the move's) are among them.
+        sent = [statement for statement, _ in statements]
+        assert any("FROM task" in s and "ORDER BY" in s for s in sent)
+        assert any(s.lstrip().startswith("WITH moved AS") for s in sent), sent
 
         plans = await _plans(db, statements)
         async with db.engine.connect() as conn:
