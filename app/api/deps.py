@@ -128,7 +128,11 @@ async def _case_in_scope(
     case_id: str, session: AsyncSession, principal: Principal, *, lock: bool
 ) -> CaseBundle:
     require(principal, Permission.CASE_READ)
-    bundle = await repo.get_bundle(session, case_id, lock=lock)
+    return in_scope(principal, case_id, await repo.get_bundle(session, case_id, lock=lock))
+
+
+def in_scope(principal: Principal, case_id: str, bundle: CaseBundle | None) -> CaseBundle:
+    """The case found for `case_id`, if the caller may see it (404 otherwise)."""
     if bundle is None or not may_see(principal, bundle):
         raise NotFoundError(f"no case {case_id}")
     return bundle

@@ -9,10 +9,11 @@ refusals are the application's own problems (`app.api.problems.handled`). Every 
 including every one the route would refuse before looking at the case, goes on to the route, so
 its answers are the route's own.
 
-`GET /reps/{id}/tasks`, read every morning for every rep at once, has one too
-(`DirectRepTasks`): asked for plainly (JSON, today's list, a bearer API key) it is read on a
-driver connection by the service's own functions (`app.reps.service.get_rep` and `daily_list`)
-and answered as the route answers.
+Two reads have one too (`DirectReads`): `GET /cases/{id}`, and `GET /reps/{id}/tasks`, read
+every morning for every rep at once. Asked for plainly (JSON, no query, a bearer API key), they
+are read on a driver connection by the service's own functions (the case's one-statement read and
+the route's scope rule; `app.reps.service.get_rep` and `daily_list`) and answered as the routes
+answer.
 """
 
 import uuid
@@ -26,13 +27,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import problems
 from app.api.asgi import bearer_token, read_body, replaying
-from app.api.deps import may_see, parse_if_match
+from app.api.deps import in_scope, may_see, parse_if_match
 from app.api.negotiation import wants_html
 from app.api.responses import case_response, model_response
 from app.auth import jwt as jwt_auth
 from app.auth.access import Permission, require
 from app.auth.service import PrincipalCache, authenticate_on_driver
 from app.cases import direct
+from app.cases import repository as repo
 from app.cases.schemas import TransitionRequest
 from app.cases.transitions import moves_case_alone
 from app.context import Principal, RequestContext
@@ -151,51 +153,60 @@ def _api_key(headers: dict[bytes, str]) -> str | None:
     return token
 
 
-class DirectRepTasks:
-    """Answer the plain requests to `route` (a rep's day list) itself: today's list as JSON for a
-    bearer API key; pass everything else on (a date, the printable page, a JWT, an id not written
-    as the route writes ids)."""
+# A direct read: the answer to a plain GET of its route for the caller with an API key, from the
+# route's path parameters, on a driver connection; None to leave the request to the route.
+Reader = Callable[[Scope, Database, str, dict[str, Any]], Awaitable[Response | None]]
 
-    def __init__(self, app: ASGIApp, *, route: BaseRoute) -> None:
+
+class DirectReads:
+    """Answer the plain reads of `routes` themselves: a GET without a query string, for a bearer
+    API key, wanting JSON; pass everything else on (a query, the printable page, a JWT, a path
+    the reader leaves to the route)."""
+
+    def __init__(self, app: ASGIApp, *, routes: list[tuple[BaseRoute, Reader]]) -> None:
         self.app = app
-        self.route = route
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         db: Database = scope["app"].state.db
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"] or not db.on_postgres:
             await self.app(scope, receive, send)
             return
-        match, child = self.route.matches(scope)
-        plain = _plain_day_list(scope, child) if match is Match.FULL else None
-        answer = None if plain is None else await _day_list(scope, db, *plain)
-        if answer is None:
-            await self.app(scope, receive, send)
+        for route, reader in self.routes:
+            match, child = route.matches(scope)
+            if match is not Match.FULL:
+                continue
+            headers = _headers(scope)
+            key = _api_key(headers)
+            if key is None or wants_html(headers.get(b"accept")):
+                break
+            answer = await reader(scope, db, key, child["path_params"])
+            if answer is None:
+                break
+            scope["route"] = route
+            await answer(scope, receive, send)
             return
-        scope["route"] = self.route
-        await answer(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
-def _plain_day_list(scope: Scope, child: Scope) -> tuple[str, uuid.UUID] | None:
-    """The API key and the rep's id of a plain request for a day list; None otherwise."""
-    headers = _headers(scope)
-    key = _api_key(headers)
-    if key is None or wants_html(headers.get(b"accept")):
+async def read_case(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
+    """`GET /cases/{case_id}`: the case, by id or reference, as the caller may see it."""
+    case_id: str = params["case_id"]
+
+    async def read(driver: Any, principal: Principal) -> Response:
+        require(principal, Permission.CASE_READ)
+        bundle = await repo.bundle_on_driver(driver, case_id, lock=False)
+        return case_response(principal, in_scope(principal, case_id, bundle))
+
+    return await _on_driver(scope, db, key, read)
+
+
+async def read_day_list(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
+    """`GET /reps/{rep_id}/tasks`: the rep's list for today, if the rep's id is written as ids
+    are written (other spellings are left to the route to read)."""
+    rep_id = _canonical_id(params["rep_id"])
+    if rep_id is None:
         return None
-    rep_id = _canonical_id(child["path_params"]["rep_id"])
-    return None if rep_id is None else (key, rep_id)
-
-
-def _canonical_id(text: str) -> uuid.UUID | None:
-    """The id, if written as ids are written (other spellings are left to the route to read)."""
-    try:
-        value = uuid.UUID(text)
-    except ValueError:
-        return None
-    return value if str(value) == text else None
-
-
-async def _day_list(scope: Scope, db: Database, key: str, rep_id: uuid.UUID) -> Response | None:
-    """The route's answer for the rep's list today; None for a key to leave to the route."""
 
     async def today(driver: Any, principal: Principal) -> Response:
         require(principal, Permission.TASK_READ)
@@ -203,3 +214,11 @@ async def _day_list(scope: Scope, db: Database, key: str, rep_id: uuid.UUID) -> 
         return model_response(await reps.daily_list(driver, rep, reps.local_today()))
 
     return await _on_driver(scope, db, key, today)
+
+
+def _canonical_id(text: str) -> uuid.UUID | None:
+    try:
+        value = uuid.UUID(text)
+    except ValueError:
+        return None
+    return value if str(value) == text else None

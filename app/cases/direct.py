@@ -33,7 +33,7 @@ async def fire_transition(
     # it in its transaction, and `app.db.Database.driver` closes it.
     await driver.execute("BEGIN")
     try:
-        bundle = await repo.lock_bundle(driver, key)
+        bundle = await repo.bundle_on_driver(driver, key, lock=True)
         if bundle is None or not may_see(bundle):
             raise NotFoundError(f"no case {key}")
         planned = transitions.plan_case_move(ctx, bundle, body, expected_version=expected_version)

@@ -170,15 +170,18 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
     return _bundle_of(row, partial(read_row, Case))
 
 
-async def lock_bundle(driver: Any, key: str) -> CaseBundle | None:
-    """`get_bundle(..., lock=True)` on an asyncpg connection in a transaction: the case, outside
-    any session, can be changed and written by `app.cases.moves.write_move`."""
+async def bundle_on_driver(driver: Any, key: str, *, lock: bool) -> CaseBundle | None:
+    """`get_bundle` on an asyncpg connection (`app.db.Database.driver`). Locked (in the caller's
+    transaction), the case, outside any session, can be changed and written by
+    `app.cases.moves.write_move`; read alone, it is for an answer only."""
     named = _pg_key(key)
     if named is None:
         return None
     column, value = named
-    row = await driver.fetchrow(_PG_STATEMENTS[(column, True)], value)
-    return None if row is None else _bundle_of(row, partial(plain_row, Case))
+    row = await driver.fetchrow(_PG_STATEMENTS[(column, lock)], value)
+    if row is None:
+        return None
+    return _bundle_of(row, partial(plain_row if lock else read_row, Case))
 
 
 def _bundle_of(row: Any, case_of: Callable[[dict[str, Any]], Case]) -> CaseBundle:

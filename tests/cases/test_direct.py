@@ -16,8 +16,9 @@ from app.cases import direct
 from app.config import Settings
 from app.db import Database
 from app.workflows.case_workflow import BY_TRIGGER
+from tests.mediation import case_with_rep, rep_key
 from tests.records import audit_records, events
-from tests.support import Api, Key, Keys, until
+from tests.support import Api, Key, Keys, direct_answers, until
 
 
 @pytest.fixture
@@ -293,3 +294,82 @@ class TestInFrontOfTheRouting:
         )
         assert elsewhere.status_code == 404
         assert directly == []
+
+
+@pytest.fixture
+def read_directly(monkeypatch: pytest.MonkeyPatch, is_postgres: bool) -> list[bool]:
+    """For each case read the direct path took up, whether it answered it."""
+    if not is_postgres:
+        pytest.skip("the direct path is PostgreSQL's")
+    return direct_answers(monkeypatch, "read")
+
+
+def as_answered(r: httpx.Response) -> tuple[int, str | None, str | None, Any]:
+    """Status, type, ETag and body, less what differs between any two requests."""
+    body = r.json()
+    body.pop("instance", None)
+    body.pop("requestId", None)
+    return r.status_code, r.headers.get("content-type"), r.headers.get("etag"), body
+
+
+async def plain_and_usual(
+    api: Api, key: str, headers: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response]:
+    """A case read asked for plainly, and the same read with a query (which goes the usual way)."""
+    plain = await api.client.get(f"/cases/{key}", headers=headers)
+    usual = await api.client.get(f"/cases/{key}?usual=1", headers=headers)
+    return plain, usual
+
+
+class TestCaseReads:
+    async def test_same_case_for_every_caller_by_id_and_reference(
+        self, api: Api, read_directly: list[bool]
+    ) -> None:
+        case, [rep] = await case_with_rep(api, state="assessment")
+        referrer_case = await api.refer(api.keys.referrer)
+        callers = [
+            (case, api.keys.practitioner),
+            (case, api.keys.manager),
+            (case, api.keys.admin),
+            (case, await rep_key(api, rep)),
+            (referrer_case, api.keys.referrer),
+        ]
+        read_directly.clear()
+        for seen, key in callers:
+            for name in (seen["id"], seen["reference"]):
+                plain, usual = await plain_and_usual(api, name, key.headers)
+                assert plain.status_code == 200, plain.text
+                assert as_answered(plain) == as_answered(usual)
+        views = {
+            (await api.client.get(f"/cases/{c['id']}", headers=k.headers)).json()["view"] for c, k in callers
+        }
+        assert views == {"full", "rep", "referrer"}
+        assert read_directly == [True] * (len(callers) * 3)
+
+    async def test_same_refusals(self, api: Api, read_directly: list[bool]) -> None:
+        case = await api.refer()
+        read_directly.clear()
+        refusals = [
+            (str(uuid.uuid4()), api.keys.practitioner, 404),
+            ("MDI-RJ-999999", api.keys.practitioner, 404),
+            ("not-a-case", api.keys.practitioner, 404),
+            (case["id"], api.keys.practitioner_lei, 404),  # another prison's practitioner
+            (case["id"], api.keys.referrer, 404),  # a referral another client made
+            (case["id"], api.keys.auditor, 403),  # a role that reads no cases
+        ]
+        for name, key, status in refusals:
+            plain, usual = await plain_and_usual(api, name, key.headers)
+            assert plain.status_code == status, (name, plain.text)
+            assert as_answered(plain) == as_answered(usual)
+        assert read_directly == [True] * len(refusals)
+
+    async def test_a_key_it_does_not_know_and_a_jwt_go_the_usual_way(
+        self, api: Api, read_directly: list[bool]
+    ) -> None:
+        case = await api.refer()
+        read_directly.clear()
+        for headers in ({"Authorization": "Bearer rjk_not-a-key"}, {"Authorization": "Bearer a.b.c"}, {}):
+            r = await api.client.get(f"/cases/{case['id']}", headers=headers)
+            assert r.status_code == 401, r.text
+        # Only the unknown key was looked up; the route refused it in its own words.
+        assert read_directly == [False]

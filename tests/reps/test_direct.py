@@ -9,10 +9,9 @@ import httpx
 import pytest
 
 from app import clock
-from app.api import direct
 from tests.mediation import case_with_rep, rep_key
 from tests.reps.test_daily_list import _add
-from tests.support import Api
+from tests.support import Api, direct_answers
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 09:00 in London
 TODAY = "2026-03-02"
@@ -20,20 +19,10 @@ TODAY = "2026-03-02"
 
 @pytest.fixture
 def directly(monkeypatch: pytest.MonkeyPatch, is_postgres: bool) -> list[bool]:
-    """For each request the direct path took up, whether it answered it (False: it left it to
-    the route)."""
+    """For each day list read the direct path took up, whether it answered it."""
     if not is_postgres:
         pytest.skip("the direct path is PostgreSQL's")
-    made: list[bool] = []
-    real = direct._day_list
-
-    async def counted(*args: Any) -> Any:
-        answer = await real(*args)
-        made.append(answer is not None)
-        return answer
-
-    monkeypatch.setattr(direct, "_day_list", counted)
-    return made
+    return direct_answers(monkeypatch, "today")
 
 
 async def a_busy_rep(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
