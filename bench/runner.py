@@ -442,14 +442,12 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements
             # One request first: the pool's connection exists, statements are prepared and the
             # key is known, as for nearly every request of a run.
             await client.get(f"/cases/{case['id']}", headers=headers)
+            await _logged()
             for body in ({"trigger": "pause", "until": until, "reason": "capture"}, {"trigger": "resume"}):
                 captured.clear()
                 capturing[0] = True
                 r = await client.post(f"/cases/{case['id']}/transitions", json=body, headers=headers)
-                # asyncpg hands each statement to its query loggers with loop.call_soon: let the
-                # last ones (the COMMIT) arrive before the capture ends.
-                for _ in range(3):
-                    await asyncio.sleep(0)
+                await _logged()
                 capturing[0] = False
                 if r.status_code != 200:
                     raise SystemExit(f"capture request failed: {r.status_code} {r.text}")
@@ -457,6 +455,14 @@ async def capture_transition(url: str, keys: dict[str, Any]) -> tuple[Statements
                     raise SystemExit(f"captured no whole transaction: {[q[:40] for q, _ in captured]}")
                 moves.append(list(captured))
     return moves[0], moves[1], str(case["id"])
+
+
+async def _logged() -> None:
+    """Let the statements sent so far reach asyncpg's query loggers, which it calls with
+    loop.call_soon: the last ones of a capture (its COMMIT), and those of a request before it
+    (which must not be taken into it)."""
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 # The case pgbench moves: the client's current case k among the real cases chosen for it
