@@ -708,7 +708,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.4))
     for ep in results["endpoints"]:
         xs = [r["concurrency"] for r in ep["results"]]
         left.plot(xs, [r["rps"] for r in ep["results"]], marker="o", label=ep["label"])
@@ -721,10 +721,14 @@ def chart(results: dict[str, Any], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
-    left.legend(fontsize=7)
-    right.legend(fontsize=7)
+    # One legend for both, under them, where it hides no line.
+    lines: dict[str, Any] = {}
+    for ax in (left, right):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            lines.setdefault(label, handle)
+    fig.legend(list(lines.values()), list(lines), loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.suptitle(f"rj-casework on the national data set, {results['date']}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.savefig(path, dpi=110)
 
 
