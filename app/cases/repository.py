@@ -457,7 +457,7 @@ async def list_case_views(
     with an open safeguarding concern first, then the most recently changed. One round trip (the
     page, the cases' children and the total together)."""
     conditions = filters.conditions(scope)
-    page = select(view, func.count().over()).select_from(Case).where(*conditions).order_by(*_list_order())
+    page = select(view, func.count().over()).select_from(Case).where(*conditions).order_by(*_LIST_ORDER)
     found = (await session.execute(page.offset(offset).limit(limit))).all()
     if found:
         return [row[0] for row in found], int(found[0][1])
@@ -477,13 +477,9 @@ async def list_cases(
     conditions = filters.conditions(scope)
     total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
     rows = await session.execute(
-        select(Case).where(*conditions).order_by(*_list_order()).offset(offset).limit(limit)
+        select(Case).where(*conditions).order_by(*_LIST_ORDER).offset(offset).limit(limit)
     )
     return await load_bundles(session, list(rows.scalars()), attach=False), total
-
-
-def _list_order() -> tuple[Any, ...]:
-    return (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
 
 
 def _open_concern_first() -> ColumnElement[int]:
@@ -496,6 +492,11 @@ def _open_concern_first() -> ColumnElement[int]:
         .exists()
     )
     return sql_case((open_concern, 0), else_=1)
+
+
+# The lists' order, built once: cases with an open safeguarding concern first, then the most
+# recently changed.
+_LIST_ORDER = (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
 
 
 async def set_reps(session: AsyncSession, case_id: uuid.UUID, rep_ids: list[uuid.UUID]) -> None:
