@@ -124,10 +124,13 @@ class _Children:
 
 
 # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier),
-# flags by time: the orders `load_bundles` reads them in.
-_PARTIES = _Children(Party, ("created_at", "prisoner_number"))
-_CONSENTS = _Children(Consent, ("audit_seq", "recorded_at", "scope"))
-_FLAGS = _Children(CaseFlag, ("at", "id"))
+# flags by time: the orders `load_bundles` reads them in, and a case's views show them in.
+PARTY_ORDER = ("created_at", "prisoner_number")
+CONSENT_ORDER = ("audit_seq", "recorded_at", "scope")
+FLAG_ORDER = ("at", "id")
+_PARTIES = _Children(Party, PARTY_ORDER)
+_CONSENTS = _Children(Consent, CONSENT_ORDER)
+_FLAGS = _Children(CaseFlag, FLAG_ORDER)
 # The arrays of a case's parties, consents, flags and reps; `c` is the case row.
 _PG_CHILDREN = (
     _PARTIES.subquery(),

@@ -6,7 +6,15 @@ from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import SEES_RISK_NOTES, case_scope
-from app.cases.repository import CaseBundle, CaseFilters, list_case_views, list_cases
+from app.cases.repository import (
+    CONSENT_ORDER,
+    FLAG_ORDER,
+    PARTY_ORDER,
+    CaseBundle,
+    CaseFilters,
+    list_case_views,
+    list_cases,
+)
 from app.cases.schemas import (
     Assignment,
     CaseDetail,
@@ -141,6 +149,11 @@ def _array(element: str, source: str, order: str) -> str:
     return f"coalesce((SELECT json_agg({element} ORDER BY {order}) FROM {source}), '[]'::json)"  # noqa: S608
 
 
+def _order(alias: str, columns: tuple[str, ...]) -> str:
+    """An ORDER BY list of `columns` of the rows named `alias`."""
+    return ", ".join(f"{alias}.{name}" for name in columns)
+
+
 def _case(column: str) -> str:
     return f"rj_case.{column}"
 
@@ -169,11 +182,13 @@ def _sql_views() -> dict[tuple[str, bool], str]:
         + " END"
     )
     parties = f"party p WHERE p.case_id = {c('id')}"
-    party_order = "p.created_at, p.prisoner_number"
-    # A party's consents: the latest entry of the ledger for each scope, by scope.
+    party_order = _order("p", PARTY_ORDER)
+    # A party's consents: the latest entry of the ledger for each scope (the last in ledger order,
+    # where an empty value sorts last), by scope.
+    latest_first = ", ".join(f"k.{name} DESC NULLS FIRST" for name in CONSENT_ORDER if name != "scope")
     latest = (
-        "(SELECT DISTINCT ON (k.scope) k.* FROM consent k WHERE k.case_id = p.case_id AND k.party_id = p.id "
-        "ORDER BY k.scope, k.audit_seq DESC NULLS FIRST, k.recorded_at DESC NULLS FIRST) k"
+        "(SELECT DISTINCT ON (k.scope) k.* FROM consent k WHERE k.case_id = p.case_id AND k.party_id = p.id "  # noqa: S608
+        f"ORDER BY k.scope, {latest_first}) k"
     )
     consent = _json(
         given="k.given", method="k.method", recorded_by="k.recorded_by", recorded_at=_time("k.recorded_at")
@@ -188,7 +203,7 @@ def _sql_views() -> dict[tuple[str, bool], str]:
     flags = _array(
         _json(kind="f.kind", at=_time("f.at"), detail="f.detail", prisoner_number="f.prisoner_number"),
         f"case_flag f WHERE f.case_id = {c('id')}",
-        "f.at, f.id",
+        _order("f", FLAG_ORDER),
     )
     referrer = _json(**common, view="'referrer'", source=source, outcome=c("outcome"))
     rep = _json(
