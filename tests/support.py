@@ -291,3 +291,8 @@ def direct_answers(monkeypatch: pytest.MonkeyPatch, reader: str) -> list[bool]:
 
     monkeypatch.setattr(direct, "_on_driver", counted)
     return made
+
+
+def answered(r: httpx.Response) -> tuple[int, str | None, str | None, Any]:
+    """What a direct path's answer must share with the route's: status, type, ETag and body."""
+    return r.status_code, r.headers.get("content-type"), r.headers.get("etag"), r.json()

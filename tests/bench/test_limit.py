@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from app.audit.service import verify
@@ -26,11 +25,8 @@ def postgres_and_pgbench(is_postgres: bool) -> None:
 
 
 async def _rows(url: str, query: str) -> list[Any]:
-    conn = await asyncpg.connect(runner.dsn(url))
-    try:
+    async with runner.connection(url) as conn:
         return [tuple(r) for r in await conn.fetch(query)]
-    finally:
-        await conn.close()
 
 
 @pytest.mark.usefixtures("postgres_and_pgbench")

@@ -11,7 +11,7 @@ import pytest
 from app import clock
 from tests.mediation import case_with_rep, rep_key
 from tests.reps.test_daily_list import _add
-from tests.support import Api, direct_answers
+from tests.support import Api, answered, direct_answers
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 09:00 in London
 TODAY = "2026-03-02"
@@ -50,14 +50,6 @@ async def both_ways(api: Api, rep_id: str, headers: dict[str, str]) -> tuple[htt
     return plain, dated
 
 
-def comparable(r: httpx.Response) -> tuple[int, str | None, Any]:
-    """Status, type and body, less what differs between any two requests."""
-    body = r.json()
-    for varying in ("instance", "requestId"):
-        body.pop(varying, None)
-    return r.status_code, r.headers.get("content-type"), body
-
-
 class TestSameAsTheUsualWay:
     async def test_same_list_for_each_caller_who_may_read_it(self, api: Api, directly: list[bool]) -> None:
         _, rep = await a_busy_rep(api)
@@ -66,7 +58,7 @@ class TestSameAsTheUsualWay:
             plain, dated = await both_ways(api, rep["id"], key.headers)
             assert directly == [True]
             assert plain.status_code == 200, plain.text
-            assert comparable(plain) == comparable(dated)
+            assert answered(plain) == answered(dated)
             assert len(plain.json()["tasks"]) == 3 and plain.json()["date"] == TODAY
 
     async def test_same_refusals(self, api: Api, directly: list[bool]) -> None:
@@ -86,7 +78,7 @@ class TestSameAsTheUsualWay:
         for rep_id, headers, status in refusals:
             plain, dated = await both_ways(api, rep_id, headers)
             assert plain.status_code == status, plain.text
-            assert comparable(plain) == comparable(dated)
+            assert answered(plain) == answered(dated)
         assert directly == [True] * len(refusals)
 
 
