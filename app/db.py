@@ -174,6 +174,39 @@ def on_driver(statement: ClauseElement) -> tuple[str, Callable[[dict[str, Any]],
     return str(compiled), args
 
 
+# Statements built for each request (their conditions depend on the caller and the query),
+# compiled once per shape: keyed as SQLAlchemy keys its own compiled cache, by the statement's
+# structure without its values. The shapes are few (roles, filters given); the bound is a guard.
+_SHAPES: dict[Any, tuple[Any, Sequence[Any]]] = {}
+_MOST_SHAPES = 256
+
+
+def driver_statement(statement: ClauseElement) -> tuple[str, list[Any]]:
+    """A statement built for one use, for a PostgreSQL driver connection: its SQL (an IN list
+    written out for its values) and its parameters in order, as SQLAlchemy's execution would
+    send them, without compiling the statement again for every request of the same shape."""
+    key = statement._generate_cache_key()  # noqa: SLF001 - the key SQLAlchemy's own cache uses
+    if key is None:
+        compiled: Any = statement.compile(dialect=_ASYNCPG)
+        values = None
+    else:
+        found = _SHAPES.get(key.key)
+        if found is None:
+            if len(_SHAPES) >= _MOST_SHAPES:
+                _SHAPES.clear()
+            found = _SHAPES[key.key] = (statement.compile(dialect=_ASYNCPG), key.bindparams)
+        compiled, first = found
+        # This statement's values, by the names of the first statement of its shape.
+        values = {bind.key: now.effective_value for bind, now in zip(first, key.bindparams, strict=True)}
+    expanded = compiled.construct_expanded_state(values, escape_names=False)
+    processors = expanded.processors
+    args = [
+        processors[name](expanded.parameters[name]) if name in processors else expanded.parameters[name]
+        for name in expanded.positiontup
+    ]
+    return expanded.statement, args
+
+
 def is_sqlite(url: str) -> bool:
     """Whether a database URL names SQLite."""
     return url.startswith("sqlite")

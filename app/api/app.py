@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api import idempotency, problems
 from app.api.admission import Admission
-from app.api.direct import DirectReads, DirectTransitions, read_case, read_day_list
+from app.api.direct import DirectReads, DirectTransitions, read_case, read_case_list, read_day_list
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.middleware import RequestMiddleware
 from app.api.responses import complete_openapi
@@ -80,7 +80,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # In front of the idempotency keys and the routing: it takes no request with a key.
     app.add_middleware(DirectTransitions, route=cases.TRANSITION_ROUTE)
     app.add_middleware(
-        DirectReads, routes=[(cases.CASE_ROUTE, read_case), (reps.REP_TASKS_ROUTE, read_day_list)]
+        DirectReads,
+        routes=[
+            (cases.CASE_ROUTE, read_case),
+            (reps.REP_TASKS_ROUTE, read_day_list),
+            (cases.CASE_LIST_ROUTE, read_case_list),
+        ],
     )
     if settings.cors_origins:
         # Closed unless origins are configured; added first so that the request middleware,

@@ -9,17 +9,21 @@ refusals are the application's own problems (`app.api.problems.handled`). Every 
 including every one the route would refuse before looking at the case, goes on to the route, so
 its answers are the route's own.
 
-Two reads have one too (`DirectReads`): `GET /cases/{id}`, and `GET /reps/{id}/tasks`, read
-every morning for every rep at once. Asked for plainly (JSON, no query, a bearer API key), they
-are read on a driver connection by the service's own functions (the case's one-statement read and
-the route's scope rule; `app.reps.service.get_rep` and `daily_list`) and answered as the routes
-answer.
+Three reads have one too (`DirectReads`): `GET /cases/{id}`; `GET /reps/{id}/tasks`, read every
+morning for every rep at once; and `GET /cases`, the practitioners' pages of cases. Asked for
+plainly (JSON, a bearer API key; a case or a day list without a query, a page with a query that
+reads as the route reads it), they are read on a driver connection by the service's own functions
+(the case's one-statement read and the route's scope rule; `app.reps.service.get_rep` and
+`daily_list`; the list route's own `case_page`) and answered as the routes answer.
 """
 
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
@@ -27,9 +31,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import problems
 from app.api.asgi import bearer_token, read_body, replaying
-from app.api.deps import in_scope, may_see, parse_if_match
+from app.api.deps import Paging, in_scope, may_see, parse_if_match
 from app.api.negotiation import wants_html
 from app.api.responses import case_response, model_response
+from app.api.routes import cases
 from app.auth import jwt as jwt_auth
 from app.auth.access import Permission, require
 from app.auth.service import PrincipalCache, authenticate_on_driver
@@ -159,9 +164,9 @@ Reader = Callable[[Scope, Database, str, dict[str, Any]], Awaitable[Response | N
 
 
 class DirectReads:
-    """Answer the plain reads of `routes` themselves: a GET without a query string, for a bearer
-    API key, wanting JSON; pass everything else on (a query, the printable page, a JWT, a path
-    the reader leaves to the route)."""
+    """Answer the plain reads of `routes` themselves: a GET for a bearer API key, wanting JSON;
+    pass everything else on (the printable page, a JWT, a path or a query the reader leaves to
+    the route)."""
 
     def __init__(self, app: ASGIApp, *, routes: list[tuple[BaseRoute, Reader]]) -> None:
         self.app = app
@@ -169,7 +174,7 @@ class DirectReads:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         db: Database = scope["app"].state.db
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"] or not db.on_postgres:
+        if scope["type"] != "http" or scope["method"] != "GET" or not db.on_postgres:
             await self.app(scope, receive, send)
             return
         for route, reader in self.routes:
@@ -190,7 +195,10 @@ class DirectReads:
 
 
 async def read_case(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
-    """`GET /cases/{case_id}`: the case, by id or reference, as the caller may see it."""
+    """`GET /cases/{case_id}`: the case, by id or reference, as the caller may see it (the
+    route reads any query)."""
+    if scope["query_string"]:
+        return None
     case_id: str = params["case_id"]
 
     async def read(driver: Any, principal: Principal) -> Response:
@@ -203,9 +211,9 @@ async def read_case(scope: Scope, db: Database, key: str, params: dict[str, Any]
 
 async def read_day_list(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
     """`GET /reps/{rep_id}/tasks`: the rep's list for today, if the rep's id is written as ids
-    are written (other spellings are left to the route to read)."""
+    are written (other spellings, and any query such as another day, are left to the route)."""
     rep_id = _canonical_id(params["rep_id"])
-    if rep_id is None:
+    if rep_id is None or scope["query_string"]:
         return None
 
     async def today(driver: Any, principal: Principal) -> Response:
@@ -222,3 +230,55 @@ def _canonical_id(text: str) -> uuid.UUID | None:
     except ValueError:
         return None
     return value if str(value) == text else None
+
+
+class RouteQuery:
+    """A route's query parameters, its own and its dependencies', read as FastAPI reads them:
+    by their names in the query, each validated by the route's own field."""
+
+    def __init__(self, route: BaseRoute) -> None:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{route} takes no query parameters")
+        self.fields = {field.alias: field for field in _query_fields(route.dependant)}
+
+    def read(self, raw: bytes) -> dict[str, Any] | None:
+        """The values of a query string by the parameters' names (defaults for those not
+        given); None for a query to leave to the route, which answers it in its own words: one
+        that does not parse, names a parameter the route does not have or names one twice, or
+        has a value that is empty or does not validate."""
+        try:
+            pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, strict_parsing=True)
+        except ValueError:
+            return None
+        values: dict[str, Any] = {}
+        for name, text in pairs:
+            field = self.fields.get(name)
+            if field is None or field.name in values or not text:
+                return None
+            value, errors = field.validate(text, {}, loc=("query", name))
+            if errors:
+                return None
+            values[field.name] = value
+        for field in self.fields.values():
+            values.setdefault(field.name, field.get_default())
+        return values
+
+
+def _query_fields(dependant: Dependant) -> list[Any]:
+    return [*dependant.query_params, *(f for d in dependant.dependencies for f in _query_fields(d))]
+
+
+_CASE_LIST_QUERY = RouteQuery(cases.CASE_LIST_ROUTE)
+
+
+async def read_case_list(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
+    """`GET /cases`: a page of the cases the caller may see, for a query the route would take."""
+    query = _CASE_LIST_QUERY.read(scope["query_string"])
+    if query is None:
+        return None
+    paging = Paging(query.pop("page"), query.pop("size"))
+
+    async def page(driver: Any, principal: Principal) -> Response:
+        return await cases.case_page(driver, principal, paging, **query)
+
+    return await _on_driver(scope, db, key, page)

@@ -3,7 +3,7 @@
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Integer,
+    Select,
     String,
     Uuid,
     bindparam,
@@ -37,6 +38,7 @@ from app.common.patterns import CASE_REFERENCE
 from app.db import (
     UTCDateTime,
     dialect_name,
+    driver_statement,
     new_row,
     on_driver,
     on_postgres,
@@ -482,7 +484,7 @@ class CaseFilters:
 
 
 async def list_case_views(
-    session: AsyncSession,
+    conn: AsyncSession | Any,
     *,
     view: ColumnElement[str],
     scope: ColumnElement[bool],
@@ -493,17 +495,27 @@ async def list_case_views(
     """PostgreSQL: a page of the cases matching `filters` within the caller's `scope`, each as
     the JSON text of `view` (`app.cases.views.case_json_column`), and how many match in all; cases
     with an open safeguarding concern first, then the most recently changed. One round trip (the
-    page, the cases' children and the total together)."""
+    page, the cases' children and the total together). On a session, or on a driver connection
+    (`app.db.Database.driver`)."""
     conditions = filters.conditions(scope)
     page = select(view, func.count().over()).select_from(Case).where(*conditions).order_by(*_LIST_ORDER)
-    found = (await session.execute(page.offset(offset).limit(limit))).all()
+    found = await _rows(conn, page.offset(offset).limit(limit))
     if found:
         return [row[0] for row in found], int(found[0][1])
     # Past the last page the window has no row to count on.
     if not offset:
         return [], 0
     count = select(func.count()).select_from(Case).where(*conditions)
-    return [], int((await session.execute(count)).scalar_one())
+    return [], int((await _rows(conn, count))[0][0])
+
+
+async def _rows(conn: AsyncSession | Any, statement: Select[*tuple[Any, ...]]) -> Sequence[Any]:
+    """The rows of a statement, on a session or on a driver connection."""
+    if isinstance(conn, AsyncSession):
+        return (await conn.execute(statement)).all()
+    sql, args = driver_statement(statement)
+    rows: Sequence[Any] = await conn.fetch(sql, *args)
+    return rows
 
 
 async def list_cases(

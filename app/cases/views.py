@@ -1,6 +1,8 @@
 """One place that decides which fields of a case each role sees: as models built in Python, and
 as JSON written by PostgreSQL for pages of cases."""
 
+from typing import Any
+
 from pydantic.alias_generators import to_camel
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -183,19 +185,22 @@ def _sql_views() -> dict[tuple[str, bool], str]:
     )
     parties = f"party p WHERE p.case_id = {c('id')}"
     party_order = _order("p", PARTY_ORDER)
-    # A party's consents: the latest entry of the ledger for each scope (the last in ledger order,
-    # where an empty value sorts last), by scope.
+    # Each party's consents: the latest entry of the ledger for each scope (the last in ledger
+    # order, where an empty value sorts last), by scope; read once for the whole case.
     latest_first = ", ".join(f"k.{name} DESC NULLS FIRST" for name in CONSENT_ORDER if name != "scope")
     latest = (
-        "(SELECT DISTINCT ON (k.scope) k.* FROM consent k WHERE k.case_id = p.case_id AND k.party_id = p.id "  # noqa: S608
-        f"ORDER BY k.scope, {latest_first}) k"
+        "(SELECT DISTINCT ON (k.party_id, k.scope) k.* FROM consent k "  # noqa: S608
+        f"WHERE k.case_id = {c('id')} ORDER BY k.party_id, k.scope, {latest_first}) k"
     )
     consent = _json(
         given="k.given", method="k.method", recorded_by="k.recorded_by", recorded_at=_time("k.recorded_at")
     )
-    consents = (
-        f"coalesce((SELECT json_object_agg(k.scope, {consent} ORDER BY k.scope) FROM {latest}), '{{}}'::json)"  # noqa: S608
+    by_party = (
+        f"(SELECT k.party_id, json_object_agg(k.scope, {consent} ORDER BY k.scope) AS consents "  # noqa: S608
+        f"FROM {latest} GROUP BY k.party_id) pc"
     )
+    with_consents = f"party p LEFT JOIN {by_party} ON pc.party_id = p.id WHERE p.case_id = {c('id')}"
+    consents = "coalesce(pc.consents, '{}'::json)"
     named = {"first_name": "p.first_name", "last_name": "p.last_name"}
     placed = {"role": "p.role", "location": "p.location"}
     for_rep = _json(id="p.id", **named, **placed)
@@ -229,7 +234,7 @@ def _sql_views() -> dict[tuple[str, bool], str]:
             risk_notes=risk_notes,
             facilitator=c("facilitator"),
             source=source,
-            parties=_array(public, parties, party_order),
+            parties=_array(public, with_consents, party_order),
             assignment=assignment,
             hold=hold,
             outcome=c("outcome"),
@@ -264,16 +269,17 @@ def case_json_column(principal: Principal) -> ColumnElement[str]:
 
 
 async def list_views(
-    session: AsyncSession, principal: Principal, filters: CaseFilters, *, offset: int, limit: int
+    conn: AsyncSession | Any, principal: Principal, filters: CaseFilters, *, offset: int, limit: int
 ) -> tuple[list[str], int]:
     """A page of the cases the caller may see that match `filters`, each as the JSON text of its
-    view for the caller, and how many match in all: written by PostgreSQL in one statement, or
-    presented here from the portable statements' bundles."""
+    view for the caller, and how many match in all: written by PostgreSQL in one statement (on a
+    session or a driver connection, `app.db.Database.driver`), or presented here from the
+    portable statements' bundles."""
     scope = case_scope(principal)
-    if on_postgres(session):
+    if not isinstance(conn, AsyncSession) or on_postgres(conn):
         view = case_json_column(principal)
         return await list_case_views(
-            session, view=view, scope=scope, filters=filters, offset=offset, limit=limit
+            conn, view=view, scope=scope, filters=filters, offset=offset, limit=limit
         )
-    bundles, total = await list_cases(session, scope=scope, filters=filters, offset=offset, limit=limit)
+    bundles, total = await list_cases(conn, scope=scope, filters=filters, offset=offset, limit=limit)
     return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total

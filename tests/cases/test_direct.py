@@ -5,7 +5,9 @@ route's usual way does; every other request still goes the usual way."""
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -365,3 +367,98 @@ class TestCaseReads:
             assert r.status_code == 401, r.text
         # Only the unknown key was looked up; the route refused it in its own words.
         assert read_directly == [False]
+
+
+@pytest.fixture
+def listed_directly(monkeypatch: pytest.MonkeyPatch, is_postgres: bool) -> list[bool]:
+    """For each page of cases the direct path took up, whether it answered it."""
+    if not is_postgres:
+        pytest.skip("the direct path is PostgreSQL's")
+    return direct_answers(monkeypatch, "page")
+
+
+async def page_plain_and_usual(api: Api, query: str, headers: dict[str, str]) -> tuple[httpx.Response, ...]:
+    """A page asked for with `query`, and the same page with a parameter the route does not have
+    (which the direct path leaves to the route, and the route ignores)."""
+    plain = await api.client.get(f"/cases{query}", headers=headers)
+    usual = await api.client.get(f"/cases{query}{'&' if query else '?'}usual=1", headers=headers)
+    return plain, usual
+
+
+class TestCaseLists:
+    async def test_same_pages_for_every_caller_and_query(self, api: Api, listed_directly: list[bool]) -> None:
+        case, [rep] = await case_with_rep(api, state="assessment")
+        await api.refer(api.keys.referrer)
+        await api.refer(api.keys.referrer, prison="LEI")
+        await api.to_state("shuttle_mediation")
+        prisoner = case["parties"][0]["prisonerNumber"]
+        since = quote((datetime.now(UTC) - timedelta(hours=1)).isoformat())
+        callers = [
+            api.keys.practitioner,
+            api.keys.practitioner_lei,
+            api.keys.manager,
+            api.keys.admin,
+            api.keys.referrer,
+            await rep_key(api, rep),
+        ]
+        queries = [
+            "",
+            "?state=assessment",
+            "?state=referred&prisonId=MDI",
+            "?prisonId=LEI",
+            "?size=1&page=1",
+            "?page=7",
+            f"?prisonerNumber={prisoner}",
+            f"?repId={rep['id']}",
+            f"?updatedSince={since}&size=100",
+            "?state=closed",
+        ]
+        listed_directly.clear()
+        for key in callers:
+            for query in queries:
+                plain, usual = await page_plain_and_usual(api, query, key.headers)
+                assert plain.status_code == 200, (query, plain.text)
+                assert answered(plain) == answered(usual), (key, query)
+        assert listed_directly == [True] * (len(callers) * len(queries))
+        # The pages were not all empty: each kind of caller saw cases.
+        for key in callers:
+            assert (await api.client.get("/cases", headers=key.headers)).json()["totalElements"] > 0
+
+    async def test_a_role_that_reads_no_cases_is_refused_alike(
+        self, api: Api, listed_directly: list[bool]
+    ) -> None:
+        await api.refer()
+        listed_directly.clear()
+        plain, usual = await page_plain_and_usual(api, "?state=referred", api.keys.auditor.headers)
+        assert plain.status_code == 403, plain.text
+        assert answered(plain) == answered(usual)
+        assert listed_directly == [True]
+
+    async def test_queries_the_route_reads_itself(self, api: Api, listed_directly: list[bool]) -> None:
+        await api.refer()
+        listed_directly.clear()
+        for query, status in (
+            ("?state=nope", 422),
+            ("?size=101", 422),
+            ("?size=", 422),
+            ("?page=-1", 422),
+            ("?prisonId=mdi", 422),
+            ("?repId=not-an-id", 422),
+            ("?updatedSince=yesterday", 422),
+            ("?state=referred&state=assessment", 200),  # named twice
+            ("?state", 422),  # a name without a value
+            ("?usual=1", 200),  # a name the route does not have
+        ):
+            r = await api.client.get(f"/cases{query}", headers=api.keys.practitioner.headers)
+            assert r.status_code == status, (query, r.text)
+        # None of them was taken up: each was left to the route to answer in its own words.
+        assert listed_directly == []
+
+    async def test_a_key_it_does_not_know_and_a_jwt_go_the_usual_way(
+        self, api: Api, listed_directly: list[bool]
+    ) -> None:
+        listed_directly.clear()
+        for headers in ({"Authorization": "Bearer rjk_not-a-key"}, {"Authorization": "Bearer a.b.c"}, {}):
+            r = await api.client.get("/cases?state=referred", headers=headers)
+            assert r.status_code == 401, r.text
+        assert listed_directly == [False]

@@ -141,7 +141,8 @@ class TestOneStatementReads:
         self, db: Database, cases: list[Case]
     ) -> None:
         """Each role's page as PostgreSQL writes it is, member for member, the page presented in
-        Python from the portable statements' bundles."""
+        Python from the portable statements' bundles; read on a driver connection (as the direct
+        path reads it), it is the same text."""
         prisons = sorted({c.prison_id for c in cases})
         filters = [
             CaseFilters(),
@@ -152,7 +153,7 @@ class TestOneStatementReads:
             CaseFilters(updated_since=clock.now() - timedelta(days=400)),
         ]
         seen: Counter[str] = Counter()
-        async with db.reading() as session:
+        async with db.reading() as session, db.driver() as driver:
             for prison in prisons:
                 in_prison = [c for c in cases if c.prison_id == prison]
                 rep_id = await session.scalar(
@@ -176,6 +177,10 @@ class TestOneStatementReads:
                                 limit=limit,
                             )
                             assert total == portable_total, wanted
+                            on_driver = await list_views(
+                                driver, principal, wanted, offset=offset, limit=limit
+                            )
+                            assert on_driver == (written, total)
                             presented = [
                                 json.loads(present_case(principal, b).model_dump_json(by_alias=True))
                                 for b in bundles

@@ -1,10 +1,12 @@
 """Cases: list, read, change, parties, consents, assignment, transitions, timeline."""
 
 import uuid
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import (
     CaseForRead,
@@ -12,6 +14,7 @@ from app.api.deps import (
     ContextDep,
     IfMatchOptional,
     IfMatchRequired,
+    Paging,
     PagingDep,
     PrincipalDep,
     SessionDep,
@@ -39,6 +42,7 @@ from app.cases.schemas import (
 from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, RequestModel, StrictBool, Timestamp
+from app.context import Principal
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -55,6 +59,34 @@ async def list_cases(
     updated_since: Annotated[Timestamp | None, Query(alias="updatedSince")] = None,
 ) -> Response:
     """Cases in the caller's scope, most recently changed first."""
+    return await case_page(
+        session,
+        principal,
+        paging,
+        state=state,
+        prison_id=prison_id,
+        rep_id=rep_id,
+        prisoner_number=prisoner_number,
+        updated_since=updated_since,
+    )
+
+
+# On PostgreSQL, a page asked for with an API key is read by `app.api.direct` instead.
+CASE_LIST_ROUTE = router.routes[-1]
+
+
+async def case_page(
+    conn: AsyncSession | Any,
+    principal: Principal,
+    paging: Paging,
+    *,
+    state: CaseState | None,
+    prison_id: str | None,
+    rep_id: uuid.UUID | None,
+    prisoner_number: str | None,
+    updated_since: datetime | None,
+) -> Response:
+    """The list route's answer, on a session or on a driver connection (`app.db.Database.driver`)."""
     require(principal, Permission.CASE_READ)
     filters = repo.CaseFilters(
         state=state.value if state else None,
@@ -63,7 +95,7 @@ async def list_cases(
         prisoner_number=prisoner_number,
         updated_since=updated_since,
     )
-    views, total = await list_views(session, principal, filters, offset=paging.offset, limit=paging.size)
+    views, total = await list_views(conn, principal, filters, offset=paging.offset, limit=paging.size)
     return page_response(views, number=paging.page, size=paging.size, total=total)
 
 
