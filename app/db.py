@@ -207,6 +207,22 @@ def driver_statement(statement: ClauseElement) -> tuple[str, list[Any]]:
     return expanded.statement, args
 
 
+@asynccontextmanager
+async def driver_transaction(driver: Any) -> AsyncIterator[Any]:
+    """A transaction on a driver connection (`Database.driver`): committed when the block ends,
+    rolled back when it raises (so that the connection is pooled again). A cancelled request
+    leaves it in its transaction, and `Database.driver` closes the connection instead of pooling
+    it."""
+    # BEGIN and COMMIT as plain statements: asyncpg's transaction object costs more than they do.
+    await driver.execute("BEGIN")
+    try:
+        yield driver
+    except Exception:
+        await driver.execute("ROLLBACK")
+        raise
+    await driver.execute("COMMIT")
+
+
 def is_sqlite(url: str) -> bool:
     """Whether a database URL names SQLite."""
     return url.startswith("sqlite")
@@ -326,7 +342,13 @@ class Database:
         request cancelled mid-way), the connection is closed instead of pooled."""
         if not self.on_postgres:
             raise RuntimeError("the driver connection is PostgreSQL's")
-        pooled = await self.engine.raw_connection()
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            pooled = await self.engine.raw_connection()
+        except dbapi.Error as exc:
+            # Wrapped as the engine wraps its own connections' failures (the database starting
+            # up, say), so that the application's handlers know what it means.
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
         driver: Any = pooled.driver_connection
         try:
             yield driver

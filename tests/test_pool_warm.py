@@ -2,10 +2,13 @@
 burst of requests does not wait on connection set-ups; warming never stops a start."""
 
 import asyncio
+import copy
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from app.api.app import create_app
+from app.api.problems import is_connection_error
 from app.config import Settings
 from app.db import Database
 
@@ -55,5 +58,27 @@ async def test_a_connection_limit_ends_the_warming_not_the_start(
         assert "pooled connections" in caplog.text
         async with db.driver() as driver:
             assert await driver.fetchval("SELECT 1") == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_driver_connection_that_cannot_be_had_fails_as_the_engines_do(
+    settings: Settings, is_postgres: bool
+) -> None:
+    """A refused connection (here: a database that does not exist) reaches the application's
+    handlers wrapped as SQLAlchemy wraps its own, with PostgreSQL's code, so that one refused
+    because the database is starting up is answered 503, as the routes answer it."""
+    if not is_postgres:
+        pytest.skip("the driver connection is PostgreSQL's")
+    url = settings.database_url.rsplit("/", 1)[0] + "/no_such_database"
+    db = Database(settings.model_copy(update={"database_url": url, "db_pool_warm": False}))
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            async with db.driver():
+                pass
+        assert getattr(raised.value.orig, "sqlstate", None) == "3D000"
+        starting_up = copy.copy(raised.value)
+        starting_up.orig.sqlstate = "57P03"  # type: ignore[union-attr]
+        assert is_connection_error(starting_up)
     finally:
         await db.dispose()

@@ -11,7 +11,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api import idempotency, problems
 from app.api.admission import Admission
-from app.api.direct import DirectReads, DirectTransitions, read_case, read_case_list, read_day_list
+from app.api.direct import (
+    DirectReads,
+    DirectWrites,
+    make_referral,
+    move_case,
+    read_case,
+    read_case_list,
+    read_day_list,
+)
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.middleware import RequestMiddleware
 from app.api.responses import complete_openapi
@@ -78,7 +86,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
     app.add_middleware(IdempotencyMiddleware)
     # In front of the idempotency keys and the routing: it takes no request with a key.
-    app.add_middleware(DirectTransitions, route=cases.TRANSITION_ROUTE)
+    app.add_middleware(
+        DirectWrites,
+        routes=[(cases.TRANSITION_ROUTE, move_case), (referrals.REFERRAL_ROUTE, make_referral)],
+    )
     app.add_middleware(
         DirectReads,
         routes=[

@@ -1,13 +1,16 @@
-"""The direct paths on PostgreSQL: the transition route's, and a rep's day list's.
+"""The direct paths on PostgreSQL: the busiest requests, answered on a driver connection.
 
 `POST /cases/{id}/transitions` is the service's busiest change. A move of the case alone
 (`app.cases.transitions.moves_case_alone`) asked for plainly (a JSON body of a declared length
 that validates, a bearer API key, no idempotency key) is made on a driver connection
-(`app.cases.direct`) by this middleware, in front of the application's routing, dependencies
-and session: the same checks, move, audit record, event and response, for much less work. Its
-refusals are the application's own problems (`app.api.problems.handled`). Every other request,
-including every one the route would refuse before looking at the case, goes on to the route, so
-its answers are the route's own.
+(`app.cases.direct`) by this middleware (`DirectWrites`), in front of the application's routing,
+dependencies and session: the same checks, move, audit record, event and response, for much less
+work. Its refusals are the application's own problems (`app.api.problems.handled`). Every other
+request, including every one the route would refuse before looking at the case, goes on to the
+route, so its answers are the route's own. `POST /referrals` has one too: a referral asked for
+plainly, of a source record not referred before, is made by the service's own
+`app.referrals.service.refer` in a transaction on a driver connection; a record referred before
+is left to the route, which answers with its case.
 
 Three reads have one too (`DirectReads`): `GET /cases/{id}`; `GET /reps/{id}/tasks`, read every
 morning for every rep at once; and `GET /cases`, the practitioners' pages of cases. Asked for
@@ -19,7 +22,7 @@ reads as the route reads it), they are read on a driver connection by the servic
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi.dependencies.models import Dependant
@@ -35,16 +38,19 @@ from app.api.deps import Paging, in_scope, may_see, parse_if_match
 from app.api.negotiation import wants_html
 from app.api.responses import case_response, model_response
 from app.api.routes import cases
+from app.api.routes.referrals import referred_response
 from app.auth import jwt as jwt_auth
-from app.auth.access import Permission, require
+from app.auth.access import Permission, require, require_prison
 from app.auth.service import PrincipalCache, authenticate_on_driver
 from app.cases import direct
 from app.cases import repository as repo
 from app.cases.schemas import TransitionRequest
 from app.cases.transitions import moves_case_alone
 from app.context import Principal, RequestContext
-from app.db import Database
+from app.db import Database, driver_transaction
 from app.errors import ValidationFailedError
+from app.referrals import service as referrals
+from app.referrals.schemas import ReferralCreate
 from app.reps import service as reps
 
 # The headers the direct path reads, each once.
@@ -53,40 +59,77 @@ _WANTED = frozenset(
 )
 
 
-class DirectTransitions:
-    """Answer the plain requests for a move of the case alone to `route` (the transition route)
-    itself; pass everything else on."""
+# A direct read: the answer to a plain GET of its route for the caller with an API key, from the
+# route's path parameters, on a driver connection; None to leave the request to the route.
+Reader = Callable[[Scope, Database, str, dict[str, Any]], Awaitable[Response | None]]
 
-    def __init__(self, app: ASGIApp, *, route: BaseRoute) -> None:
+# A direct write: the answer to a plain request of its route for the caller with an API key, from
+# the route's path parameters, the headers the direct paths read and the body; None to leave the
+# request to the route.
+Writer = Callable[[Scope, Database, dict[str, Any], dict[bytes, str], str, bytes], Awaitable[Response | None]]
+
+
+H = TypeVar("H", bound=Callable[..., Awaitable[Response | None]])
+Params = dict[str, Any]
+Headers = dict[bytes, str]
+
+
+class _DirectPaths(Generic[H]):
+    """Answer the requests to `routes` made with `method` that their handlers take up; pass
+    everything else on."""
+
+    method: str
+
+    def __init__(self, app: ASGIApp, *, routes: list[tuple[BaseRoute, H]]) -> None:
         self.app = app
-        self.route = route
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         db: Database = scope["app"].state.db
-        if scope["type"] != "http" or scope["method"] != "POST" or not db.on_postgres:
-            await self.app(scope, receive, send)
-            return
-        match, child = self.route.matches(scope)
-        headers = _headers(scope) if match is Match.FULL else {}
+        if scope["type"] == "http" and scope["method"] == self.method and db.on_postgres:
+            for route, handler in self.routes:
+                match, child = route.matches(scope)
+                if match is not Match.FULL:
+                    continue
+                request = (db, child["path_params"], _headers(scope))
+                answer, receive = await self.answer(scope, receive, handler, *request)
+                if answer is not None:
+                    scope["route"] = route
+                    await answer(scope, receive, send)
+                    return
+                break
+        await self.app(scope, receive, send)
+
+    async def answer(
+        self, scope: Scope, receive: Receive, handler: H, db: Database, params: Params, headers: Headers
+    ) -> tuple[Response | None, Receive]:
+        """The handler's answer to a request of its route with these path parameters and headers
+        (those the direct paths read), or None; and the request's body still to be received."""
+        raise NotImplementedError
+
+
+class DirectWrites(_DirectPaths[Writer]):
+    """Answer the plain POSTs to `routes` themselves (see `_plain_key`); pass everything else
+    on, with its body as it came."""
+
+    method = "POST"
+
+    async def answer(
+        self, scope: Scope, receive: Receive, handler: Writer, db: Database, params: Params, headers: Headers
+    ) -> tuple[Response | None, Receive]:
         key = _plain_key(headers)
         if key is None:
-            await self.app(scope, receive, send)
-            return
+            return None, receive
         body = await read_body(receive)
-        receive = replaying(body, receive)
-        answer = await _fire(scope, db, child["path_params"]["case_id"], headers, key, body)
-        if answer is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route
-        await answer(scope, receive, send)
+        return await handler(scope, db, params, headers, key, body), replaying(body, receive)
 
 
-async def _fire(
-    scope: Scope, db: Database, case_id: str, headers: dict[bytes, str], key: str, raw: bytes
+async def move_case(
+    scope: Scope, db: Database, params: dict[str, Any], headers: dict[bytes, str], key: str, raw: bytes
 ) -> Response | None:
-    """The answer to a plain request for a move of the case alone; None for one to leave to the
-    route."""
+    """`POST /cases/{case_id}/transitions`: a move of the case alone; None for any other request
+    (or one the route would refuse before looking at the case)."""
+    case_id: str = params["case_id"]
     if_match = headers.get(b"if-match")
     try:
         expected_version = None if if_match is None else parse_if_match(if_match)
@@ -113,12 +156,36 @@ async def _fire(
     return await _on_driver(scope, db, key, move)
 
 
+async def make_referral(
+    scope: Scope, db: Database, params: dict[str, Any], headers: dict[bytes, str], key: str, raw: bytes
+) -> Response | None:
+    """`POST /referrals`: a case made from a source record not referred before. A body the route
+    would refuse, and a referral of a record referred before (which the route answers with its
+    case, or 409 outside the caller's scope), are left to the route."""
+    try:
+        body = ReferralCreate.model_validate_json(raw)
+    except ValidationError:
+        return None
+
+    async def refer(driver: Any, principal: Principal) -> Response | None:
+        require(principal, Permission.REFERRAL_CREATE)
+        require_prison(principal, body.prison_id)
+        ctx = RequestContext(principal=principal, request_id=scope["state"].get("request_id"))
+        async with driver_transaction(driver):
+            referred = await referrals.refer(driver, ctx, body)
+        if referred.bundle is None:
+            return None
+        return referred_response(principal, referred.bundle, created=True)
+
+    return await _on_driver(scope, db, key, refer)
+
+
 async def _on_driver(
-    scope: Scope, db: Database, key: str, answer: Callable[[Any, Principal], Awaitable[Response]]
+    scope: Scope, db: Database, key: str, answer: Callable[[Any, Principal], Awaitable[Response | None]]
 ) -> Response | None:
     """The `answer` for the caller with the API key `key`, made on a driver connection; for a
     refusal, the application's own problem; None for a key it does not know (the route then
-    refuses it in its own words)."""
+    refuses it in its own words), or when `answer` leaves the request to the route."""
     cache: PrincipalCache | None = getattr(scope["app"].state, "principals", None)
     try:
         async with db.driver() as driver:
@@ -158,40 +225,20 @@ def _api_key(headers: dict[bytes, str]) -> str | None:
     return token
 
 
-# A direct read: the answer to a plain GET of its route for the caller with an API key, from the
-# route's path parameters, on a driver connection; None to leave the request to the route.
-Reader = Callable[[Scope, Database, str, dict[str, Any]], Awaitable[Response | None]]
-
-
-class DirectReads:
+class DirectReads(_DirectPaths[Reader]):
     """Answer the plain reads of `routes` themselves: a GET for a bearer API key, wanting JSON;
     pass everything else on (the printable page, a JWT, a path or a query the reader leaves to
     the route)."""
 
-    def __init__(self, app: ASGIApp, *, routes: list[tuple[BaseRoute, Reader]]) -> None:
-        self.app = app
-        self.routes = routes
+    method = "GET"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        db: Database = scope["app"].state.db
-        if scope["type"] != "http" or scope["method"] != "GET" or not db.on_postgres:
-            await self.app(scope, receive, send)
-            return
-        for route, reader in self.routes:
-            match, child = route.matches(scope)
-            if match is not Match.FULL:
-                continue
-            headers = _headers(scope)
-            key = _api_key(headers)
-            if key is None or wants_html(headers.get(b"accept")):
-                break
-            answer = await reader(scope, db, key, child["path_params"])
-            if answer is None:
-                break
-            scope["route"] = route
-            await answer(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    async def answer(
+        self, scope: Scope, receive: Receive, handler: Reader, db: Database, params: Params, headers: Headers
+    ) -> tuple[Response | None, Receive]:
+        key = _api_key(headers)
+        if key is None or wants_html(headers.get(b"accept")):
+            return None, receive
+        return await handler(scope, db, key, params), receive
 
 
 async def read_case(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:

@@ -14,6 +14,7 @@ from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.schemas import TransitionRequest
 from app.context import RequestContext
+from app.db import driver_transaction
 from app.errors import NotFoundError
 
 
@@ -28,19 +29,11 @@ async def fire_transition(
 ) -> CaseBundle:
     """Fire `body`'s trigger (a move of the case alone) on the case `key` (id or reference), if
     `may_see` it (404 otherwise); the case as it now is."""
-    # BEGIN and COMMIT as plain statements: asyncpg's transaction object costs more than they do.
-    # A refusal rolls back, so that the connection is pooled again; a cancelled request leaves
-    # it in its transaction, and `app.db.Database.driver` closes it.
-    await driver.execute("BEGIN")
-    try:
+    async with driver_transaction(driver):
         bundle = await repo.bundle_on_driver(driver, key, lock=True)
         if bundle is None or not may_see(bundle):
             raise NotFoundError(f"no case {key}")
         planned = transitions.plan_case_move(ctx, bundle, body, expected_version=expected_version)
         for record, event in planned:
             await moves.write_move(driver, bundle.case, record, event)
-    except Exception:
-        await driver.execute("ROLLBACK")
-        raise
-    await driver.execute("COMMIT")
     return bundle

@@ -151,16 +151,24 @@ _PG_INTAKE = f"""WITH parties AS (
 
 
 async def save_intake(
-    session: AsyncSession, case: Case, parties: list[Party], record: dict[str, Any], event: dict[str, Any]
+    session: AsyncSession | Any,
+    case: Case,
+    parties: list[Party],
+    record: dict[str, Any],
+    event: dict[str, Any],
 ) -> None:
     """Write a new case's parties with its first audit record and outbound event (one round trip
-    on PostgreSQL; through the unit of work elsewhere). The case row is written already."""
-    if not on_postgres(session):
+    on PostgreSQL, on the session's connection or on a driver connection in its transaction;
+    through the unit of work elsewhere). The case row is written already."""
+    if isinstance(session, AsyncSession) and not on_postgres(session):
         session.add_all(parties)
         session.add(new_row(AuditRecord, record))
         session.add(new_row(OutboxEvent, event))
         return
     columns = [[getattr(p, name) for p in parties] for name in _PARTY_COLUMNS]
-    conn = await session.connection()
     values = (case.id, *columns, *_values(record, _AUDIT_COLUMNS), *_values(event, _OUTBOX_COLUMNS))
+    if not isinstance(session, AsyncSession):
+        await session.execute(_PG_INTAKE, *values)
+        return
+    conn = await session.connection()
     await conn.exec_driver_sql(_PG_INTAKE, values)

@@ -251,9 +251,9 @@ _BY_SOURCE = select(Case).where(
 )
 
 
-# On PostgreSQL the three run as their SQL on the session's connection: SQLAlchemy's execution
-# of an ORM statement (its cache key, the ORM's own handling of the insert and of the loaded row)
-# costs more than the statement does.
+# On PostgreSQL the three run as their SQL on the session's connection (or on a driver
+# connection, for `app.api.direct`): SQLAlchemy's execution of an ORM statement (its cache key,
+# the ORM's own handling of the insert and of the loaded row) costs more than the statement does.
 _NEXT_NUMBER_ON_PG = on_driver(_NEXT_NUMBER["postgresql"])
 _INSERT_CASE_ON_PG = on_driver(
     _INSERT_CASE["postgresql"].values({name: bindparam(name) for name in _CASE_COLUMNS})
@@ -261,18 +261,26 @@ _INSERT_CASE_ON_PG = on_driver(
 _BY_SOURCE_ON_PG = on_driver(_BY_SOURCE)
 
 
-async def _run_on_pg(session: AsyncSession, statement: tuple[str, Any], values: dict[str, Any]) -> Any:
+def _on_pg(conn: AsyncSession | Any) -> bool:
+    """Whether `conn` (a session, or a driver connection, which is PostgreSQL's) is on PostgreSQL."""
+    return not isinstance(conn, AsyncSession) or on_postgres(conn)
+
+
+async def _run_on_pg(conn: AsyncSession | Any, statement: tuple[str, Any], values: dict[str, Any]) -> Any:
     """The first row of a statement prepared by `app.db.on_driver`, run on the session's
-    connection (None if it gave none)."""
+    connection or on a driver connection (None if it gave none)."""
     sql, args = statement
-    conn = await session.connection()
-    return (await conn.exec_driver_sql(sql, tuple(args(values)))).first()
+    if not isinstance(conn, AsyncSession):
+        return await conn.fetchrow(sql, *args(values))
+    connection = await conn.connection()
+    return (await connection.exec_driver_sql(sql, tuple(args(values)))).first()
 
 
-async def next_reference(session: AsyncSession, prison_id: str) -> str:
-    """Take the prison's next case number; never reused, gaps after rollbacks are fine."""
+async def next_reference(session: AsyncSession | Any, prison_id: str) -> str:
+    """Take the prison's next case number; never reused, gaps after rollbacks are fine. On a
+    session, or on a driver connection in its transaction."""
     values = {"prison_id": prison_id}
-    if on_postgres(session):
+    if _on_pg(session):
         number = (await _run_on_pg(session, _NEXT_NUMBER_ON_PG, values))[0]
     else:
         number = (await session.execute(_NEXT_NUMBER[dialect_name(session)], values)).scalar_one()
@@ -288,23 +296,33 @@ def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
     return {**{name: None for name in _CASE_COLUMNS}, "legal_hold": False, **values}
 
 
-async def insert_case_if_new(session: AsyncSession, values: dict[str, Any]) -> Case | None:
-    """Insert a case unless one with the same source exists: the new case, in the session as
-    written (no read back), or None."""
-    if on_postgres(session):
-        inserted = await _run_on_pg(session, _INSERT_CASE_ON_PG, _case_columns(values))
-    else:
+async def insert_case_if_new(session: AsyncSession | Any, values: dict[str, Any]) -> Case | None:
+    """Insert a case unless one with the same source exists: the new case as written (no read
+    back; in the session, or on a driver connection for an answer only), or None."""
+    if not _on_pg(session):
         inserted = (await session.execute(_INSERT_CASE[dialect_name(session)], values)).first()
-    return None if inserted is None else _loaded(session, Case, _case_columns(values))
+    else:
+        inserted = await _run_on_pg(session, _INSERT_CASE_ON_PG, _case_columns(values))
+    if inserted is None:
+        return None
+    if not isinstance(session, AsyncSession):
+        return read_row(Case, _case_columns(values))
+    return _loaded(session, Case, _case_columns(values))
 
 
-async def find_by_source(session: AsyncSession, system: str, reference: str) -> Case | None:
-    """The case made from a source system's record, if any."""
+async def find_by_source(session: AsyncSession | Any, system: str, reference: str) -> Case | None:
+    """The case made from a source system's record, if any (on a driver connection, read for
+    an answer only)."""
     values = {"system": system, "reference": reference}
-    if on_postgres(session):
-        row = await _run_on_pg(session, _BY_SOURCE_ON_PG, values)
-        return None if row is None else _loaded(session, Case, dict(zip(_CASE_COLUMNS, row, strict=True)))
-    return (await session.execute(_BY_SOURCE, values)).scalar_one_or_none()
+    if not _on_pg(session):
+        return (await session.execute(_BY_SOURCE, values)).scalar_one_or_none()
+    row = await _run_on_pg(session, _BY_SOURCE_ON_PG, values)
+    if row is None:
+        return None
+    columns = dict(zip(_CASE_COLUMNS, row, strict=True))
+    return (
+        read_row(Case, columns) if not isinstance(session, AsyncSession) else _loaded(session, Case, columns)
+    )
 
 
 async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:

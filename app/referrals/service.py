@@ -29,8 +29,9 @@ class Referred:
     bundle: CaseBundle | None = None
 
 
-async def refer(session: AsyncSession, ctx: RequestContext, body: ReferralCreate) -> Referred:
-    """The case for this referral, made now or found (the same source record referred before)."""
+async def refer(session: AsyncSession | Any, ctx: RequestContext, body: ReferralCreate) -> Referred:
+    """The case for this referral, made now or found (the same source record referred before).
+    On a session, or on a PostgreSQL driver connection in its transaction (`app.api.direct`)."""
     numbers = [p.prisoner_number for p in body.parties]
     if len(set(numbers)) != len(numbers):
         raise ValidationFailedError("the same prisoner is named twice among the parties")

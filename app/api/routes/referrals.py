@@ -10,6 +10,7 @@ from app.cases.models import Case
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CaseView
 from app.cases.views import present_case
+from app.context import Principal
 from app.errors import ReferralExistsError
 from app.referrals import incident_reports, service
 from app.referrals.schemas import IncidentReport, ReferralCreate
@@ -32,6 +33,10 @@ async def create_referral(body: ReferralCreate, session: SessionDep, ctx: Contex
     require_prison(ctx.principal, body.prison_id)
     referred = await service.refer(session, ctx, body)
     return await _referred(session, ctx, referred.case, referred.created, referred.bundle)
+
+
+# On PostgreSQL, a referral asked for plainly with an API key is made by `app.api.direct`.
+REFERRAL_ROUTE = router.routes[-1]
 
 
 @router.post(
@@ -72,9 +77,14 @@ async def _referred(
                 "as a case outside your scope"
             )
     bundle = bundle or await repo.load_bundle(session, case)
+    return referred_response(ctx.principal, bundle, created=created)
+
+
+def referred_response(principal: Principal, bundle: CaseBundle, *, created: bool) -> Response:
+    """The case a referral names, as the caller may see it: 201 made now, 200 found."""
     return model_response(
-        present_case(ctx.principal, bundle),
+        present_case(principal, bundle),
         status_code=201 if created else 200,
-        etag=case.version,
-        location=f"/cases/{case.id}",
+        etag=bundle.case.version,
+        location=f"/cases/{bundle.case.id}",
     )
