@@ -368,8 +368,23 @@ def run_wrk(base: str, data: Path, concurrency: int, duration: int, work: Path, 
         ids += [x for x in part.read_text().split() if x]
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["concurrency"] = concurrency
+    result["latency_consistent"] = latency_consistent(result)
     result["ok_ids"] = ids
     return result
+
+
+def latency_consistent(result: dict[str, Any]) -> bool:
+    """Whether wrk's latency figures can describe its point. By Little's law the clients cannot
+    have spent longer waiting than they were there (each has one request in flight at most):
+    mean latency × requests <= clients × duration. wrk's own figures run up to about a third over
+    that bound in ordinary points (seen in every run; its clock and its accounting of the point's
+    duration), so only a point more than half as long again is taken as broken: one where the load
+    generator itself was stalled, whose percentiles describe the stall, not the service."""
+    waited = result["latency_us"]["mean"] * result["requests"]
+    return bool(waited <= 1.5 * result["concurrency"] * result["duration_us"])
+
+
+INCONSISTENT = "‡"
 
 
 async def audit_check(url: str, ids: list[str], action_prefix: str) -> dict[str, int]:
@@ -674,11 +689,20 @@ def markdown(results: dict[str, Any]) -> str:
             audit = r.get("audit")
             audited = f"{audit['audited']}/{audit['ok']}" if audit else "n/a"
             lat = r["latency_us"]
+            mark = "" if r.get("latency_consistent", True) else f" {INCONSISTENT}"
             lines.append(
-                f"| {ep['label']} | {r['concurrency']} | {r['rps']:.0f} | {lat['p50'] / 1000:.1f} | "
-                f"{lat['p95'] / 1000:.1f} | {lat['p99'] / 1000:.1f} | "
+                f"| {ep['label']} | {r['concurrency']} | {r['rps']:.0f} | {lat['p50'] / 1000:.1f}{mark} | "
+                f"{lat['p95'] / 1000:.1f}{mark} | {lat['p99'] / 1000:.1f}{mark} | "
                 f"{r['other'] + sum(r['errors'].values())} | {audited} |"
             )
+    if any(not r.get("latency_consistent", True) for ep in results["endpoints"] for r in ep["results"]):
+        lines += [
+            "",
+            f"{INCONSISTENT} wrk's latency figures for this point cannot be: its clients would have "
+            "waited longer than the point lasted (mean latency × requests > clients × duration). "
+            "The load generator itself was stalled during the point, so they describe the stall, not "
+            "the service; its request count stands, its rate is a lower bound.",
+        ]
     limit = results["limit"]
     lines += [
         "",
@@ -855,6 +879,7 @@ async def main(argv: list[str] | None = None) -> int:
                 f"{ep.name:12} c={c:<3} {result['rps']:8.0f} req/s  p50 {lat['p50'] / 1000:6.1f}  "
                 f"p99 {lat['p99'] / 1000:6.1f} ms  non-2xx {result['other']}  "
                 + (f"audited {result['audit']['audited']}/{result['audit']['ok']}" if ep.audited else "")
+                + ("" if result["latency_consistent"] else f"  {INCONSISTENT} latency figures inconsistent")
             )
             time.sleep(1)
             if bare is not None:
