@@ -59,19 +59,20 @@ _WANTED = frozenset(
 )
 
 
+# A route's path parameters, and the headers the direct paths read.
+Params = dict[str, Any]
+Headers = dict[bytes, str]
+
 # A direct read: the answer to a plain GET of its route for the caller with an API key, from the
 # route's path parameters, on a driver connection; None to leave the request to the route.
-Reader = Callable[[Scope, Database, str, dict[str, Any]], Awaitable[Response | None]]
+Reader = Callable[[Scope, Database, str, Params], Awaitable[Response | None]]
 
 # A direct write: the answer to a plain request of its route for the caller with an API key, from
 # the route's path parameters, the headers the direct paths read and the body; None to leave the
 # request to the route.
-Writer = Callable[[Scope, Database, dict[str, Any], dict[bytes, str], str, bytes], Awaitable[Response | None]]
-
+Writer = Callable[[Scope, Database, Params, Headers, str, bytes], Awaitable[Response | None]]
 
 H = TypeVar("H", bound=Callable[..., Awaitable[Response | None]])
-Params = dict[str, Any]
-Headers = dict[bytes, str]
 
 
 class _DirectPaths(Generic[H]):
@@ -125,7 +126,7 @@ class DirectWrites(_DirectPaths[Writer]):
 
 
 async def move_case(
-    scope: Scope, db: Database, params: dict[str, Any], headers: dict[bytes, str], key: str, raw: bytes
+    scope: Scope, db: Database, params: Params, headers: Headers, key: str, raw: bytes
 ) -> Response | None:
     """`POST /cases/{case_id}/transitions`: a move of the case alone; None for any other request
     (or one the route would refuse before looking at the case)."""
@@ -157,7 +158,7 @@ async def move_case(
 
 
 async def make_referral(
-    scope: Scope, db: Database, params: dict[str, Any], headers: dict[bytes, str], key: str, raw: bytes
+    scope: Scope, db: Database, params: Params, headers: Headers, key: str, raw: bytes
 ) -> Response | None:
     """`POST /referrals`: a case made from a source record not referred before. A body the route
     would refuse, and a referral of a record referred before (which the route answers with its
@@ -201,12 +202,12 @@ async def _on_driver(
         return refusal
 
 
-def _headers(scope: Scope) -> dict[bytes, str]:
+def _headers(scope: Scope) -> Headers:
     """The headers the direct path reads."""
     return {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
 
 
-def _plain_key(headers: dict[bytes, str]) -> str | None:
+def _plain_key(headers: Headers) -> str | None:
     """The request's API key, if it is a plain one for the direct path: a JSON body of a declared
     length, a bearer API key (not a JWT) and no idempotency key (whose committed mark is written
     in the route's own transaction). None otherwise."""
@@ -217,7 +218,7 @@ def _plain_key(headers: dict[bytes, str]) -> str | None:
     return _api_key(headers)
 
 
-def _api_key(headers: dict[bytes, str]) -> str | None:
+def _api_key(headers: Headers) -> str | None:
     """The request's bearer API key; None for a JWT or no bearer token."""
     token = bearer_token(headers.get(b"authorization"))
     if token is None or jwt_auth.is_jwt(token):
@@ -241,7 +242,7 @@ class DirectReads(_DirectPaths[Reader]):
         return await handler(scope, db, key, params), receive
 
 
-async def read_case(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
+async def read_case(scope: Scope, db: Database, key: str, params: Params) -> Response | None:
     """`GET /cases/{case_id}`: the case, by id or reference, as the caller may see it (the
     route reads any query)."""
     if scope["query_string"]:
@@ -256,7 +257,7 @@ async def read_case(scope: Scope, db: Database, key: str, params: dict[str, Any]
     return await _on_driver(scope, db, key, read)
 
 
-async def read_day_list(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
+async def read_day_list(scope: Scope, db: Database, key: str, params: Params) -> Response | None:
     """`GET /reps/{rep_id}/tasks`: the rep's list for today, if the rep's id is written as ids
     are written (other spellings, and any query such as another day, are left to the route)."""
     rep_id = _canonical_id(params["rep_id"])
@@ -318,7 +319,7 @@ def _query_fields(dependant: Dependant) -> list[Any]:
 _CASE_LIST_QUERY = RouteQuery(cases.CASE_LIST_ROUTE)
 
 
-async def read_case_list(scope: Scope, db: Database, key: str, params: dict[str, Any]) -> Response | None:
+async def read_case_list(scope: Scope, db: Database, key: str, params: Params) -> Response | None:
     """`GET /cases`: a page of the cases the caller may see, for a query the route would take."""
     query = _CASE_LIST_QUERY.read(scope["query_string"])
     if query is None:
