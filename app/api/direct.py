@@ -16,8 +16,9 @@ Three reads have one too (`DirectReads`): `GET /cases/{id}`; `GET /reps/{id}/tas
 morning for every rep at once; and `GET /cases`, the practitioners' pages of cases. Asked for
 plainly (JSON, a bearer API key; a case or a day list without a query, a page with a query that
 reads as the route reads it), they are read on a driver connection by the service's own functions
-(the case's one-statement read and the route's scope rule; `app.reps.service.get_rep` and
-`daily_list`; the list route's own `case_page`) and answered as the routes answer.
+(the case's one-statement read and the route's scope rule; `app.reps.service`'s rep and day list
+in one statement, with `get_rep`'s refusal; the list route's own `case_page`) and answered as the
+routes answer.
 """
 
 import uuid
@@ -266,8 +267,7 @@ async def read_day_list(scope: Scope, db: Database, key: str, params: Params) ->
 
     async def today(driver: Any, principal: Principal) -> Response:
         require(principal, Permission.TASK_READ)
-        rep = await reps.get_rep(driver, principal, rep_id)
-        return model_response(await reps.daily_list(driver, rep, reps.local_today()))
+        return model_response(await reps.daily_list_on_driver(driver, principal, rep_id, reps.local_today()))
 
     return await _on_driver(scope, db, key, today)
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.contacts.models import Contact
 from app.contacts.schemas import CONTACT_WORDS
 from app.context import Principal, RequestContext
-from app.db import read_row
+from app.db import on_driver, read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
 from app.reps.models import Rep
 from app.reps.schemas import (
@@ -74,21 +74,15 @@ async def create_rep(session: AsyncSession, ctx: RequestContext, body: RepCreate
     return rep
 
 
-async def get_rep(session: AsyncSession | Any, principal: Principal, rep_id: uuid.UUID) -> Rep:
-    """A rep within the caller's caseload (a rep principal sees only themself). On a session, or
-    read (not to be changed) on a PostgreSQL driver connection (`app.db.Database.driver`)."""
-    if isinstance(session, AsyncSession):
-        rep = await session.get(Rep, rep_id)
-    else:
-        row = await session.fetchrow(_REP_ON_DRIVER, rep_id)
-        rep = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row, strict=True)))
+async def get_rep(session: AsyncSession, principal: Principal, rep_id: uuid.UUID) -> Rep:
+    """A rep within the caller's caseload (a rep principal sees only themself)."""
+    return _seen(principal, rep_id, await session.get(Rep, rep_id))
+
+
+def _seen(principal: Principal, rep_id: uuid.UUID, rep: Rep | None) -> Rep:
     if rep is None or not sees_rep(principal, rep):
         raise NotFoundError(f"no rep {rep_id}")
     return rep
-
-
-_REP_COLUMNS = tuple(c.name for c in Rep.__table__.columns)  # type: ignore[attr-defined]
-_REP_ON_DRIVER = f"SELECT {', '.join(_REP_COLUMNS)} FROM rep WHERE id = $1"  # noqa: S608 - names from the model
 
 
 async def patch_rep(session: AsyncSession, ctx: RequestContext, rep: Rep, body: RepPatch) -> Rep:
@@ -169,17 +163,47 @@ def rep_name(rep: Rep) -> str:
     return f"{rep.first_name} {rep.last_name}"
 
 
-async def daily_list(session: AsyncSession | Any, rep: Rep, day: date) -> DailyList:
-    """The rep's list for `day`: every open task due that day or before, most urgent first. On a
-    session, or on a PostgreSQL driver connection.
+async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
+    """The rep's list for `day`: every open task due that day or before, most urgent first.
 
     A task is overdue when its time has passed: now for today's list, the start of the day for a
     later day's list, the end of the day for an earlier day's.
     """
+    now, end, reference = _day_times(day)
+    rows = await tasks.rep_day_rows(session, rep.id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
+    return _day_list(rep, day, rows, now=now, reference=reference)
+
+
+# The rep and the rep's rows for a day in one statement, for a PostgreSQL driver connection.
+_REP_COLUMNS = tuple(c.name for c in Rep.__table__.columns)  # type: ignore[attr-defined]
+_REP_DAY_ON_DRIVER = on_driver(
+    select(*(col(getattr(Rep, name)) for name in _REP_COLUMNS), tasks.DAY_ROWS_ARRAY).where(
+        col(Rep.id) == bindparam("rep_id")
+    )
+)
+
+
+async def daily_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUID, day: date) -> DailyList:
+    """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
+    in one round trip: the same refusal, the same list."""
+    now, end, reference = _day_times(day)
+    values = {"rep_id": rep_id, "day_end": end, "reference": reference, "limit": DAILY_LIST_LIMIT}
+    sql, args = _REP_DAY_ON_DRIVER
+    row = await driver.fetchrow(sql, *args(values))
+    found = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row[:-1], strict=True)))
+    rep = _seen(principal, rep_id, found)
+    rows = [tasks.DayRow(*record) for record in row[-1]]
+    return _day_list(rep, day, rows, now=now, reference=reference)
+
+
+def _day_times(day: date) -> tuple[datetime, datetime, datetime]:
+    """Now, the end of `day`, and the time against which its tasks are overdue."""
     start, end = day_bounds(day)
     now = clock.now()
-    reference = min(max(now, start), end)
-    rows = await tasks.rep_day_rows(session, rep.id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
+    return now, end, min(max(now, start), end)
+
+
+def _day_list(rep: Rep, day: date, rows: list[Any], *, now: datetime, reference: datetime) -> DailyList:
     # Built without validation: every value comes typed from the database, and a long list
     # would otherwise be checked twice (here and by the response).
     items = [

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Integer, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, or_, select, tuple_, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,7 +16,6 @@ from app.cases.models import Case, Party
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
 from app.context import RequestContext
-from app.db import on_driver
 from app.errors import InvalidStateError, ValidationFailedError
 from app.reps.models import Rep
 from app.tasks.models import Task
@@ -560,21 +559,20 @@ _DAY_ROWS = (
 )
 
 
-# `_DAY_ROWS` for a driver connection: its SQL and the order of its parameters.
-_DAY_ROWS_ON_DRIVER = on_driver(_DAY_ROWS)
+# The same rows as one array of records, for a statement that reads the rep with them (the rep
+# named by the same `rep_id`): `app.reps.service.daily_list_on_driver`.
+DAY_ROWS_ARRAY = func.array(
+    _DAY_ROWS.with_only_columns(tuple_(*_DAY_ROWS.selected_columns)).scalar_subquery()
+)
 
 
 async def rep_day_rows(
-    conn: AsyncSession | Any, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
-) -> list[Any]:
+    session: AsyncSession, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
+) -> list[DayRow]:
     """A rep's open tasks due before `day_end`, most urgent first, each with its case reference
-    and the party to see (name and location): one query, no objects built. On a session, or on a
-    PostgreSQL driver connection (`app.db.Database.driver`)."""
+    and the party to see (name and location): one query, no objects built."""
     values = {"rep_id": rep_id, "day_end": day_end, "reference": reference, "limit": limit}
-    if isinstance(conn, AsyncSession):
-        return [DayRow(*row) for row in await conn.execute(_DAY_ROWS, values)]
-    sql, args = _DAY_ROWS_ON_DRIVER
-    return [DayRow(*record) for record in await conn.fetch(sql, *args(values))]
+    return [DayRow(*row) for row in await session.execute(_DAY_ROWS, values)]
 
 
 async def overdue_candidates(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
