@@ -109,8 +109,11 @@ def plain_row(model: type[T], values: dict[str, Any]) -> T:
     return cast(T, _plain(model, values, changeable=True))
 
 
-def on_postgres(session: AsyncSession) -> bool:
-    """Whether the session talks to PostgreSQL (otherwise SQLite)."""
+def on_postgres(session: AsyncSession | Any) -> bool:
+    """Whether the session talks to PostgreSQL (otherwise SQLite); a driver connection
+    (`Database.driver`) is PostgreSQL's own."""
+    if not isinstance(session, AsyncSession):
+        return True
     bind = session.bind
     return bind is not None and bind.dialect.name == "postgresql"
 

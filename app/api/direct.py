@@ -93,8 +93,8 @@ class _DirectPaths(Generic[H]):
                 match, child = route.matches(scope)
                 if match is not Match.FULL:
                     continue
-                request = (db, child["path_params"], _headers(scope))
-                answer, receive = await self.answer(scope, receive, handler, *request)
+                params, headers = child["path_params"], _headers(scope)
+                answer, receive = await self.answer(scope, receive, handler, db, params, headers)
                 if answer is not None:
                     scope["route"] = route
                     await answer(scope, receive, send)

@@ -160,7 +160,7 @@ async def save_intake(
     """Write a new case's parties with its first audit record and outbound event (one round trip
     on PostgreSQL, on the session's connection or on a driver connection in its transaction;
     through the unit of work elsewhere). The case row is written already."""
-    if isinstance(session, AsyncSession) and not on_postgres(session):
+    if not on_postgres(session):
         session.add_all(parties)
         session.add(new_row(AuditRecord, record))
         session.add(new_row(OutboxEvent, event))

@@ -261,11 +261,6 @@ _INSERT_CASE_ON_PG = on_driver(
 _BY_SOURCE_ON_PG = on_driver(_BY_SOURCE)
 
 
-def _on_pg(conn: AsyncSession | Any) -> bool:
-    """Whether `conn` (a session, or a driver connection, which is PostgreSQL's) is on PostgreSQL."""
-    return not isinstance(conn, AsyncSession) or on_postgres(conn)
-
-
 async def _run_on_pg(conn: AsyncSession | Any, statement: tuple[str, Any], values: dict[str, Any]) -> Any:
     """The first row of a statement prepared by `app.db.on_driver`, run on the session's
     connection or on a driver connection (None if it gave none)."""
@@ -280,7 +275,7 @@ async def next_reference(session: AsyncSession | Any, prison_id: str) -> str:
     """Take the prison's next case number; never reused, gaps after rollbacks are fine. On a
     session, or on a driver connection in its transaction."""
     values = {"prison_id": prison_id}
-    if _on_pg(session):
+    if on_postgres(session):
         number = (await _run_on_pg(session, _NEXT_NUMBER_ON_PG, values))[0]
     else:
         number = (await session.execute(_NEXT_NUMBER[dialect_name(session)], values)).scalar_one()
@@ -299,30 +294,26 @@ def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
 async def insert_case_if_new(session: AsyncSession | Any, values: dict[str, Any]) -> Case | None:
     """Insert a case unless one with the same source exists: the new case as written (no read
     back; in the session, or on a driver connection for an answer only), or None."""
-    if not _on_pg(session):
+    if not on_postgres(session):
         inserted = (await session.execute(_INSERT_CASE[dialect_name(session)], values)).first()
     else:
         inserted = await _run_on_pg(session, _INSERT_CASE_ON_PG, _case_columns(values))
-    if inserted is None:
-        return None
-    if not isinstance(session, AsyncSession):
-        return read_row(Case, _case_columns(values))
-    return _loaded(session, Case, _case_columns(values))
+    return None if inserted is None else _case_of(session, _case_columns(values))
 
 
 async def find_by_source(session: AsyncSession | Any, system: str, reference: str) -> Case | None:
     """The case made from a source system's record, if any (on a driver connection, read for
     an answer only)."""
     values = {"system": system, "reference": reference}
-    if not _on_pg(session):
+    if not on_postgres(session):
         return (await session.execute(_BY_SOURCE, values)).scalar_one_or_none()
     row = await _run_on_pg(session, _BY_SOURCE_ON_PG, values)
-    if row is None:
-        return None
-    columns = dict(zip(_CASE_COLUMNS, row, strict=True))
-    return (
-        read_row(Case, columns) if not isinstance(session, AsyncSession) else _loaded(session, Case, columns)
-    )
+    return None if row is None else _case_of(session, dict(zip(_CASE_COLUMNS, row, strict=True)))
+
+
+def _case_of(conn: AsyncSession | Any, columns: dict[str, Any]) -> Case:
+    """A case row as written or read: in the session, or, on a driver connection, for an answer."""
+    return _loaded(conn, Case, columns) if isinstance(conn, AsyncSession) else read_row(Case, columns)
 
 
 async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:

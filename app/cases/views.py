@@ -276,7 +276,7 @@ async def list_views(
     session or a driver connection, `app.db.Database.driver`), or presented here from the
     portable statements' bundles."""
     scope = case_scope(principal)
-    if not isinstance(conn, AsyncSession) or on_postgres(conn):
+    if on_postgres(conn):
         view = case_json_column(principal)
         return await list_case_views(
             conn, view=view, scope=scope, filters=filters, offset=offset, limit=limit
