@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # How long a process trusts a bearer key it has already looked up (0: look it up on every
     # request). A deactivated key stops working everywhere within this many seconds.
     auth_cache_seconds: float = 5.0
+    # Views of cases each worker keeps for pages of cases on PostgreSQL (0: none), each checked
+    # against its case's row version on every read: a page of cases kept at their versions costs
+    # the database its ids alone. Least recently used go first.
+    case_view_cache: int = Field(default=8192, ge=0)
     sqlite_busy_timeout_ms: int = 30_000
     non_associations_url: str | None = None
     non_associations_token: str | None = None

@@ -44,6 +44,13 @@ VENV_BIN = Path(sys.executable).parent
 PGBENCH_CASES = 12_000
 # The reference the issue sets the transition target against (bench/bare.py).
 BARE_LABEL = "POST /bare/cases/{id}/transitions (bare FastAPI + asyncpg, the same SQL)"
+UNKEPT_LABEL = "GET /cases?state=assessment&prisonId=… (no views kept: RJ_CASE_VIEW_CACHE=0)"
+# The servers started for each of their points: the module served (the service's own unless
+# given), its settings, and the requests that warm it up.
+SIDE_SERVERS: dict[str, tuple[str | None, dict[str, str], str]] = {
+    "bare": ("bench.bare", {}, "bare_read"),
+    "unkept": (None, {"RJ_CASE_VIEW_CACHE": "0"}, "case_read"),
+}
 # pgbench's audit seqs start here (each run from a base of its own above it), far beyond any
 # real case's, so that its records are told apart from the case's own.
 PGBENCH_FIRST_SEQ = 10_000_000
@@ -57,7 +64,9 @@ class Endpoint:
     label: str
     audited: str | None = None  # the audit action each 2xx must have left
     results: list[dict[str, Any]] = field(default_factory=list)
-    server: str = "service"  # or "bare": the reference endpoint (bench/bare.py)
+    # "service", or a server started for each of its points: "bare", the reference endpoint
+    # (bench/bare.py); "unkept", the service keeping no views of cases between requests.
+    server: str = "service"
 
 
 def log(message: str) -> None:
@@ -255,12 +264,21 @@ class Server:
     """`rj-casework serve` (or, given `module`, `python -m module`, served the same way) in its
     own process group."""
 
-    def __init__(self, url: str, port: int, workers: int, cwd: Path, module: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        port: int,
+        workers: int,
+        cwd: Path,
+        module: str | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.port = port
         self.workers = workers
         self.cwd = cwd
         self.module = module
+        self.settings = settings or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -269,6 +287,7 @@ class Server:
             "RJ_DATABASE_URL": self.url,
             "RJ_LOG_LEVEL": "warning",
             "RJ_BASE_URL": f"http://127.0.0.1:{self.port}",
+            **self.settings,
         }
         command = [str(VENV_BIN / "rj-casework"), "serve"]
         if self.module is not None:
@@ -787,7 +806,7 @@ async def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     load_at_start = os.getloadavg()
     server: Server | None = None
-    bare: Server | None = None
+    side: Server | None = None
     try:
         if not args.database:
             log(f"creating database {database}")
@@ -814,6 +833,7 @@ async def main(argv: list[str] | None = None) -> int:
             Endpoint("case_read", "GET /cases/{id}"),
             Endpoint("rep_tasks", "GET " + rep_route.replace("{rep_id}", "{id}")),
             Endpoint("case_list", "GET /cases?state=assessment&prisonId=…"),
+            Endpoint("case_list_unkept", UNKEPT_LABEL, server="unkept"),
             Endpoint("ping", "GET /health/ping (HTTP ceiling)"),
             Endpoint("bare", BARE_LABEL, audited="case.", server="bare"),
         ]
@@ -822,6 +842,7 @@ async def main(argv: list[str] | None = None) -> int:
             endpoints = [e for e in endpoints if e.name in wanted]
         log("preparing request lists")
         data, moved = await prepare(url, keys, work, concurrencies, rep_route)
+        data["case_list_unkept"] = data["case_list"]
         port = free_port()
         server = Server(url, port, args.workers, work)
         log(f"starting the server with {args.workers} workers on port {port}")
@@ -839,11 +860,12 @@ async def main(argv: list[str] | None = None) -> int:
         points += [(ep, n) for ep in endpoints if ep not in paired for n in range(len(concurrencies))]
         for ep, n in points:
             c = concurrencies[n]
-            if ep.server == "bare":
-                bare = Server(url, free_port(), args.workers, work, module="bench.bare")
-                bare.start()
-                bases["bare"] = f"http://127.0.0.1:{bare.port}"
-                run_wrk(bases["bare"], data["bare_read"][0], 8, 3, work, "warm-bare")
+            if ep.server != "service":
+                module, settings, warm = SIDE_SERVERS[ep.server]
+                side = Server(url, free_port(), args.workers, work, module=module, settings=settings)
+                side.start()
+                bases[ep.server] = f"http://127.0.0.1:{side.port}"
+                run_wrk(bases[ep.server], data[warm][0], 8, 3, work, f"warm-{ep.server}")
             # Each point starts right after a checkpoint, as each pgbench run does: a move's first
             # change of a page since a checkpoint logs the whole page, and a checkpoint that
             # max_wal_size sets off in the middle of a point would otherwise decide its figures.
@@ -882,9 +904,9 @@ async def main(argv: list[str] | None = None) -> int:
                 + ("" if result["latency_consistent"] else f"  {INCONSISTENT} latency figures inconsistent")
             )
             time.sleep(1)
-            if bare is not None:
-                bare.stop()
-                bare = None
+            if side is not None:
+                side.stop()
+                side = None
         memory = server.memory()
         log("verifying the whole audit trail through GET /audit/verify")
         t = time.monotonic()
@@ -988,7 +1010,7 @@ async def main(argv: list[str] | None = None) -> int:
         log(f"results in {out}/{stamp}.json, .md and .png")
         return 0
     finally:
-        for running in (server, bare):
+        for running in (server, side):
             if running is not None:
                 running.stop()
         if not args.database and not args.keep:

@@ -21,6 +21,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import upgrade
 from app.models import metadata
+from tests import stamp_guard
 from tests.standins.nonassociations import (  # noqa: F401 - fixtures shared by every test directory
     _non_associations_server,
     non_associations,
@@ -79,6 +80,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         raise
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(upgrade(Settings(database_url=url)))
+    asyncio.run(stamp_guard.install(url))
     yield url
     asyncio.run(_drop_pg_database(admin_url, name))
 

@@ -44,6 +44,7 @@ from app.api.routes import (
 )
 from app.auth.jwt import JwtVerifier
 from app.auth.service import PrincipalCache
+from app.cases.view_cache import CaseViewCache
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import ensure_migrated
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.jwt = JwtVerifier.from_settings(settings)
     app.state.principals = PrincipalCache(settings.auth_cache_seconds)
+    app.state.case_views = CaseViewCache(settings.case_view_cache)
     problems.install(app)
     # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
     app.add_middleware(IdempotencyMiddleware)

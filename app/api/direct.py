@@ -327,6 +327,6 @@ async def read_case_list(scope: Scope, db: Database, key: str, params: Params) -
     paging = Paging(query.pop("page"), query.pop("size"))
 
     async def page(driver: Any, principal: Principal) -> Response:
-        return await cases.case_page(driver, principal, paging, **query)
+        return await cases.case_page(driver, principal, paging, scope["app"].state.case_views, **query)
 
     return await _on_driver(scope, db, key, page)

@@ -33,6 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
+from app.cases.view_cache import CaseViewCache
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
 from app.db import (
@@ -464,6 +465,10 @@ def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, r
     return obj
 
 
+# Views kept between requests, and the name of the one a page is made of.
+KeptViews = tuple[CaseViewCache, str]
+
+
 @dataclass(frozen=True, slots=True)
 class CaseFilters:
     """What a list of cases is narrowed to, besides the caller's scope."""
@@ -496,21 +501,47 @@ async def list_case_views(
     conn: AsyncSession | Any,
     *,
     view: ColumnElement[str],
+    kept: KeptViews | None = None,
     scope: ColumnElement[bool],
     filters: CaseFilters,
     offset: int,
     limit: int,
 ) -> tuple[list[str], int]:
     """PostgreSQL: a page of the cases matching `filters` within the caller's `scope`, each as
-    the JSON text of `view` (`app.cases.views.case_json_column`), and how many match in all; cases
-    with an open safeguarding concern first, then the most recently changed. One round trip (the
-    page, the cases' children and the total together). On a session, or on a driver connection
-    (`app.db.Database.driver`)."""
+    the JSON text of `view` (a view of `app.cases.views` written in SQL), and how many match in
+    all; cases with an open safeguarding concern first, then the most recently changed. On a
+    session, or on a driver connection (`app.db.Database.driver`).
+
+    Without `kept`, one round trip: the page, the cases' children and the total together. With
+    `kept` (views kept between requests, and the name of this one), the page's ids and row
+    versions first: when every view is kept at its version the page is answered from them;
+    otherwise it is written whole as without, and its views kept."""
     conditions = filters.conditions(scope)
-    page = select(view, func.count().over()).select_from(Case).where(*conditions).order_by(*_LIST_ORDER)
-    found = await _rows(conn, page.offset(offset).limit(limit))
+
+    def page(*columns: Any) -> Select[*tuple[Any, ...]]:
+        return (
+            select(*columns, func.count().over())
+            .select_from(Case)
+            .where(*conditions)
+            .order_by(*_LIST_ORDER)
+            .offset(offset)
+            .limit(limit)
+        )
+
+    found: Sequence[Any] = ()
+    if kept is not None:
+        cache, name = kept
+        stamps = await _rows(conn, page(col(Case.id), ROW_VERSION))
+        views = cache.find(name, [(row[0], row[1]) for row in stamps]) if stamps else None
+        if views is not None:
+            return views, int(stamps[0][2])
+        if stamps:
+            found = await _rows(conn, page(view, col(Case.id), ROW_VERSION))
+            cache.keep(name, [(row[1], row[2], row[0]) for row in found])
+    else:
+        found = await _rows(conn, page(view))
     if found:
-        return [row[0] for row in found], int(found[0][1])
+        return [row[0] for row in found], int(found[0][-1])
     # Past the last page the window has no row to count on.
     if not offset:
         return [], 0
@@ -556,6 +587,10 @@ def _open_concern_first() -> ColumnElement[int]:
 # The lists' order, built once: cases with an open safeguarding concern first, then the most
 # recently changed.
 _LIST_ORDER = (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
+
+# The version of a case's row (PostgreSQL), which every write to the row changes: what a view
+# kept between requests is checked against (`app.cases.view_cache`).
+ROW_VERSION: ColumnElement[str] = literal_column("rj_case.xmin::text")
 
 
 async def set_reps(session: AsyncSession, case_id: uuid.UUID, rep_ids: list[uuid.UUID]) -> None:

@@ -30,6 +30,7 @@ from app.cases.schemas import (
     PartyPublic,
     Source,
 )
+from app.cases.view_cache import CaseViewCache
 from app.common.enums import CaseState, Role
 from app.context import Principal
 from app.db import on_postgres
@@ -253,33 +254,42 @@ def _sql_views() -> dict[tuple[str, bool], str]:
     }
 
 
-_SQL_VIEWS: dict[tuple[str, bool], ColumnElement[str]] = {
-    key: literal_column(f"({sql})::text") for key, sql in _sql_views().items()
+_SQL_VIEWS: dict[str, ColumnElement[str]] = {
+    ("risk-notes" if notes else name): literal_column(f"({sql})::text")
+    for (name, notes), sql in _sql_views().items()
 }
 
 
-def case_json_column(principal: Principal) -> ColumnElement[str]:
-    """`present_case` for the caller as a column of a statement over `rj_case`: the case's view as
-    JSON text (PostgreSQL only)."""
+def view_name(principal: Principal) -> str:
+    """Which view of a case the caller is sent: 'referrer', 'rep', 'full', or 'risk-notes' (the
+    full view with the risk notes)."""
     if principal.role == Role.REFERRER:
-        return _SQL_VIEWS[("referrer", False)]
+        return "referrer"
     if principal.role == Role.REP:
-        return _SQL_VIEWS[("rep", False)]
-    return _SQL_VIEWS[("full", principal.role in SEES_RISK_NOTES)]
+        return "rep"
+    return "risk-notes" if principal.role in SEES_RISK_NOTES else "full"
 
 
 async def list_views(
-    conn: AsyncSession | Any, principal: Principal, filters: CaseFilters, *, offset: int, limit: int
+    conn: AsyncSession | Any,
+    principal: Principal,
+    filters: CaseFilters,
+    *,
+    offset: int,
+    limit: int,
+    cache: CaseViewCache | None = None,
 ) -> tuple[list[str], int]:
     """A page of the cases the caller may see that match `filters`, each as the JSON text of its
-    view for the caller, and how many match in all: written by PostgreSQL in one statement (on a
-    session or a driver connection, `app.db.Database.driver`), or presented here from the
-    portable statements' bundles."""
+    view for the caller, and how many match in all: written by PostgreSQL (on a session or a
+    driver connection, `app.db.Database.driver`), or taken from `cache` where it holds the
+    cases' views at their current versions; or presented here from the portable statements'
+    bundles."""
     scope = case_scope(principal)
     if on_postgres(conn):
-        view = case_json_column(principal)
+        name = view_name(principal)
+        kept = (cache, name) if cache is not None and cache.capacity else None
         return await list_case_views(
-            conn, view=view, scope=scope, filters=filters, offset=offset, limit=limit
+            conn, view=_SQL_VIEWS[name], kept=kept, scope=scope, filters=filters, offset=offset, limit=limit
         )
     bundles, total = await list_cases(conn, scope=scope, filters=filters, offset=offset, limit=limit)
     return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total

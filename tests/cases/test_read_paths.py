@@ -24,6 +24,7 @@ from app.context import Principal
 from app.db import Database
 from app.safeguarding.models import SafeguardingConcern
 from bench.national import Plan, load_national
+from tests import stamp_guard
 
 PLAN = Plan(prisons=2, cases=240, consents=700, audit_records=2400, tasks=300)
 
@@ -77,6 +78,7 @@ async def cases(db: Database, is_postgres: bool, tmp_path: Path) -> list[Case]:
                     audit_seq=entry.audit_seq + 1,
                 )
             )
+        await stamp_guard.touch_cases(session, [c.id for c in found[::7]] + [e.case_id for e in earlier])
         for case in found[::11]:
             session.add(
                 SafeguardingConcern(

@@ -15,6 +15,7 @@ from app.audit.models import AuditRecord
 from app.cases.models import Case, Party
 from app.db import Database, new_id, new_row, plain_row, read_row
 from app.events.models import OutboxEvent
+from tests import stamp_guard
 
 REFERENCE = "MDI-RJ-990001"
 
@@ -59,6 +60,7 @@ async def test_a_new_row_inserts_with_its_column_defaults(db: Database) -> None:
                 },
             )
         )
+        await stamp_guard.touch_cases(session, [case.id])
         # No event id given: the column's default supplies one.
         session.add(
             new_row(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,7 @@ from app.cases.schemas import (
     TransitionRequest,
     TriggerOption,
 )
+from app.cases.view_cache import CaseViewCache
 from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, RequestModel, StrictBool, Timestamp
@@ -49,6 +50,7 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 
 @router.get("", response_model=Page[CaseView], responses=errors(422))
 async def list_cases(
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
     paging: PagingDep,
@@ -63,6 +65,7 @@ async def list_cases(
         session,
         principal,
         paging,
+        request.app.state.case_views,
         state=state,
         prison_id=prison_id,
         rep_id=rep_id,
@@ -79,6 +82,7 @@ async def case_page(
     conn: AsyncSession | Any,
     principal: Principal,
     paging: Paging,
+    cache: CaseViewCache | None,
     *,
     state: CaseState | None,
     prison_id: str | None,
@@ -95,7 +99,9 @@ async def case_page(
         prisoner_number=prisoner_number,
         updated_since=updated_since,
     )
-    views, total = await list_views(conn, principal, filters, offset=paging.offset, limit=paging.size)
+    views, total = await list_views(
+        conn, principal, filters, offset=paging.offset, limit=paging.size, cache=cache
+    )
     return page_response(views, number=paging.page, size=paging.size, total=total)
 
 
