@@ -1,7 +1,9 @@
 """`app.db.driver_statement`: a statement built per request, compiled once per shape, must send
-each request's own values, in the order its SQL numbers them."""
+each request's own values, in the order its SQL numbers them; pages' statements kept by what
+decides them are built once each."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
@@ -9,6 +11,7 @@ from sqlmodel import col
 
 from app import db
 from app.cases.models import Case
+from app.cases.repository import _PageStatements
 
 
 def _statement(prisons: list[str], state: str, since: datetime | None = None) -> Select[uuid.UUID]:
@@ -52,3 +55,23 @@ def test_the_shapes_kept_are_bounded() -> None:
         statement: Select[uuid.UUID] = select(col(Case.id).label(f"c{n}")).where(col(Case.id) == uuid.uuid4())
         db.driver_statement(statement)
     assert len(db._SHAPES) <= db._MOST_SHAPES
+
+
+def test_pages_statements_are_kept_by_their_key_least_recently_used_out_first() -> None:
+    kept = _PageStatements(2)
+    built: list[str] = []
+
+    def build(prison: str) -> Callable[[], Select[uuid.UUID]]:
+        def make() -> Select[uuid.UUID]:
+            built.append(prison)
+            return _statement([prison], "assessment")
+
+        return make
+
+    assert kept.get("mdi", build("MDI"))[1] == ["assessment", 20, "MDI"]
+    assert kept.get("lei", build("LEI"))[1] == ["assessment", 20, "LEI"]
+    assert kept.get("mdi", build("not built"))[1] == ["assessment", 20, "MDI"]
+    assert kept.get("wti", build("WTI"))[1] == ["assessment", 20, "WTI"]  # LEI goes
+    assert kept.get("mdi", build("not built"))[1] == ["assessment", 20, "MDI"]
+    assert kept.get("lei", build("LEI"))[1] == ["assessment", 20, "LEI"]
+    assert built == ["MDI", "LEI", "WTI", "LEI"]

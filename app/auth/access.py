@@ -2,6 +2,7 @@
 
 import uuid
 from enum import StrEnum
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import col
@@ -235,8 +236,10 @@ def sees_case(principal: Principal, case: Case, *, rep_assigned: bool) -> bool:
     return True
 
 
+@lru_cache(maxsize=1024)
 def case_scope(principal: Principal) -> ColumnElement[bool]:
-    """The same rule as `sees_case`, as a SQL condition for lists."""
+    """The same rule as `sees_case`, as a SQL condition for lists (made once for each caller a
+    process has kept: conditions do not change once made)."""
     conditions: list[ColumnElement[bool]] = []
     if principal.prisons is not None:
         conditions.append(col(Case.prison_id).in_(sorted(principal.prisons)))

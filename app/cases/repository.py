@@ -3,7 +3,8 @@
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -506,6 +507,7 @@ async def list_case_views(
     filters: CaseFilters,
     offset: int,
     limit: int,
+    known_as: Hashable | None = None,
 ) -> tuple[list[str], int]:
     """PostgreSQL: a page of the cases matching `filters` within the caller's `scope`, each as
     the JSON text of `view` (a view of `app.cases.views` written in SQL), and how many match in
@@ -515,38 +517,71 @@ async def list_case_views(
     Without `kept`, one round trip: the page, the cases' children and the total together. With
     `kept` (views kept between requests, and the name of this one), the page's ids and row
     versions first: when every view is kept at its version the page is answered from them;
-    otherwise it is written whole as without, and its views kept."""
-    conditions = filters.conditions(scope)
+    otherwise it is written whole as without, and its views kept.
 
-    def page(*columns: Any) -> Select[*tuple[Any, ...]]:
-        return (
-            select(*columns, func.count().over())
-            .select_from(Case)
-            .where(*conditions)
-            .order_by(*_LIST_ORDER)
-            .offset(offset)
-            .limit(limit)
-        )
+    `known_as` names everything that decides the statements besides the page's place (the view,
+    the scope and the filters): on a driver connection their SQL is then built once for each
+    place and kept (`_PageStatements`), not built and compiled again for a page asked for before."""
+
+    async def page(*columns: Any) -> Sequence[Any]:
+        def build() -> Select[*tuple[Any, ...]]:
+            return (
+                select(*columns, func.count().over())
+                .select_from(Case)
+                .where(*filters.conditions(scope))
+                .order_by(*_LIST_ORDER)
+                .offset(offset)
+                .limit(limit)
+            )
+
+        if known_as is None or isinstance(conn, AsyncSession):
+            return await _rows(conn, build())
+        sql, args = _PAGE_STATEMENTS.get((known_as, len(columns), offset, limit), build)
+        rows: Sequence[Any] = await conn.fetch(sql, *args)
+        return rows
 
     found: Sequence[Any] = ()
     if kept is not None:
         cache, name = kept
-        stamps = await _rows(conn, page(col(Case.id), ROW_VERSION))
+        stamps = await page(col(Case.id), ROW_VERSION)
         views = cache.find(name, [(row[0], row[1]) for row in stamps]) if stamps else None
         if views is not None:
             return views, int(stamps[0][2])
         if stamps:
-            found = await _rows(conn, page(view, col(Case.id), ROW_VERSION))
+            found = await page(view, col(Case.id), ROW_VERSION)
             cache.keep(name, [(row[1], row[2], row[0]) for row in found])
     else:
-        found = await _rows(conn, page(view))
+        found = await page(view)
     if found:
         return [row[0] for row in found], int(found[0][-1])
     # Past the last page the window has no row to count on.
     if not offset:
         return [], 0
-    count = select(func.count()).select_from(Case).where(*conditions)
+    count = select(func.count()).select_from(Case).where(*filters.conditions(scope))
     return [], int((await _rows(conn, count))[0][0])
+
+
+class _PageStatements:
+    """The SQL and arguments of pages' statements for a driver connection, by a key that names
+    everything that decides them; the least recently used go first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._kept: OrderedDict[Hashable, tuple[str, list[Any]]] = OrderedDict()
+
+    def get(self, key: Hashable, build: Callable[[], Select[*tuple[Any, ...]]]) -> tuple[str, list[Any]]:
+        """The statement known by `key`, built by `build` the first time."""
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+            return found
+        found = self._kept[key] = driver_statement(build())
+        if len(self._kept) > self.capacity:
+            self._kept.popitem(last=False)
+        return found
+
+
+_PAGE_STATEMENTS = _PageStatements(1024)
 
 
 async def _rows(conn: AsyncSession | Any, statement: Select[*tuple[Any, ...]]) -> Sequence[Any]:

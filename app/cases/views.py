@@ -289,7 +289,14 @@ async def list_views(
         name = view_name(principal)
         kept = (cache, name) if cache is not None and cache.capacity else None
         return await list_case_views(
-            conn, view=_SQL_VIEWS[name], kept=kept, scope=scope, filters=filters, offset=offset, limit=limit
+            conn,
+            view=_SQL_VIEWS[name],
+            kept=kept,
+            scope=scope,
+            filters=filters,
+            offset=offset,
+            limit=limit,
+            known_as=(name, principal, filters),
         )
     bundles, total = await list_cases(conn, scope=scope, filters=filters, offset=offset, limit=limit)
     return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total
