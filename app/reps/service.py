@@ -25,7 +25,6 @@ from app.reps.schemas import (
     ActivityItem,
     ActivityTotal,
     DailyList,
-    DailyTask,
     RepActivity,
     RepCreate,
     RepPatch,
@@ -204,30 +203,32 @@ def _day_times(day: date) -> tuple[datetime, datetime, datetime]:
 
 
 def _day_list(rep: Rep, day: date, rows: list[Any], *, now: datetime, reference: datetime) -> DailyList:
-    # Built without validation: every value comes typed from the database, and a long list
-    # would otherwise be checked twice (here and by the response).
+    # Validated in one call from plain values: quicker, for a list of any length, than building
+    # each task's model in Python.
     items = [
-        DailyTask.model_construct(
-            id=r.id,
-            case_id=r.case_id,
-            case_reference=r.reference,
-            kind=TaskKind(r.kind),
-            due_at=r.due_at,
-            overdue=r.due_at < reference,
-            what=r.instructions,
-            whom=tasks.party_name(r) if r.first_name is not None else None,
-            where=r.location,
-        )
+        {
+            "id": r.id,
+            "case_id": r.case_id,
+            "case_reference": r.reference,
+            "kind": r.kind,
+            "due_at": r.due_at,
+            "overdue": r.due_at < reference,
+            "what": r.instructions,
+            "whom": tasks.party_name(r) if r.first_name is not None else None,
+            "where": r.location,
+        }
         for r in rows
     ]
-    return DailyList(
-        rep_id=rep.id,
-        rep_name=rep_name(rep),
-        prison_id=rep.prison_id,
-        date=day,
-        timezone=get_settings().local_timezone,
-        generated_at=now,
-        tasks=items,
+    return DailyList.model_validate(
+        {
+            "rep_id": rep.id,
+            "rep_name": rep_name(rep),
+            "prison_id": rep.prison_id,
+            "date": day,
+            "timezone": get_settings().local_timezone,
+            "generated_at": now,
+            "tasks": items,
+        }
     )
 
 
