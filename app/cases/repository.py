@@ -466,10 +466,6 @@ def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, r
     return obj
 
 
-# Views kept between requests, and the name of the one a page is made of.
-KeptViews = tuple[CaseViewCache, str]
-
-
 @dataclass(frozen=True, slots=True)
 class CaseFilters:
     """What a list of cases is narrowed to, besides the caller's scope."""
@@ -502,26 +498,26 @@ async def list_case_views(
     conn: AsyncSession | Any,
     *,
     view: ColumnElement[str],
-    kept: KeptViews | None = None,
+    name: str,
     scope: ColumnElement[bool],
+    caller: Hashable,
     filters: CaseFilters,
     offset: int,
     limit: int,
-    known_as: Hashable | None = None,
+    cache: CaseViewCache | None = None,
 ) -> tuple[list[str], int]:
     """PostgreSQL: a page of the cases matching `filters` within the caller's `scope`, each as
     the JSON text of `view` (a view of `app.cases.views` written in SQL), and how many match in
     all; cases with an open safeguarding concern first, then the most recently changed. On a
     session, or on a driver connection (`app.db.Database.driver`).
 
-    Without `kept`, one round trip: the page, the cases' children and the total together. With
-    `kept` (views kept between requests, and the name of this one), the page's ids and row
-    versions first: when every view is kept at its version the page is answered from them;
-    otherwise it is written whole as without, and its views kept.
-
-    `known_as` names everything that decides the statements besides the page's place (the view,
-    the scope and the filters): on a driver connection their SQL is then built once for each
-    place and kept (`_PageStatements`), not built and compiled again for a page asked for before."""
+    `name` names the view, and `caller` is what `scope` was made from. Without `cache` (views
+    kept between requests), one round trip: the page, the cases' children and the total together.
+    With it, the page's ids and row versions first: when every view is kept (by its name) at its
+    version the page is answered from them; otherwise it is written whole as without, and its
+    views kept. On a driver connection the statements are kept by the view's name, the caller,
+    the filters and the page's place (`_PageStatements`), not built and compiled again for a page
+    asked for before."""
 
     async def page(*columns: Any) -> Sequence[Any]:
         def build() -> Select[*tuple[Any, ...]]:
@@ -534,15 +530,14 @@ async def list_case_views(
                 .limit(limit)
             )
 
-        if known_as is None or isinstance(conn, AsyncSession):
+        if isinstance(conn, AsyncSession):
             return await _rows(conn, build())
-        sql, args = _PAGE_STATEMENTS.get((known_as, len(columns), offset, limit), build)
+        sql, args = _PAGE_STATEMENTS.get((name, caller, filters, len(columns), offset, limit), build)
         rows: Sequence[Any] = await conn.fetch(sql, *args)
         return rows
 
     found: Sequence[Any] = ()
-    if kept is not None:
-        cache, name = kept
+    if cache is not None and cache.capacity:
         stamps = await page(col(Case.id), ROW_VERSION)
         views = cache.find(name, [(row[0], row[1]) for row in stamps]) if stamps else None
         if views is not None:

@@ -287,16 +287,16 @@ async def list_views(
     scope = case_scope(principal)
     if on_postgres(conn):
         name = view_name(principal)
-        kept = (cache, name) if cache is not None and cache.capacity else None
         return await list_case_views(
             conn,
             view=_SQL_VIEWS[name],
-            kept=kept,
+            name=name,
             scope=scope,
+            caller=principal,
             filters=filters,
             offset=offset,
             limit=limit,
-            known_as=(name, principal, filters),
+            cache=cache,
         )
     bundles, total = await list_cases(conn, scope=scope, filters=filters, offset=offset, limit=limit)
     return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total

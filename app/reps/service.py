@@ -186,7 +186,7 @@ async def daily_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.U
     """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
     in one round trip: the same refusal, the same list."""
     now, end, reference = _day_times(day)
-    values = {"rep_id": rep_id, "day_end": end, "reference": reference, "limit": DAILY_LIST_LIMIT}
+    values = tasks.day_rows_values(rep_id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
     sql, args = _REP_DAY_ON_DRIVER
     row = await driver.fetchrow(sql, *args(values))
     found = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row[:-1], strict=True)))

@@ -571,8 +571,15 @@ async def rep_day_rows(
 ) -> list[DayRow]:
     """A rep's open tasks due before `day_end`, most urgent first, each with its case reference
     and the party to see (name and location): one query, no objects built."""
-    values = {"rep_id": rep_id, "day_end": day_end, "reference": reference, "limit": limit}
+    values = day_rows_values(rep_id, day_end=day_end, reference=reference, limit=limit)
     return [DayRow(*row) for row in await session.execute(_DAY_ROWS, values)]
+
+
+def day_rows_values(
+    rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
+) -> dict[str, Any]:
+    """The values of the day rows' parameters (`_DAY_ROWS`, `DAY_ROWS_ARRAY`), by name."""
+    return {"rep_id": rep_id, "day_end": day_end, "reference": reference, "limit": limit}
 
 
 async def overdue_candidates(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:

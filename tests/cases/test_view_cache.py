@@ -13,8 +13,7 @@ from sqlalchemy import text
 from app.cases.view_cache import CaseViewCache
 from app.db import Database
 from tests import stamp_guard
-from tests.conftest import FIXTURES
-from tests.servers import load_fixture
+from tests.events.test_inbound import post_event, released
 from tests.support import Api
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -153,11 +152,7 @@ async def _assignment(api: Api, case: dict[str, Any]) -> None:
 
 
 async def _flag(api: Api, case: dict[str, Any]) -> None:
-    event = load_fixture(FIXTURES, "event-prisoner-released.json")
-    number = case["parties"][0]["prisonerNumber"]
-    event["additionalInformation"]["nomsNumber"] = number
-    event["personReference"]["identifiers"][0]["value"] = number
-    r = await api.client.post("/events/inbound", json=event, headers=api.keys.referrer.headers)
+    r = await post_event(api.client, api.keys.referrer, released(case["parties"][0]["prisonerNumber"]))
     assert r.status_code == 202, r.text
 
 
