@@ -5,8 +5,9 @@ sittings); `--profile` writes a cProfile file to read with `python -m pstats`.
 
     .venv/bin/python -m bench.cpu --database rj_national --keys national-keys.json transitions
 
-`transitions` resumes cases on hold (and pauses them again afterwards, untimed); the other
-endpoints are those of `bench/run`. Needs a database loaded by `rj-casework demo --scale national`.
+`transitions` resumes cases on hold (and pauses them again afterwards, untimed); `bare` does
+the same with the bare reference (`bench/bare.py`) in place of the service; the other endpoints
+are those of `bench/run`. Needs a database loaded by `rj-casework demo --scale national`.
 """
 
 import argparse
@@ -22,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-ENDPOINTS = ("transitions", "case_read", "case_list", "rep_tasks", "referrals")
+ENDPOINTS = ("transitions", "bare", "case_read", "case_list", "rep_tasks", "referrals")
 
 
 async def call(app: Any, method: str, target: str, key: str, body: Any = None) -> tuple[int, bytes]:
@@ -74,7 +75,7 @@ async def requests_for(
     """The timed requests and the untimed ones that undo them."""
     conn = await asyncpg.connect(dsn)
     try:
-        states = ["on_hold"] if endpoint == "transitions" else ["assessment", "on_hold", "referred"]
+        states = ["on_hold"] if endpoint in ("transitions", "bare") else ["assessment", "on_hold", "referred"]
         cases = await conn.fetch(
             "SELECT id, prison_id FROM rj_case WHERE state = ANY($1::text[]) ORDER BY random() LIMIT $2",
             states,
@@ -91,13 +92,17 @@ async def requests_for(
     undo: list[Callable[[Any], Awaitable[Any]]] = []
     for i, case in enumerate(cases):
         key, target = practitioner[case["prison_id"]], f"/cases/{case['id']}"
-        if endpoint == "transitions":
+        if endpoint == "bare":
+            target = "/bare" + target
+        if endpoint in ("transitions", "bare"):
             timed.append(
                 lambda app, k=key, t=target: call(app, "POST", t + "/transitions", k, {"trigger": "resume"})
             )
             pause = {"trigger": "pause", "until": until, "reason": "bench"}
             undo.append(lambda app, k=key, t=target, b=pause: call(app, "POST", t + "/transitions", k, b))
-        elif endpoint == "case_read":
+        elif endpoint in ("case_read", "bare_read"):
+            if endpoint == "bare_read":
+                target = "/bare" + target
             timed.append(lambda app, k=key, t=target: call(app, "GET", t, k))
         elif endpoint == "case_list":
             query = f"/cases?state=assessment&prisonId={case['prison_id']}"
@@ -142,11 +147,13 @@ async def main() -> None:
     os.environ.setdefault("RJ_LOG_LEVEL", "warning")
     from app.api.app import create_app
     from app.config import get_settings
+    from bench.bare import app as bare_app
 
     keys = json.loads(Path(args.keys).read_text())
-    warm, _ = await requests_for("case_read", f"postgresql://{args.host}/{args.database}", keys, 50)
+    reads = "bare_read" if args.endpoint == "bare" else "case_read"
+    warm, _ = await requests_for(reads, f"postgresql://{args.host}/{args.database}", keys, 50)
     timed, undo = await requests_for(args.endpoint, f"postgresql://{args.host}/{args.database}", keys, args.n)
-    app = create_app(get_settings())
+    app = bare_app if args.endpoint == "bare" else create_app(get_settings())
     async with app.router.lifespan_context(app):
         for request in warm:
             await request(app)
