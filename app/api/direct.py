@@ -37,7 +37,7 @@ from app.api import problems
 from app.api.asgi import bearer_token, read_body, replaying
 from app.api.deps import Paging, in_scope, may_see, parse_if_match
 from app.api.negotiation import wants_html
-from app.api.responses import case_response, model_response
+from app.api.responses import case_response, json_text_response
 from app.api.routes import cases
 from app.api.routes.referrals import referred_response
 from app.auth import jwt as jwt_auth
@@ -267,7 +267,8 @@ async def read_day_list(scope: Scope, db: Database, key: str, params: Params) ->
 
     async def today(driver: Any, principal: Principal) -> Response:
         require(principal, Permission.TASK_READ)
-        return model_response(await reps.daily_list_on_driver(driver, principal, rep_id, reps.local_today()))
+        listed = await reps.day_list_on_driver(driver, principal, rep_id, reps.local_today())
+        return json_text_response(listed)
 
     return await _on_driver(scope, db, key, today)
 

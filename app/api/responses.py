@@ -9,6 +9,7 @@ from starlette.responses import Response
 from app.cases.repository import CaseBundle
 from app.cases.views import present_case
 from app.common.schemas import ApiModel, Page
+from app.common.sql_json import with_member
 from app.context import Principal
 
 PROBLEM_JSON = "application/problem+json"
@@ -52,9 +53,12 @@ def model_response(
 def page_response(items: list[str], *, number: int, size: int, total: int) -> Response:
     """A page of items already written as JSON text: the members of `Page` around them."""
     frame = Page[Any].of([], number=number, size=size, total=total).model_dump_json(by_alias=True)
-    # The frame's content, serialised first and empty, is where the items go.
-    content = '"content":[' + ",".join(items) + "]"
-    return Response(frame.replace('"content":[]', content, 1), media_type="application/json")
+    return json_text_response(with_member(frame, "content", "[" + ",".join(items) + "]"))
+
+
+def json_text_response(text: str) -> Response:
+    """A body already written as JSON text."""
+    return Response(text, media_type="application/json")
 
 
 def case_response(principal: Principal, bundle: CaseBundle, *, status_code: int = 200) -> Response:

@@ -3,7 +3,6 @@ as JSON written by PostgreSQL for pages of cases."""
 
 from typing import Any
 
-from pydantic.alias_generators import to_camel
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +31,7 @@ from app.cases.schemas import (
 )
 from app.cases.view_cache import CaseViewCache
 from app.common.enums import CaseState, Role
+from app.common.sql_json import json_array, json_object, json_time
 from app.context import Principal
 from app.db import on_postgres
 
@@ -134,24 +134,6 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
 # role on every case of a national data set.
 
 
-def _json(**members: str) -> str:
-    """A JSON object of SQL expressions, its members camelCased in `members`' order."""
-    return "json_build_object(" + ", ".join(f"'{to_camel(k)}', {v}" for k, v in members.items()) + ")"
-
-
-def _time(column: str) -> str:
-    """A UTC time as pydantic writes it: seconds, then microseconds only if there are any, 'Z'."""
-    return (
-        f"to_char({column} AT TIME ZONE 'UTC', CASE WHEN date_trunc('second', {column}) = {column} "
-        """THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)"""
-    )
-
-
-def _array(element: str, source: str, order: str) -> str:
-    """A JSON array of `element` over the rows of `source`, in `order`; [] when there are none."""
-    return f"coalesce((SELECT json_agg({element} ORDER BY {order}) FROM {source}), '[]'::json)"  # noqa: S608
-
-
 def _order(alias: str, columns: tuple[str, ...]) -> str:
     """An ORDER BY list of `columns` of the rows named `alias`."""
     return ", ".join(f"{alias}.{name}" for name in columns)
@@ -170,18 +152,20 @@ def _sql_views() -> dict[tuple[str, bool], str]:
         "prison_id": c("prison_id"),
         "state": c("state"),
         "version": c("version"),
-        "created_at": _time(c("created_at")),
-        "updated_at": _time(c("updated_at")),
+        "created_at": json_time(c("created_at")),
+        "updated_at": json_time(c("updated_at")),
     }
-    source = _json(system=c("source_system"), reference=c("source_reference"))
-    assignment = _json(
+    source = json_object(system=c("source_system"), reference=c("source_reference"))
+    assignment = json_object(
         practitioner_id=c("practitioner_id"),
-        rep_ids=_array("r.rep_id", f"case_rep r WHERE r.case_id = {c('id')}", "r.rep_id"),
+        rep_ids=json_array("r.rep_id", f"case_rep r WHERE r.case_id = {c('id')}", "r.rep_id"),
     )
     hold = (
         f"CASE WHEN {c('state')} = '{CaseState.ON_HOLD.value}' AND {c('previous_state')} IS NOT NULL "
         f"AND {c('paused_until')} IS NOT NULL THEN "
-        + _json(paused_from=c("previous_state"), until=_time(c("paused_until")), reason=c("pause_reason"))
+        + json_object(
+            paused_from=c("previous_state"), until=json_time(c("paused_until")), reason=c("pause_reason")
+        )
         + " END"
     )
     parties = f"party p WHERE p.case_id = {c('id')}"
@@ -193,8 +177,11 @@ def _sql_views() -> dict[tuple[str, bool], str]:
         "(SELECT DISTINCT ON (k.party_id, k.scope) k.* FROM consent k "  # noqa: S608
         f"WHERE k.case_id = {c('id')} ORDER BY k.party_id, k.scope, {latest_first}) k"
     )
-    consent = _json(
-        given="k.given", method="k.method", recorded_by="k.recorded_by", recorded_at=_time("k.recorded_at")
+    consent = json_object(
+        given="k.given",
+        method="k.method",
+        recorded_by="k.recorded_by",
+        recorded_at=json_time("k.recorded_at"),
     )
     by_party = (
         f"(SELECT k.party_id, json_object_agg(k.scope, {consent} ORDER BY k.scope) AS consents "  # noqa: S608
@@ -204,28 +191,30 @@ def _sql_views() -> dict[tuple[str, bool], str]:
     consents = "coalesce(pc.consents, '{}'::json)"
     named = {"first_name": "p.first_name", "last_name": "p.last_name"}
     placed = {"role": "p.role", "location": "p.location"}
-    for_rep = _json(id="p.id", **named, **placed)
-    public = _json(id="p.id", prisoner_number="p.prisoner_number", **named, **placed, consents=consents)
-    flags = _array(
-        _json(kind="f.kind", at=_time("f.at"), detail="f.detail", prisoner_number="f.prisoner_number"),
+    for_rep = json_object(id="p.id", **named, **placed)
+    public = json_object(id="p.id", prisoner_number="p.prisoner_number", **named, **placed, consents=consents)
+    flags = json_array(
+        json_object(
+            kind="f.kind", at=json_time("f.at"), detail="f.detail", prisoner_number="f.prisoner_number"
+        ),
         f"case_flag f WHERE f.case_id = {c('id')}",
         _order("f", FLAG_ORDER),
     )
-    referrer = _json(**common, view="'referrer'", source=source, outcome=c("outcome"))
-    rep = _json(
+    referrer = json_object(**common, view="'referrer'", source=source, outcome=c("outcome"))
+    rep = json_object(
         **common,
         view="'rep'",
         category=c("category"),
         summary=c("summary"),
         risk_level=c("risk_level"),
         facilitator=c("facilitator"),
-        parties=_array(for_rep, parties, party_order),
+        parties=json_array(for_rep, parties, party_order),
         assignment=assignment,
         hold=hold,
     )
 
     def full(risk_notes: str) -> str:
-        return _json(
+        return json_object(
             **common,
             view="'full'",
             category=c("category"),
@@ -235,14 +224,14 @@ def _sql_views() -> dict[tuple[str, bool], str]:
             risk_notes=risk_notes,
             facilitator=c("facilitator"),
             source=source,
-            parties=_array(public, with_consents, party_order),
+            parties=json_array(public, with_consents, party_order),
             assignment=assignment,
             hold=hold,
             outcome=c("outcome"),
             decline_reason=c("decline_reason"),
             referred_by=c("referred_by"),
-            incident_occurred_at=_time(c("incident_occurred_at")),
-            closed_at=_time(c("closed_at")),
+            incident_occurred_at=json_time(c("incident_occurred_at")),
+            closed_at=json_time(c("closed_at")),
             flags=flags,
         )
 

@@ -14,6 +14,7 @@ from app import clock
 from app.audit.service import record_global_change
 from app.auth.access import rep_scope, sees_rep
 from app.common.enums import ContactKind, RepStatus, TaskKind
+from app.common.sql_json import with_member
 from app.config import get_settings
 from app.contacts.models import Contact
 from app.contacts.schemas import CONTACT_WORDS
@@ -173,26 +174,28 @@ async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
     return _day_list(rep, day, rows, now=now, reference=reference)
 
 
-# The rep and the rep's rows for a day in one statement, for a PostgreSQL driver connection.
+# The rep and the JSON of the rep's tasks for a day in one statement, for a PostgreSQL driver
+# connection.
 _REP_COLUMNS = tuple(c.name for c in Rep.__table__.columns)  # type: ignore[attr-defined]
 _REP_DAY_ON_DRIVER = on_driver(
-    select(*(col(getattr(Rep, name)) for name in _REP_COLUMNS), tasks.DAY_ROWS_ARRAY).where(
+    select(*(col(getattr(Rep, name)) for name in _REP_COLUMNS), tasks.DAY_TASKS_JSON).where(
         col(Rep.id) == bindparam("rep_id")
     )
 )
 
 
-async def daily_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUID, day: date) -> DailyList:
+async def day_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUID, day: date) -> str:
     """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
-    in one round trip: the same refusal, the same list."""
+    in one round trip: the same refusal, and the same list as JSON text, its tasks written by
+    PostgreSQL (tests/reps/test_direct.py compares the two, task by task)."""
     now, end, reference = _day_times(day)
     values = tasks.day_rows_values(rep_id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
     sql, args = _REP_DAY_ON_DRIVER
     row = await driver.fetchrow(sql, *args(values))
     found = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row[:-1], strict=True)))
     rep = _seen(principal, rep_id, found)
-    rows = [tasks.DayRow(*record) for record in row[-1]]
-    return _day_list(rep, day, rows, now=now, reference=reference)
+    frame = _day_list(rep, day, [], now=now, reference=reference).model_dump_json(by_alias=True)
+    return with_member(frame, "tasks", row[-1])
 
 
 def _day_times(day: date) -> tuple[datetime, datetime, datetime]:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Integer, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, literal_column, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -15,6 +15,7 @@ from app.auth.service import is_practitioner_in
 from app.cases.models import Case, Party
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
+from app.common.sql_json import json_object, json_time
 from app.context import RequestContext
 from app.errors import InvalidStateError, ValidationFailedError
 from app.reps.models import Rep
@@ -559,10 +560,28 @@ _DAY_ROWS = (
 )
 
 
-# The same rows as one array of records, for a statement that reads the rep with them (the rep
-# named by the same `rep_id`): `app.reps.service.daily_list_on_driver`.
-DAY_ROWS_ARRAY = func.array(
-    _DAY_ROWS.with_only_columns(tuple_(*_DAY_ROWS.selected_columns)).scalar_subquery()
+# The same tasks as the JSON array `DailyList.tasks` is written as, for a statement that reads
+# the rep with them (the rep named by the same `rep_id`): `app.reps.service.day_list_on_driver`.
+# Numbered in the list's order, so that the array keeps it.
+_DAY_NUMBERED = _DAY_ROWS.add_columns(
+    (col(Task.due_at) < bindparam("reference")).label("overdue"),
+    func.row_number().over(order_by=day_order(bindparam("reference"))).label("n"),
+).subquery("d")
+_DAY_TASK_JSON = json_object(
+    id="d.id",
+    case_id="d.case_id",
+    case_reference="d.reference",
+    kind="d.kind",
+    due_at=json_time("d.due_at"),
+    overdue="d.overdue",
+    what="d.instructions",
+    whom="d.first_name || ' ' || d.last_name",
+    where="d.location",
+)
+DAY_TASKS_JSON = (
+    select(literal_column(f"coalesce(json_agg({_DAY_TASK_JSON} ORDER BY d.n), '[]'::json)::text"))
+    .select_from(_DAY_NUMBERED)
+    .scalar_subquery()
 )
 
 
@@ -578,7 +597,7 @@ async def rep_day_rows(
 def day_rows_values(
     rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
 ) -> dict[str, Any]:
-    """The values of the day rows' parameters (`_DAY_ROWS`, `DAY_ROWS_ARRAY`), by name."""
+    """The values of the day rows' parameters (`_DAY_ROWS`, `DAY_TASKS_JSON`), by name."""
     return {"rep_id": rep_id, "day_end": day_end, "reference": reference, "limit": limit}
 
 

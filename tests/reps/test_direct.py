@@ -61,6 +61,46 @@ class TestSameAsTheUsualWay:
             assert answered(plain) == answered(dated)
             assert len(plain.json()["tasks"]) == 3 and plain.json()["date"] == TODAY
 
+    async def test_same_list_whatever_its_tasks_hold(self, api: Api, directly: list[bool]) -> None:
+        """The tasks as PostgreSQL writes them on the direct path, against the route's model:
+        text that JSON escapes, times with and without microseconds, a task due this instant,
+        tasks with no case or no party to see, a long list in its order, and an empty one."""
+        clock.freeze(NOW)
+        case, [rep] = await case_with_rep(api, state="referred")
+        odd = ['Say "sorry" \\ then wait', "Café at 10 — ok? ✓ 🙂", "line one\nline two\ttabbed", "\u0007 bell"]
+        for n in range(24):
+            due = NOW + timedelta(hours=n % 7 - 3, minutes=n, microseconds=(n * 12345) % 1_000_000 * (n % 2))
+            body: dict[str, Any] = {
+                "kind": ("shuttle_visit", "wellbeing_check", "safeguarding_check")[n % 3],
+                "dueAt": due.isoformat(),
+                "assignee": {"type": "rep", "id": rep["id"]},
+                "instructions": odd[n % len(odd)] + f" #{n}",
+            }
+            if n % 5:
+                body["caseId"] = case["id"]
+                if n % 4:
+                    body["partyId"] = case["parties"][n % 2]["id"]
+            else:
+                body["prisonId"] = case["prisonId"]
+            r = await api.client.post("/tasks", json=body, headers=api.keys.practitioner.headers)
+            assert r.status_code == 201, r.text
+        await _add(api, case, rep, "shuttle_visit", NOW)  # due this very instant: not yet overdue
+        headers = api.keys.practitioner.headers
+        plain, dated = await both_ways(api, rep["id"], headers)
+        assert directly == [True]
+        assert answered(plain) == answered(dated)
+        listed = plain.json()["tasks"]
+        assert len(listed) == 25
+        assert {t["whom"] is None for t in listed} == {True, False}
+        assert {t["caseId"] is None for t in listed} == {True, False}
+        assert any("." in t["dueAt"] for t in listed) and any("." not in t["dueAt"] for t in listed)
+        assert {t["what"].split(" #")[0] for t in listed} >= set(odd)
+        # a rep with no tasks at all
+        _, [idle] = await case_with_rep(api, state="referred")
+        plain, dated = await both_ways(api, idle["id"], headers)
+        assert answered(plain) == answered(dated)
+        assert plain.json()["tasks"] == []
+
     async def test_same_refusals(self, api: Api, directly: list[bool]) -> None:
         _, rep = await a_busy_rep(api)
         _, other = await case_with_rep(api, state="referred")
