@@ -67,7 +67,12 @@ class TestSameAsTheUsualWay:
         tasks with no case or no party to see, a long list in its order, and an empty one."""
         clock.freeze(NOW)
         case, [rep] = await case_with_rep(api, state="referred")
-        odd = ['Say "sorry" \\ then wait', "Café at 10 — ok? ✓ 🙂", "line one\nline two\ttabbed", "\u0007 bell"]
+        odd = [
+            'Say "sorry" \\ then wait',
+            "Café at 10 — ok? ✓ 🙂",
+            "line one\nline two\ttabbed",
+            "\u0007 bell",
+        ]
         for n in range(24):
             due = NOW + timedelta(hours=n % 7 - 3, minutes=n, microseconds=(n * 12345) % 1_000_000 * (n % 2))
             body: dict[str, Any] = {
