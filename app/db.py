@@ -357,7 +357,7 @@ class Database:
         of a connection is pinged first, as the engine's pool pings it."""
         if not self.on_postgres:
             raise RuntimeError("the driver connection is PostgreSQL's")
-        pooled = self._kept.pop() if self._kept else await self._checkout()
+        pooled = await self._kept_or_checkout()
         driver: Any = pooled.driver_connection
         try:
             yield driver
@@ -375,6 +375,18 @@ class Database:
                 self._kept.append(pooled)
             else:
                 await greenlet_spawn(pooled.close)
+
+    async def _kept_or_checkout(self) -> Any:
+        """The most recently kept driver connection still open, or else one of the engine's
+        pool. One the server has closed while it was kept (a restart, an idle timeout) is seen
+        closed as soon as the event loop reads its end, and is dropped, not handed out."""
+        while self._kept:
+            pooled = self._kept.pop()
+            if not pooled.driver_connection.is_closed():
+                return pooled
+            await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)
+        return await self._checkout()
 
     async def _checkout(self) -> Any:
         """A connection of the engine's pool, for `driver`."""

@@ -1,6 +1,7 @@
 """Driver connections given back whole are kept for the next driver path (`Database.driver`),
 up to half the pool, instead of going back through the engine's pool each time; one given back
-in a transaction or lost is not, and a lost one takes those kept beside it with it."""
+in a transaction or lost is not, a lost one takes those kept beside it with it, and one the
+server closed while it was kept is dropped instead of handed out."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -66,17 +67,28 @@ async def test_a_connection_left_in_a_transaction_is_closed_not_kept(pg: Databas
     assert await until_gone(pg, left)
 
 
-async def test_a_lost_connection_takes_those_kept_with_it(pg: Database) -> None:
+async def test_a_kept_connection_the_server_closed_is_dropped_not_handed_out(pg: Database) -> None:
     pids = await asyncio.gather(*(_pid(pg, hold=0.05) for _ in range(2)))
     assert pg.engine.pool.checkedout() == 2
-    # the one the next driver path takes (the most recently kept) is lost
-    lost = pids[1] if await _pid(pg) == pids[1] else pids[0]
     async with pg.engine.connect() as conn:
-        await conn.exec_driver_sql(f"SELECT pg_terminate_backend({lost})")
-    # the next driver path finds it lost, and fails ...
+        await conn.exec_driver_sql(f"SELECT pg_terminate_backend({pids[0]}), pg_terminate_backend({pids[1]})")
+    for pid in pids:
+        assert await until_gone(pg, pid)
+    await asyncio.sleep(0.05)  # the event loop reads each connection's end
+    # the next driver path gets a live connection, not a request failed on a closed one
+    fresh = await _pid(pg)
+    assert fresh not in pids
+    assert pg.engine.pool.checkedout() == 1  # the one kept now; the closed ones went back
+
+
+async def test_a_connection_lost_in_use_takes_those_kept_with_it(pg: Database) -> None:
+    pids = await asyncio.gather(*(_pid(pg, hold=0.05) for _ in range(2)))
+    assert pg.engine.pool.checkedout() == 2
+    # the connection in use is lost (here: its server process ends it mid-request) ...
     with pytest.raises(Exception):  # noqa: B017 - asyncpg's own, whichever the loss shows as
         async with pg.driver() as driver:
-            await driver.fetchval("SELECT 1")
+            lost = int(await driver.fetchval("SELECT pg_backend_pid()"))
+            await driver.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
     # ... and the one kept beside it goes too: the next is a fresh connection, not a kept one
     assert pg.engine.pool.checkedout() == 0
     assert await _pid(pg) not in pids
