@@ -17,8 +17,8 @@ morning for every rep at once; and `GET /cases`, the practitioners' pages of cas
 plainly (JSON, a bearer API key; a case or a day list without a query, a page with a query that
 reads as the route reads it), they are read on a driver connection by the service's own functions
 (the case's one-statement read and the route's scope rule; `app.reps.service`'s rep and day list
-in one statement, with `get_rep`'s refusal; the list route's own `case_page`) and answered as the
-routes answer.
+in one statement, the list's tasks written as JSON by PostgreSQL, with `get_rep`'s refusal; the
+list route's own `case_page`) and answered as the routes answer.
 """
 
 import uuid
