@@ -508,11 +508,21 @@ async def hand_over(
 
 
 def day_order(reference: Any) -> list[Any]:
-    """The order of a rep's daily list: overdue, safeguarding, wellbeing, then by due time."""
+    """The order of a rep's daily list: overdue, safeguarding, wellbeing, then by due time.
+
+    Its constants are written into the SQL, not sent as parameters, so that the same order
+    written twice in one statement (`DAY_TASKS_JSON`: the list's and its numbering's) is seen by
+    PostgreSQL as one, and sorted once."""
+    first: ColumnElement[int] = literal_column("0")
+    then: ColumnElement[int] = literal_column("1")
+
+    def kind(value: TaskKind) -> Any:
+        return literal_column(f"'{value.value}'")
+
     return [
-        sql_case((col(Task.due_at) < reference, 0), else_=1),
-        sql_case((col(Task.kind) == TaskKind.SAFEGUARDING_CHECK.value, 0), else_=1),
-        sql_case((col(Task.kind) == TaskKind.WELLBEING_CHECK.value, 0), else_=1),
+        sql_case((col(Task.due_at) < reference, first), else_=then),
+        sql_case((col(Task.kind) == kind(TaskKind.SAFEGUARDING_CHECK), first), else_=then),
+        sql_case((col(Task.kind) == kind(TaskKind.WELLBEING_CHECK), first), else_=then),
         col(Task.due_at),
         col(Task.id),
     ]

@@ -2,6 +2,7 @@
 asked for plainly is read on a driver connection; it answers and refuses exactly as the route's
 usual way does; every other request still goes the usual way."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from app import clock
+from app.reps import service as reps_service
 from tests.mediation import case_with_rep, rep_key
 from tests.reps.test_daily_list import _add
 from tests.support import Api, answered, direct_answers
@@ -152,3 +154,16 @@ class TestWhatGoesTheUsualWay:
             assert r.status_code == 401, r.text
         # Looked up, unknown: the route refuses it in its own words.
         assert directly == [False]
+
+
+def test_the_day_list_is_numbered_in_the_order_it_is_cut_so_it_is_sorted_once() -> None:
+    """The statement orders the tasks twice (to take the first of them, and to number them for
+    the JSON array); written alike, with no parameter of its own in either, PostgreSQL sees one
+    order and sorts once."""
+    sql, _ = reps_service._REP_DAY_ON_DRIVER
+    numbered = re.search(r"OVER \(ORDER BY (.*?)\) AS n", sql, re.S)
+    cut = sql.partition(" LIMIT ")[0].rpartition("ORDER BY ")[2]
+    assert numbered and cut
+    assert numbered.group(1).split() == cut.split()
+    # the one parameter in either: the time against which tasks are overdue, the same in both
+    assert "$" not in re.sub(r"task\.due_at < \$\d+::", "", cut)
