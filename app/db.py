@@ -363,10 +363,7 @@ class Database:
             yield driver
         finally:
             if driver.is_closed() or driver.is_in_transaction():
-                # Closing a connection awaits the driver: in SQLAlchemy's greenlet, like its
-                # own calls.
-                await greenlet_spawn(pooled.invalidate)
-                await greenlet_spawn(pooled.close)
+                await _discard(pooled)
                 if driver.is_closed():
                     # Lost (the database restarted, say): those kept beside it most likely
                     # were too, and each would fail a request of its own.
@@ -384,8 +381,7 @@ class Database:
             pooled = self._kept.pop()
             if not pooled.driver_connection.is_closed():
                 return pooled
-            await greenlet_spawn(pooled.invalidate)
-            await greenlet_spawn(pooled.close)
+            await _discard(pooled)
         return await self._checkout()
 
     async def _checkout(self) -> Any:
@@ -425,5 +421,13 @@ class Database:
         kept, self._kept = self._kept, []
         for pooled in kept:
             if lost:
-                await greenlet_spawn(pooled.invalidate)
-            await greenlet_spawn(pooled.close)
+                await _discard(pooled)
+            else:
+                await greenlet_spawn(pooled.close)
+
+
+async def _discard(pooled: Any) -> None:
+    """Close a pooled connection for good (the engine's pool opens another in its place)."""
+    # Closing a connection awaits the driver: in SQLAlchemy's greenlet, like its own calls.
+    await greenlet_spawn(pooled.invalidate)
+    await greenlet_spawn(pooled.close)

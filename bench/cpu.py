@@ -91,9 +91,9 @@ async def requests_for(
     timed: list[Callable[[Any], Awaitable[tuple[int, bytes]]]] = []
     undo: list[Callable[[Any], Awaitable[Any]]] = []
     for i, case in enumerate(cases):
-        key, target = practitioner[case["prison_id"]], f"/cases/{case['id']}"
-        if endpoint == "bare":
-            target = "/bare" + target
+        # The bare reference serves its routes under /bare.
+        prefix = "/bare" if endpoint in ("bare", "bare_read") else ""
+        key, target = practitioner[case["prison_id"]], f"{prefix}/cases/{case['id']}"
         if endpoint in ("transitions", "bare"):
             timed.append(
                 lambda app, k=key, t=target: call(app, "POST", t + "/transitions", k, {"trigger": "resume"})
@@ -101,8 +101,6 @@ async def requests_for(
             pause = {"trigger": "pause", "until": until, "reason": "bench"}
             undo.append(lambda app, k=key, t=target, b=pause: call(app, "POST", t + "/transitions", k, b))
         elif endpoint in ("case_read", "bare_read"):
-            if endpoint == "bare_read":
-                target = "/bare" + target
             timed.append(lambda app, k=key, t=target: call(app, "GET", t, k))
         elif endpoint == "case_list":
             query = f"/cases?state=assessment&prisonId={case['prison_id']}"
