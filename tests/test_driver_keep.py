@@ -63,8 +63,18 @@ async def test_a_connection_left_in_a_transaction_is_closed_not_kept(pg: Databas
         await driver.execute("BEGIN")
         left = int(await driver.fetchval("SELECT pg_backend_pid()"))
     assert pg.engine.pool.checkedout() == 0
-    assert await _pid(pg) != left
+    async with pg.driver() as driver:
+        assert not driver.is_in_transaction()
+        assert await driver.fetchval("SELECT pg_backend_pid()") != left
     assert await until_gone(pg, left)
+
+
+async def test_there_is_no_driver_connection_on_sqlite(db: Database, is_postgres: bool) -> None:
+    if is_postgres:
+        pytest.skip("SQLite's refusal")
+    with pytest.raises(RuntimeError):
+        async with db.driver():
+            pass
 
 
 async def test_a_kept_connection_the_server_closed_is_dropped_not_handed_out(pg: Database) -> None:

@@ -201,28 +201,6 @@ class TestSameAsTheUsualWay:
         assert [r.status_code for r in answers] == [404, 404]
 
 
-async def test_a_driver_connection_given_back_in_a_transaction_is_not_pooled(
-    db: Database, is_postgres: bool
-) -> None:
-    if not is_postgres:
-        with pytest.raises(RuntimeError):
-            async with db.driver():
-                pass
-        return
-    async with db.driver() as driver:
-        await driver.execute("BEGIN")
-        left = await driver.fetchval("SELECT pg_backend_pid()")
-    async with db.driver() as driver:
-        assert not driver.is_in_transaction()
-        assert await driver.fetchval("SELECT pg_backend_pid()") != left
-        # the connection left in its transaction was closed, not kept
-        for _ in range(50):
-            if not await driver.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", left):
-                break
-            await driver.execute("SELECT pg_sleep(0.05)")
-        assert not await driver.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", left)
-
-
 @pytest.mark.usefixtures("postgres_only")
 class TestInFrontOfTheRouting:
     """The direct path answers in front of the application's routing, inside the middleware
