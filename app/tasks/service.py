@@ -15,7 +15,7 @@ from app.auth.service import is_practitioner_in
 from app.cases.models import Case, Party
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
-from app.common.sql_json import json_object, json_time
+from app.common.sql_json import json_flag, json_quoted, json_text_agg, json_text_object, json_time, json_value
 from app.context import RequestContext
 from app.errors import InvalidStateError, ValidationFailedError
 from app.reps.models import Rep
@@ -577,21 +577,19 @@ _DAY_NUMBERED = _DAY_ROWS.add_columns(
     (col(Task.due_at) < bindparam("reference")).label("overdue"),
     func.row_number().over(order_by=day_order(bindparam("reference"))).label("n"),
 ).subquery("d")
-_DAY_TASK_JSON = json_object(
-    id="d.id",
-    case_id="d.case_id",
-    case_reference="d.reference",
-    kind="d.kind",
-    due_at=json_time("d.due_at"),
-    overdue="d.overdue",
-    what="d.instructions",
-    whom="d.first_name || ' ' || d.last_name",
-    where="d.location",
+_DAY_TASK_JSON = json_text_object(
+    id=json_quoted("d.id::text"),
+    case_id=json_quoted("d.case_id::text"),
+    case_reference=json_value("d.reference"),
+    kind=json_value("d.kind"),
+    due_at=json_quoted(json_time("d.due_at")),
+    overdue=json_flag("d.overdue"),
+    what=json_value("d.instructions"),
+    whom=json_value("d.first_name || ' ' || d.last_name"),
+    where=json_value("d.location"),
 )
 DAY_TASKS_JSON = (
-    select(literal_column(f"coalesce(json_agg({_DAY_TASK_JSON} ORDER BY d.n), '[]'::json)::text"))
-    .select_from(_DAY_NUMBERED)
-    .scalar_subquery()
+    select(literal_column(json_text_agg(_DAY_TASK_JSON, "d.n"))).select_from(_DAY_NUMBERED).scalar_subquery()
 )
 
 

@@ -96,6 +96,7 @@ class TestSameAsTheUsualWay:
         plain, dated = await both_ways(api, rep["id"], headers)
         assert directly == [True]
         assert answered(plain) == answered(dated)
+        assert plain.content == dated.content  # written alike, byte for byte
         listed = plain.json()["tasks"]
         assert len(listed) == 25
         assert {t["whom"] is None for t in listed} == {True, False}
