@@ -1,6 +1,7 @@
 """The hot requests' queries use indexes: every statement they send is explained on a data
 set with thousands of cases, and no plan reads a whole large table (PostgreSQL only)."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -133,3 +134,30 @@ class TestHotQueryPlans:
         assert {"rj_case", "party", "consent", "task", "audit_record"} <= large
         assert len(plans) >= 10
         assert full_scans == [], "\n".join(map(str, full_scans))
+
+    async def test_a_day_list_reads_its_tasks_cases_and_parties_from_indexes_alone(
+        self, db: Database, client: httpx.AsyncClient, national: dict[str, Any]
+    ) -> None:
+        """The busiest rep's list names each task's case and party from `ix_case_id_reference`
+        and `ix_party_id_names`: no row of either table is read for it."""
+        async with db.engine.connect() as conn:
+            busiest = (
+                await conn.execute(
+                    text(
+                        "SELECT assignee_id FROM task WHERE assignee_type = 'rep' AND status = 'open' "
+                        "AND due_at < now() AND case_id IS NOT NULL AND party_id IS NOT NULL "
+                        "GROUP BY assignee_id ORDER BY count(*) DESC LIMIT 1"
+                    )
+                )
+            ).scalar_one()
+        rep_key = {"Authorization": f"Bearer {national['reps'][str(busiest)]}"}
+        with captured(db) as statements:
+            r = await client.get(f"/reps/{busiest}/tasks", headers=rep_key)
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after a query, not in it
+        assert r.status_code == 200, r.text
+        assert any(t["caseReference"] and t["whom"] for t in r.json()["tasks"])
+        listed = [(s, p) for s, p in statements if "FROM task" in s]
+        assert len(listed) == 1, [s[:80] for s, _ in statements]
+        [(_, nodes)] = await _plans(db, listed)
+        named = {node for node in nodes if node[1] in ("rj_case", "party")}
+        assert named == {("Index Only Scan", "rj_case"), ("Index Only Scan", "party")}, nodes

@@ -23,6 +23,9 @@ class Case(SQLModel, table=True):
         Index("ix_case_prison_created", "prison_id", "created_at"),
         Index("ix_case_prison_concluded", "prison_id", "concluded_at"),
         Index("ix_case_retention", "state", "closed_at"),
+        # A task names its case by reference: the lists of tasks read it here, from the index
+        # alone, never from the case's row (a reference never changes).
+        Index("ix_case_id_reference", "id", "reference"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -83,6 +86,9 @@ class Party(SQLModel, table=True):
     """A prisoner in the conflict."""
 
     __tablename__ = "party"
+    # A task names the person to see and where: the lists of tasks read them here, from the
+    # index alone, never from the party's row (they are written once, with the party).
+    __table_args__ = (Index("ix_party_id_names", "id", "first_name", "last_name", "location"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
