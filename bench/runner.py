@@ -751,7 +751,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 6.4))
     for ep in results["endpoints"]:
         xs = [r["concurrency"] for r in ep["results"]]
         left.plot(xs, [r["rps"] for r in ep["results"]], marker="o", label=ep["label"])
@@ -769,9 +769,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
     for ax in (left, right):
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             lines.setdefault(label, handle)
-    fig.legend(list(lines.values()), list(lines), loc="lower center", ncol=3, fontsize=7, frameon=False)
+    # Two columns: the endpoints' labels are long, and three columns ran off the figure's edges.
+    fig.legend(list(lines.values()), list(lines), loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.suptitle(f"rj-casework on the national data set, {results['date']}", fontsize=10)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     fig.savefig(path, dpi=110)
 
 
