@@ -87,7 +87,8 @@ class Party(SQLModel, table=True):
 
     __tablename__ = "party"
     # A task names the person to see and where: the lists of tasks read them here, from the
-    # index alone, never from the party's row (they are written once, with the party).
+    # index alone, never from the party's row (written with the party; changed only by
+    # retention's pseudonymising).
     __table_args__ = (Index("ix_party_id_names", "id", "first_name", "last_name", "location"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
