@@ -4,7 +4,7 @@ set with thousands of cases, and no plan reads a whole large table (PostgreSQL o
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -24,8 +24,8 @@ PLAN = Plan(prisons=40, cases=6000, consents=20_000, audit_records=60_000, tasks
 LARGE_ROWS = 4000
 
 
-@contextmanager
-def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
+@asynccontextmanager
+async def captured(db: Database) -> AsyncIterator[list[tuple[str, Any]]]:
     """The statements sent while the block runs, with their parameters: through SQLAlchemy, and
     on the driver connections of the direct paths (`Database.driver`)."""
     seen: list[tuple[str, Any]] = []
@@ -51,6 +51,9 @@ def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
     try:
         with patch.object(Database, "driver", driver):
             yield seen
+            # asyncpg calls its query loggers soon after a query, not in it: the block's last
+            # statements are logged once the event loop has run them.
+            await asyncio.sleep(0)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", listen)
 
@@ -96,7 +99,7 @@ class TestHotQueryPlans:
             rep = (await session.execute(select(Rep).where(Rep.status == "active").limit(1))).scalar_one()
         practitioner = {"Authorization": f"Bearer {national['practitioners'][case.prison_id]}"}
         rep_key = {"Authorization": f"Bearer {national['reps'][str(rep.id)]}"}
-        with captured(db) as statements:
+        async with captured(db) as statements:
             responses = [
                 await client.get(f"/cases/{case.id}", headers=practitioner),
                 await client.get(f"/cases?state=assessment&prisonId={case.prison_id}", headers=practitioner),
@@ -151,9 +154,8 @@ class TestHotQueryPlans:
                 )
             ).scalar_one()
         rep_key = {"Authorization": f"Bearer {national['reps'][str(busiest)]}"}
-        with captured(db) as statements:
+        async with captured(db) as statements:
             r = await client.get(f"/reps/{busiest}/tasks", headers=rep_key)
-            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after a query, not in it
         assert r.status_code == 200, r.text
         assert any(t["caseReference"] and t["whom"] for t in r.json()["tasks"])
         listed = [(s, p) for s, p in statements if "FROM task" in s]

@@ -187,7 +187,7 @@ _REP_DAY_ON_DRIVER = on_driver(
 async def day_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUID, day: date) -> str:
     """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
     in one round trip: the same refusal, and the same list as JSON text, its tasks written by
-    PostgreSQL (tests/reps/test_direct.py compares the two, task by task)."""
+    PostgreSQL (tests/reps/test_direct.py compares the two, byte for byte)."""
     now, end, reference = _day_times(day)
     values = tasks.day_rows_values(rep_id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
     sql, args = _REP_DAY_ON_DRIVER
