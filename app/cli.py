@@ -141,9 +141,15 @@ def cmd_retention_purge(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the timed work (and event delivery) once or forever."""
+    from app import logs
     from app.worker.loop import run_worker
 
-    return _run(lambda db: run_worker(db, once=args.once))
+    async def job(db: Any) -> int:
+        # After the schema check, so that a database to migrate is still told in one line.
+        logs.configure(get_settings().log_level)
+        return await run_worker(db, once=args.once)
+
+    return _run(job)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:

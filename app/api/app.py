@@ -1,6 +1,5 @@
 """The FastAPI application: routers, middleware, error handlers, start-up checks."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -8,7 +7,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import __version__
+from app import __version__, logs
 from app.api import idempotency, problems
 from app.api.admission import Admission
 from app.api.direct import (
@@ -60,7 +59,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """Build the application; the database is checked for migrations at start-up."""
     settings = settings or get_settings()
     db = database or Database(settings)
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

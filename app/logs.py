@@ -1,0 +1,19 @@
+"""How the service's processes log: `RJ_LOG_LEVEL` for their own messages, in the server and in
+the worker. The workflow library (`transitions`) notes every move it makes, three lines at INFO
+per move; those are kept only when debugging."""
+
+import logging
+
+# Libraries whose notes below WARNING are about their own workings, not the service's.
+_QUIET_BELOW_DEBUG = ("transitions",)
+
+
+def configure(level: str) -> None:
+    """Log at `level` (a name such as INFO, in any case) to standard error."""
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"RJ_LOG_LEVEL {level!r} is not a log level: DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    logging.basicConfig(level=numeric)
+    quiet = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+    for name in _QUIET_BELOW_DEBUG:
+        logging.getLogger(name).setLevel(quiet)

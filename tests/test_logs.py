@@ -1,0 +1,90 @@
+"""What the service's processes log: `RJ_LOG_LEVEL` for the service's own messages, in the
+server and in the worker; the workflow library's notes on each move only when debugging."""
+
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col
+
+from app import logs
+from app.cases.models import Case
+from app.config import Settings
+from app.db import Database
+from tests.support import Api, until
+
+
+@pytest.fixture
+def library_level() -> Iterator[None]:
+    """Put the workflow library's logger back as the test found it."""
+    logger = logging.getLogger("transitions")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+async def test_a_move_at_info_logs_nothing_of_the_workflow_library(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    case = await api.to_state("assessment")
+    with caplog.at_level(logging.INFO):
+        await api.must_fire(case["id"], "pause", until=until(hours=6), reason="cooling off")
+        await api.must_fire(case["id"], "resume")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("transitions")] == []
+
+
+@pytest.mark.parametrize(
+    ("level", "library"),
+    [
+        ("DEBUG", logging.DEBUG),
+        ("info", logging.WARNING),
+        ("WARNING", logging.WARNING),
+        ("ERROR", logging.ERROR),
+    ],
+)
+def test_the_library_speaks_below_warning_only_when_debugging(
+    library_level: None, level: str, library: int
+) -> None:
+    logs.configure(level)
+    assert logging.getLogger("transitions").getEffectiveLevel() == library
+
+
+def test_an_unknown_level_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="RJ_LOG_LEVEL"):
+        logs.configure("LOUD")
+
+
+async def test_the_worker_logs_at_the_configured_level(api: Api, db: Database, settings: Settings) -> None:
+    case = await api.to_state("shuttle_mediation")
+    await api.must_fire(case["id"], "pause", until=until(hours=6), reason="cooling off")
+    async with db.transaction() as session:
+        await session.execute(
+            update(Case)
+            .where(col(Case.id) == uuid.UUID(case["id"]))
+            .values(paused_until=datetime(2020, 1, 1, tzinfo=UTC))
+        )
+    env = {**os.environ, "RJ_DATABASE_URL": settings.database_url, "RJ_LOG_LEVEL": "INFO"}
+
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"], env=env, capture_output=True, text=True
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "resumed 1 case(s) after cooling off" in run.stderr
+    assert "worker pass: " in run.stderr
+    assert "transitions" not in run.stderr
+    assert (await api.case(case["id"]))["state"] == "shuttle_mediation"
+
+    quiet = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"],
+        env={**env, "RJ_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == ""
