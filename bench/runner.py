@@ -33,6 +33,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import targets
 from bench.bare import PAUSABLE
 
 HERE = Path(__file__).resolve().parent
@@ -741,6 +742,8 @@ def markdown(results: dict[str, Any]) -> str:
         + ", ".join(f"{m['rssMB']} / {m['peakMB']} MB" for m in results["memory"])
         + " |",
     ]
+    if "targets" in results:
+        lines += ["", *targets.markdown(results["targets"])]
     return "\n".join(lines) + "\n"
 
 
@@ -1000,6 +1003,7 @@ async def main(argv: list[str] | None = None) -> int:
             "memory_after_verify": memory_after_verify,
             "seconds": round(time.monotonic() - started),
         }
+        results["targets"] = targets.judge(results)
         stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
         out = Path(args.out)
         (out / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -1,0 +1,113 @@
+"""The performance targets, judged on one run's results: each with what the run measured and
+whether it is met (None where the run did not measure it, e.g. no point at 32 clients, or a
+data set smaller than the national one)."""
+
+from typing import Any
+
+# The endpoints whose p99 at 32 clients must be under 50 ms (the pages as served, with views kept).
+P99_ENDPOINTS = ("transitions", "referrals", "case_read", "rep_tasks", "case_list")
+P99_CLIENTS = 32
+P99_LIMIT_MS = 50.0
+# A rep's day list: p50 under 10 ms at every concurrency up to 32 clients.
+DAY_LIST_P50_MS = 10.0
+RATIO_TO_LIMIT = 0.35
+VERIFY_RECORDS = 3_000_000
+VERIFY_SECONDS = 30.0
+MEMORY_MB = 200
+
+
+def _points(results: dict[str, Any], name: str) -> dict[int, dict[str, Any]]:
+    """An endpoint's points by concurrency (none if it was not measured)."""
+    for endpoint in results["endpoints"]:
+        if endpoint["name"] == name:
+            return {r["concurrency"]: r for r in endpoint["results"]}
+    return {}
+
+
+def _label(results: dict[str, Any], name: str) -> str:
+    return str(next(e["label"] for e in results["endpoints"] if e["name"] == name))
+
+
+def _ms(point: dict[str, Any], figure: str) -> float:
+    return float(point["latency_us"][figure]) / 1000
+
+
+def _target(target: str, value: str, met: bool | None) -> dict[str, Any]:
+    return {"target": target, "value": value, "met": met}
+
+
+def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with this run's figure for it and whether it is met."""
+    judged = [
+        _target(
+            f"transition throughput at least {RATIO_TO_LIMIT:.0%} of L",
+            f"{results['transition_best_rps']:,.0f} req/s against L = {results['limit']['tps']:,.0f} tps: "
+            f"{results['ratio_to_limit']:.1%}",
+            results["ratio_to_limit"] >= RATIO_TO_LIMIT,
+        ),
+        _target(
+            "transitions above the bare FastAPI + asyncpg reference, at best",
+            f"{results['transition_best_rps']:,.0f} against {results['bare_best_rps']:,.0f} req/s",
+            results["transition_best_rps"] > results["bare_best_rps"],
+        ),
+    ]
+    for name in P99_ENDPOINTS:
+        point = _points(results, name).get(P99_CLIENTS)
+        judged.append(
+            _target(
+                f"p99 under {P99_LIMIT_MS:.0f} ms at {P99_CLIENTS} clients: {_label(results, name)}",
+                "not measured" if point is None else f"{_ms(point, 'p99'):.1f} ms",
+                None if point is None else _ms(point, "p99") < P99_LIMIT_MS,
+            )
+        )
+    day_list = {c: p for c, p in sorted(_points(results, "rep_tasks").items()) if c <= P99_CLIENTS}
+    judged.append(
+        _target(
+            f"a rep's task list under {DAY_LIST_P50_MS:.0f} ms p50, up to {P99_CLIENTS} clients",
+            " / ".join(f"{_ms(p, 'p50'):.1f}" for p in day_list.values())
+            + f" ms at {' / '.join(str(c) for c in day_list)} clients"
+            if day_list
+            else "not measured",
+            all(_ms(p, "p50") < DAY_LIST_P50_MS for p in day_list.values()) if day_list else None,
+        )
+    )
+    verify = results["verify"]
+    judged.append(
+        _target(
+            f"audit verification of {VERIFY_RECORDS:,} records under {VERIFY_SECONDS:.0f} s",
+            f"{verify['checked']:,} records in {verify['seconds']:.1f} s, valid: {verify['valid']}",
+            None
+            if verify["checked"] < VERIFY_RECORDS
+            else bool(verify["valid"]) and verify["seconds"] < VERIFY_SECONDS,
+        )
+    )
+    rss = [m["rssMB"] for m in results["memory"] + results.get("memory_after_verify", [])]
+    judged.append(
+        _target(
+            f"memory under {MEMORY_MB} MB per worker after the run",
+            f"at most {max(rss)} MB" if rss else "not measured",
+            max(rss) < MEMORY_MB if rss else None,
+        )
+    )
+    points = [r for e in results["endpoints"] for r in e["results"]]
+    failed = sum(r["other"] + sum(r["errors"].values()) for r in points)
+    audits = [r["audit"] for r in points if r.get("audit")]
+    unaudited = sum(a["ok"] - a["audited"] for a in audits)
+    judged.append(
+        _target(
+            "no error responses, and every 2xx write audited",
+            f"{failed:,} non-2xx; {unaudited:,} 2xx writes without their audit record",
+            failed == 0 and unaudited == 0,
+        )
+    )
+    return judged
+
+
+def markdown(judged: list[dict[str, Any]]) -> list[str]:
+    """The targets as a Markdown table."""
+    verdict = {True: "met", False: "**not met**", None: "not measured"}
+    return [
+        "| target | this run | |",
+        "| --- | --- | --- |",
+        *(f"| {t['target']} | {t['value']} | {verdict[t['met']]} |" for t in judged),
+    ]

@@ -1,0 +1,188 @@
+"""The benchmark's verdict on each performance target, from one run's results."""
+
+import copy
+from typing import Any
+
+import pytest
+
+from bench import runner, targets
+
+LABELS = {
+    "transitions": "POST /cases/{id}/transitions (pause, resume)",
+    "referrals": "POST /referrals",
+    "case_read": "GET /cases/{id}",
+    "rep_tasks": "GET /reps/{id}/tasks",
+    "case_list": "GET /cases?state=assessment&prisonId=…",
+    "ping": "GET /health/ping (HTTP ceiling)",
+}
+
+
+def _point(clients: int, p50_ms: float, p99_ms: float, *, audited: bool = False) -> dict[str, Any]:
+    point: dict[str, Any] = {
+        "concurrency": clients,
+        "rps": 1000.0,
+        "latency_us": {"p50": p50_ms * 1000, "p95": p99_ms * 900, "p99": p99_ms * 1000},
+        "other": 0,
+        "errors": {},
+    }
+    if audited:
+        point["audit"] = {"ok": 100, "audited": 100}
+    return point
+
+
+def _results() -> dict[str, Any]:
+    """A run meeting every target, each by a little."""
+    endpoints = [
+        {
+            "name": name,
+            "label": label,
+            "results": [
+                _point(c, p50_ms=c * 0.3, p99_ms=c * 1.5, audited=name in ("transitions", "referrals"))
+                for c in (1, 8, 32, 64)
+            ],
+        }
+        for name, label in LABELS.items()
+    ]
+    return {
+        "date": "2026-12-05 07:23 UTC",
+        "conditions": {
+            "cpus": 2,
+            "note": "a shared machine",
+            "load_average_start": [0.8],
+            "load_average_end": [6.9],
+            "workers": 2,
+            "duration_s": 10,
+        },
+        "dataset": {"rj_case": 300_000, "audit_record": 3_000_000},
+        "endpoints": endpoints,
+        "limit": {
+            "tps": 3000.0,
+            "best_clients": 16,
+            "by_clients": {"16": 3000},
+            "round_trips": 4,
+            "cases": 5771,
+        },
+        "transition_best_rps": 1300.0,
+        "ratio_to_limit": 1300 / 3000,
+        "bare_best_rps": 1250.0,
+        "bare_ratio_to_limit": 1250 / 3000,
+        "ping_best_rps": 8000.0,
+        "verify": {"valid": True, "checked": 3_100_000, "seconds": 18.0, "records_per_s": 172_000},
+        "memory": [{"rssMB": 124, "peakMB": 124}, {"rssMB": 123, "peakMB": 123}],
+        "memory_after_verify": [{"rssMB": 138, "peakMB": 138}, {"rssMB": 123, "peakMB": 123}],
+    }
+
+
+def _point_of(results: dict[str, Any], name: str, clients: int) -> dict[str, Any]:
+    endpoint = next(e for e in results["endpoints"] if e["name"] == name)
+    point: dict[str, Any] = next(r for r in endpoint["results"] if r["concurrency"] == clients)
+    return point
+
+
+def _verdicts(results: dict[str, Any]) -> dict[str, bool | None]:
+    return {t["target"]: t["met"] for t in targets.judge(results)}
+
+
+def test_a_run_meeting_every_target() -> None:
+    judged = targets.judge(_results())
+    assert [t["met"] for t in judged] == [True] * 11
+    assert judged[0]["value"] == "1,300 req/s against L = 3,000 tps: 43.3%"
+    assert judged[7]["value"] == "0.3 / 2.4 / 9.6 ms at 1 / 8 / 32 clients"
+    assert judged[9]["value"] == "at most 138 MB"
+
+
+@pytest.mark.parametrize(
+    ("change", "target"),
+    [
+        (lambda r: r.update(ratio_to_limit=0.3499), "transition throughput at least 35% of L"),
+        (
+            lambda r: r.update(bare_best_rps=1300.0),
+            "transitions above the bare FastAPI + asyncpg reference, at best",
+        ),
+        (
+            lambda r: _point_of(r, "transitions", 32)["latency_us"].update(p99=50_000),
+            "p99 under 50 ms at 32 clients: POST /cases/{id}/transitions (pause, resume)",
+        ),
+        (
+            lambda r: _point_of(r, "case_list", 32)["latency_us"].update(p99=50_100),
+            "p99 under 50 ms at 32 clients: GET /cases?state=assessment&prisonId=…",
+        ),
+        (
+            lambda r: _point_of(r, "rep_tasks", 32)["latency_us"].update(p50=10_000),
+            "a rep's task list under 10 ms p50, up to 32 clients",
+        ),
+        (
+            lambda r: r["verify"].update(seconds=30.0),
+            "audit verification of 3,000,000 records under 30 s",
+        ),
+        (lambda r: r["verify"].update(valid=False), "audit verification of 3,000,000 records under 30 s"),
+        (
+            lambda r: r["memory_after_verify"][1].update(rssMB=200),
+            "memory under 200 MB per worker after the run",
+        ),
+        (
+            lambda r: _point_of(r, "case_read", 8).update(other=1),
+            "no error responses, and every 2xx write audited",
+        ),
+        (
+            lambda r: _point_of(r, "case_read", 1)["errors"].update(timeout=2),
+            "no error responses, and every 2xx write audited",
+        ),
+        (
+            lambda r: _point_of(r, "referrals", 64)["audit"].update(audited=99),
+            "no error responses, and every 2xx write audited",
+        ),
+    ],
+)
+def test_each_target_is_missed_at_its_bound(change: Any, target: str) -> None:
+    results = _results()
+    change(results)
+    verdicts = _verdicts(results)
+    assert verdicts.pop(target) is False
+    assert set(verdicts.values()) == {True}
+
+
+def test_figures_beyond_the_targets_do_not_count() -> None:
+    results = _results()
+    # the p99 target is at 32 clients; the day list's up to 32; a ping or a slow 64 is no target
+    _point_of(results, "transitions", 64)["latency_us"].update(p99=400_000)
+    _point_of(results, "rep_tasks", 64)["latency_us"].update(p50=30_000)
+    _point_of(results, "ping", 32)["latency_us"].update(p99=90_000)
+    assert set(_verdicts(results).values()) == {True}
+
+
+def test_what_a_run_did_not_measure_is_not_judged() -> None:
+    results = _results()
+    for endpoint in results["endpoints"]:
+        endpoint["results"] = [r for r in endpoint["results"] if r["concurrency"] in (1, 8)]
+    results["verify"].update(checked=31_000, seconds=0.2)
+    judged = targets.judge(results)
+    unmeasured = [t["target"] for t in judged if t["met"] is None]
+    assert unmeasured == [
+        *(f"p99 under 50 ms at 32 clients: {LABELS[n]}" for n in targets.P99_ENDPOINTS),
+        "audit verification of 3,000,000 records under 30 s",
+    ]
+    day_list = next(t for t in judged if t["target"].startswith("a rep's task list"))
+    assert (day_list["value"], day_list["met"]) == ("0.3 / 2.4 ms at 1 / 8 clients", True)
+
+
+def test_the_markdown_states_each_verdict() -> None:
+    results = _results()
+    results["bare_best_rps"] = 1400.0
+    for endpoint in results["endpoints"]:
+        endpoint["results"] = [r for r in endpoint["results"] if r["concurrency"] != 32]
+    results["targets"] = targets.judge(results)
+    text = runner.markdown(results)
+    assert "| target | this run | |" in text
+    assert (
+        "| transitions above the bare FastAPI + asyncpg reference, at best "
+        "| 1,300 against 1,400 req/s | **not met** |" in text
+    )
+    assert "| p99 under 50 ms at 32 clients: GET /cases/{id} | not measured | not measured |" in text
+    assert (
+        "| transition throughput at least 35% of L | 1,300 req/s against L = 3,000 tps: 43.3% | met |" in text
+    )
+    # results written before the targets were judged still read
+    earlier = copy.deepcopy(results)
+    del earlier["targets"]
+    assert "| target |" not in runner.markdown(earlier)
