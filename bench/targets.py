@@ -25,7 +25,8 @@ def _points(results: dict[str, Any], name: str) -> dict[int, dict[str, Any]]:
 
 
 def _label(results: dict[str, Any], name: str) -> str:
-    return str(next(e["label"] for e in results["endpoints"] if e["name"] == name))
+    """The endpoint's label, or its name when the run left it out (`bench/run --only`)."""
+    return str(next((e["label"] for e in results["endpoints"] if e["name"] == name), name))
 
 
 def _ms(point: dict[str, Any], figure: str) -> float:

@@ -166,6 +166,16 @@ def test_what_a_run_did_not_measure_is_not_judged() -> None:
     assert (day_list["value"], day_list["met"]) == ("0.3 / 2.4 ms at 1 / 8 clients", True)
 
 
+def test_endpoints_a_run_left_out_are_not_judged() -> None:
+    results = _results()
+    # `bench/run --only transitions` measures the moves, the reference and the ceiling only
+    results["endpoints"] = [e for e in results["endpoints"] if e["name"] in ("transitions", "ping")]
+    judged = {t["target"]: (t["value"], t["met"]) for t in targets.judge(results)}
+    assert judged["p99 under 50 ms at 32 clients: referrals"] == ("not measured", None)
+    assert judged["a rep's task list under 10 ms p50, up to 32 clients"] == ("not measured", None)
+    assert judged[f"p99 under 50 ms at 32 clients: {LABELS['transitions']}"] == ("48.0 ms", True)
+
+
 def test_the_markdown_states_each_verdict() -> None:
     results = _results()
     results["bare_best_rps"] = 1400.0
