@@ -38,22 +38,25 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-async def upgrade(settings: Settings) -> None:
-    """Bring the database to the newest revision."""
+async def upgrade(settings: Settings, revision: str = "heads") -> None:
+    """Bring the database to `revision`, the newest unless told. Each migration runs in a
+    transaction of its own (`migrations/env.py`), which Alembic begins and commits on a connection
+    handed to it outside any: so that a migration can build an index CONCURRENTLY, outside a
+    transaction, without holding off writes to its table."""
     from app.db import make_engine
 
     engine = make_engine(settings)
     config = alembic_config(settings.database_url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, config)
+        async with engine.connect() as conn:
+            await conn.run_sync(_upgrade, config, revision)
     finally:
         await engine.dispose()
 
 
-def _upgrade(connection: Connection, config: Config) -> None:
+def _upgrade(connection: Connection, config: Config, revision: str) -> None:
     config.attributes["connection"] = connection
-    command.upgrade(config, "heads")
+    command.upgrade(config, revision)
 
 
 async def current_revisions(engine: AsyncEngine) -> set[str]:

@@ -1,4 +1,5 @@
-"""Alembic environment: runs on the connection the service hands it, or on RJ_DATABASE_URL."""
+"""Alembic environment: runs on the connection the service hands it (outside a transaction), or on
+RJ_DATABASE_URL."""
 
 import asyncio
 
@@ -20,6 +21,9 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        # One transaction per migration, begun and committed here: a migration may then leave
+        # its transaction for work that must run outside one (`autocommit_block`).
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -39,7 +43,7 @@ def run_offline() -> None:
 async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
     engine = create_async_engine(url)
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         await connection.run_sync(_configure)
     await engine.dispose()
 

@@ -1,18 +1,22 @@
 """The migrations build exactly the schema the models describe, and start-up checks for them."""
 
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.api.app import create_app
 from app.config import Settings
 from app.db import Database
-from app.migrate import NotMigratedError, current_revisions, ensure_migrated, head_revisions
+from app.migrate import NotMigratedError, current_revisions, ensure_migrated, head_revisions, upgrade
 from app.models import metadata
+from tests.conftest import _create_pg_database, _drop_pg_database
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -51,3 +55,69 @@ class TestUnmigratedDatabase:
         with pytest.raises(NotMigratedError, match="rj-casework migrate"):
             async with app.router.lifespan_context(app):
                 pass
+
+
+class TestIndexesBuiltWithoutHoldingOffWrites:
+    """PostgreSQL: 0007 builds its indexes CONCURRENTLY, outside any transaction."""
+
+    @pytest.fixture
+    async def at_0006(self, database_url: str, is_postgres: bool) -> AsyncIterator[str]:
+        if not is_postgres:
+            pytest.skip("CONCURRENTLY is PostgreSQL's")
+        name = f"rjmig_{uuid.uuid4().hex[:8]}"
+        await _create_pg_database(database_url, name)
+        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        try:
+            await upgrade(Settings(database_url=url), "0006_one_history")
+            yield url
+        finally:
+            await _drop_pg_database(database_url, name)
+
+    async def test_they_are_built_concurrently_in_autocommit(self, at_0006: str) -> None:
+        # An index of one of the names, as a build cut short would leave it (there invalid).
+        engine = create_async_engine(at_0006)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE INDEX ix_party_id_names ON party (id)"))
+        sent: list[tuple[str, Any]] = []
+
+        def record(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+            sent.append((" ".join(statement.split()), conn.get_execution_options().get("isolation_level")))
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            await upgrade(Settings(database_url=at_0006))
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+
+        index_ddl = [(s, level) for s, level in sent if "INDEX" in s]
+        assert index_ddl == [
+            ("DROP INDEX CONCURRENTLY IF EXISTS ix_case_id_reference", "AUTOCOMMIT"),
+            ("CREATE INDEX CONCURRENTLY ix_case_id_reference ON rj_case (id, reference)", "AUTOCOMMIT"),
+            ("DROP INDEX CONCURRENTLY IF EXISTS ix_party_id_names", "AUTOCOMMIT"),
+            (
+                "CREATE INDEX CONCURRENTLY ix_party_id_names ON party (id, first_name, last_name, location)",
+                "AUTOCOMMIT",
+            ),
+        ]
+        async with engine.connect() as conn:
+            built = (
+                await conn.execute(
+                    text(
+                        "SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                        "JOIN pg_class c ON c.oid = i.indexrelid "
+                        "WHERE c.relname IN ('ix_case_id_reference', 'ix_party_id_names') ORDER BY 1"
+                    )
+                )
+            ).all()
+            differences = await conn.run_sync(_differences)
+        await engine.dispose()
+        assert [(name, valid, ddl.split(" USING btree ")[1]) for name, valid, ddl in built] == [
+            ("ix_case_id_reference", True, "(id, reference)"),
+            ("ix_party_id_names", True, "(id, first_name, last_name, location)"),
+        ]
+        assert differences == []
+        migrated = Database(Settings(database_url=at_0006))
+        try:
+            assert await current_revisions(migrated.engine) == head_revisions()
+        finally:
+            await migrated.dispose()
