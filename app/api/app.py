@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__, logs
@@ -55,6 +55,28 @@ Authenticate with `Authorization: Bearer <key>` (keys come from `rj-casework cli
 with a JWT from the prisons' identity provider when one is configured (`RJ_JWT_*` settings)."""
 
 
+# The routers, in the order their routes are matched.
+ROUTE_MODULES = (
+    health,
+    workflow,
+    referrals,
+    cases,
+    contacts,
+    letters,
+    conferences,
+    reps,
+    tasks,
+    safeguarding,
+    prisons,
+    reports,
+    subject_access,
+    retention,
+    audit,
+    events,
+    webhooks,
+)
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     """Build the application; the database is checked for migrations at start-up."""
     settings = settings or get_settings()
@@ -76,7 +98,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
-        dependencies=[Depends(idempotency.commit_with_request, scope="function")],
     )
     app.state.db = db
     app.state.settings = settings
@@ -117,26 +138,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Admission, limit=settings.max_in_flight, wait_seconds=settings.admission_wait_seconds
         )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (
-        health,
-        workflow,
-        referrals,
-        cases,
-        contacts,
-        letters,
-        conferences,
-        reps,
-        tasks,
-        safeguarding,
-        prisons,
-        reports,
-        subject_access,
-        retention,
-        audit,
-        events,
-        webhooks,
-    ):
-        app.include_router(module.router)
+    for module in ROUTE_MODULES:
+        app.include_router(module.router, dependencies=idempotency.dependencies_for(module.router))
     idempotency.document(app)
     generate = app.openapi
 

@@ -10,7 +10,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -93,6 +94,15 @@ class IdempotencyMiddleware:
         await _settle(db, held, _stored(messages))
         for message in messages:
             await send(message)
+
+
+def dependencies_for(router: APIRouter) -> list[Any]:
+    """The dependencies a router's routes need for the keys: the mark of a key committed in the
+    request's own transaction (`commit_with_request`), if any of its routes is a POST, the only
+    method that takes `Idempotency-Key`. A router of reads alone (health, the workflow) then opens
+    no session for it."""
+    takes_keys = any(isinstance(r, APIRoute) and "POST" in (r.methods or ()) for r in router.routes)
+    return [Depends(commit_with_request, scope="function")] if takes_keys else []
 
 
 async def commit_with_request(request: Request, session: SessionDep) -> AsyncIterator[None]:

@@ -6,10 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from app import clock
+from app.api.app import ROUTE_MODULES
+from app.api.idempotency import commit_with_request, dependencies_for
+from app.api.routes import health, workflow
 from app.cases.models import Case, Consent
 from app.db import Database
 from app.errors import IdempotencyInProgressError
@@ -295,3 +299,26 @@ class TestEveryCreatingPost:
         }
         await self._twice(client, "/webhook-subscriptions", body, keys.admin)
         assert await count(db, WebhookSubscription) == 1
+
+
+class TestWhereTheMarkIsMade:
+    """Every POST marks its key committed in the request's own transaction; a router of reads
+    alone opens no session for it."""
+
+    ROUTERS = [module.router for module in ROUTE_MODULES]
+
+    def test_every_router_with_a_post_marks_keys_committed(self) -> None:
+        with_posts = [r for r in self.ROUTERS if any("POST" in (x.methods or ()) for x in _api_routes(r))]
+        assert len(with_posts) >= 10
+        for router in with_posts:
+            assert [d.dependency for d in dependencies_for(router)] == [commit_with_request]
+
+    @pytest.mark.parametrize("module", [health, workflow], ids=["health", "workflow"])
+    def test_reads_alone_take_no_session_for_it(self, module: Any) -> None:
+        assert dependencies_for(module.router) == []
+        ping = next(r for r in _api_routes(health.router) if r.path == "/health/ping")
+        assert ping.dependant.dependencies == []
+
+
+def _api_routes(router: Any) -> list[APIRoute]:
+    return [r for r in router.routes if isinstance(r, APIRoute)]
