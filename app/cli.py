@@ -9,7 +9,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from app.config import get_settings
+from pydantic import ValidationError
+
+from app.config import Settings, get_settings
 
 
 def _fail(message: str) -> int:
@@ -221,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setting_error(error: Any) -> str:
+    """One refused setting, by its variable's name: `RJ_LOG_LEVEL: 'LOUD' is not a log level: ...`."""
+    name = "RJ_" + "_".join(str(part) for part in error["loc"]).upper()
+    return f"{name}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
@@ -233,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, NotMigratedError):
             return _fail(str(exc))
+        if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+            return _fail("; ".join(_setting_error(error) for error in exc.errors()))
         return _fail(f"{type(exc).__name__}: {exc}")
     return code
 

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The levels `RJ_LOG_LEVEL` takes (`app/logs.py`), the quietest last.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class Settings(BaseSettings):
     """Every setting the service reads; see the README for the table."""
@@ -100,6 +103,14 @@ class Settings(BaseSettings):
     webhook_lease_seconds: int = Field(default=60, ge=1)
     webhook_batch_size: int = Field(default=100, ge=1, le=1000)
     webhook_concurrency: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        """A log level by name, in any case; kept in capitals."""
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("cors_origins", "jwt_algorithms", mode="before")
     @classmethod

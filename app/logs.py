@@ -4,15 +4,17 @@ per move; those are kept only when debugging."""
 
 import logging
 
+from app.config import LOG_LEVELS
+
 # Libraries whose notes below WARNING are about their own workings, not the service's.
 _QUIET_BELOW_DEBUG = ("transitions",)
 
 
 def configure(level: str) -> None:
     """Log at `level` (a name such as INFO, in any case) to standard error."""
-    numeric = logging.getLevelNamesMapping().get(level.upper())
-    if numeric is None:
-        raise ValueError(f"RJ_LOG_LEVEL {level!r} is not a log level: DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    if level.upper() not in LOG_LEVELS:
+        raise ValueError(f"RJ_LOG_LEVEL {level!r} is not a log level: {', '.join(LOG_LEVELS)}")
+    numeric = logging.getLevelNamesMapping()[level.upper()]
     logging.basicConfig(level=numeric)
     quiet = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
     for name in _QUIET_BELOW_DEBUG:

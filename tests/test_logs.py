@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -58,6 +59,35 @@ def test_the_library_speaks_below_warning_only_when_debugging(
 def test_an_unknown_level_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="RJ_LOG_LEVEL"):
         logs.configure("LOUD")
+    with pytest.raises(
+        ValidationError, match="'LOUD' is not a log level: DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ):
+        Settings(log_level="LOUD")
+    assert Settings(log_level="warning").log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "told"),
+    [
+        (
+            "RJ_LOG_LEVEL",
+            "LOUD",
+            "RJ_LOG_LEVEL: 'LOUD' is not a log level: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        ),
+        ("RJ_MAX_BODY_BYTES", "lots", "RJ_MAX_BODY_BYTES: Input should be a valid integer"),
+    ],
+)
+def test_the_command_line_refuses_a_bad_setting_in_one_line(
+    settings: Settings, variable: str, value: str, told: str
+) -> None:
+    env = {**os.environ, "RJ_DATABASE_URL": settings.database_url, variable: value}
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1
+    assert run.stderr.startswith("rj-casework: " + told)
 
 
 async def test_the_worker_logs_at_the_configured_level(api: Api, db: Database, settings: Settings) -> None:
