@@ -12,6 +12,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def log_level(value: str) -> str:
+    """A log level by name, in any case, in capitals; ValueError for any other name."""
+    if value.upper() not in LOG_LEVELS:
+        raise ValueError(f"{value!r} is not a log level: {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
 class Settings(BaseSettings):
     """Every setting the service reads; see the README for the table."""
 
@@ -107,10 +114,7 @@ class Settings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
-        """A log level by name, in any case; kept in capitals."""
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"{value!r} is not a log level: {', '.join(LOG_LEVELS)}")
-        return value.upper()
+        return log_level(value)
 
     @field_validator("cors_origins", "jwt_algorithms", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ per move; those are kept only when debugging."""
 
 import logging
 
-from app.config import LOG_LEVELS
+from app.config import log_level
 
 # Libraries whose notes below WARNING are about their own workings, not the service's.
 _QUIET_BELOW_DEBUG = ("transitions",)
@@ -12,9 +12,11 @@ _QUIET_BELOW_DEBUG = ("transitions",)
 
 def configure(level: str) -> None:
     """Log at `level` (a name such as INFO, in any case) to standard error."""
-    if level.upper() not in LOG_LEVELS:
-        raise ValueError(f"RJ_LOG_LEVEL {level!r} is not a log level: {', '.join(LOG_LEVELS)}")
-    numeric = logging.getLevelNamesMapping()[level.upper()]
+    try:
+        name = log_level(level)
+    except ValueError as refused:
+        raise ValueError(f"RJ_LOG_LEVEL {refused}") from None
+    numeric = logging.getLevelNamesMapping()[name]
     logging.basicConfig(level=numeric)
     quiet = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
     for name in _QUIET_BELOW_DEBUG:

@@ -21,6 +21,16 @@ from app.db import Database
 from tests.support import Api, until
 
 
+def _worker_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`rj-casework worker --once` in a process of its own, with `env` over this one's."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
 @pytest.fixture
 def library_level() -> Iterator[None]:
     """Put the workflow library's logger back as the test found it."""
@@ -80,10 +90,7 @@ def test_an_unknown_level_is_refused_by_name() -> None:
 def test_the_command_line_refuses_a_bad_setting_in_one_line(
     settings: Settings, variable: str, value: str, told: str
 ) -> None:
-    env = {**os.environ, "RJ_DATABASE_URL": settings.database_url, variable: value}
-    run = subprocess.run(
-        [sys.executable, "-m", "app.cli", "worker", "--once"], env=env, capture_output=True, text=True
-    )
+    run = _worker_once({"RJ_DATABASE_URL": settings.database_url, variable: value})
     assert run.returncode == 1
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1
@@ -99,11 +106,7 @@ async def test_the_worker_logs_at_the_configured_level(api: Api, db: Database, s
             .where(col(Case.id) == uuid.UUID(case["id"]))
             .values(paused_until=datetime(2020, 1, 1, tzinfo=UTC))
         )
-    env = {**os.environ, "RJ_DATABASE_URL": settings.database_url, "RJ_LOG_LEVEL": "INFO"}
-
-    run = subprocess.run(
-        [sys.executable, "-m", "app.cli", "worker", "--once"], env=env, capture_output=True, text=True
-    )
+    run = _worker_once({"RJ_DATABASE_URL": settings.database_url, "RJ_LOG_LEVEL": "INFO"})
 
     assert run.returncode == 0, run.stderr
     assert "resumed 1 case(s) after cooling off" in run.stderr
@@ -111,10 +114,5 @@ async def test_the_worker_logs_at_the_configured_level(api: Api, db: Database, s
     assert "transitions" not in run.stderr
     assert (await api.case(case["id"]))["state"] == "shuttle_mediation"
 
-    quiet = subprocess.run(
-        [sys.executable, "-m", "app.cli", "worker", "--once"],
-        env={**env, "RJ_LOG_LEVEL": "WARNING"},
-        capture_output=True,
-        text=True,
-    )
+    quiet = _worker_once({"RJ_DATABASE_URL": settings.database_url, "RJ_LOG_LEVEL": "WARNING"})
     assert quiet.returncode == 0 and quiet.stderr == ""
