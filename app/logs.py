@@ -19,5 +19,5 @@ def configure(level: str) -> None:
     numeric = logging.getLevelNamesMapping()[name]
     logging.basicConfig(level=numeric)
     quiet = numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
-    for name in _QUIET_BELOW_DEBUG:
-        logging.getLogger(name).setLevel(quiet)
+    for library in _QUIET_BELOW_DEBUG:
+        logging.getLogger(library).setLevel(quiet)
