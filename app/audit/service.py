@@ -111,6 +111,35 @@ def record_case_change(
     return record
 
 
+async def record_change(
+    session: AsyncSession,
+    ctx: RequestContext,
+    case: Case | None,
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Append a record on the case's chain when there is a case (the caller holds its lock), else
+    on the chain of changes outside cases."""
+    if case is not None:
+        return record_case_change(
+            session,
+            ctx,
+            case,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
+    return await record_global_change(
+        session, ctx, action=action, entity_type=entity_type, entity_id=entity_id, before=before, after=after
+    )
+
+
 async def record_global_change(
     session: AsyncSession,
     ctx: RequestContext,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.audit.service import record_case_change, record_global_change
+from app.audit.service import record_change, record_global_change
 from app.auth.access import concern_scope, require_prison, sees_case, sees_concern
 from app.auth.models import ApiClient
 from app.cases import repository as cases_repo
@@ -89,27 +89,16 @@ async def _record(
     before: dict[str, Any] | None,
     after: dict[str, Any],
 ) -> None:
-    if case is not None:
-        record_case_change(
-            session,
-            ctx,
-            case,
-            action=action,
-            entity_type="concern",
-            entity_id=concern.id,
-            before=before,
-            after=after,
-        )
-    else:
-        await record_global_change(
-            session,
-            ctx,
-            action=action,
-            entity_type="concern",
-            entity_id=concern.id,
-            before=before,
-            after=after,
-        )
+    await record_change(
+        session,
+        ctx,
+        case,
+        action=action,
+        entity_type="concern",
+        entity_id=concern.id,
+        before=before,
+        after=after,
+    )
 
 
 async def raise_concern(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.audit.service import record_case_change, record_global_change
+from app.audit.service import record_change
 from app.auth.service import is_practitioner_in
 from app.cases.models import Case, Party
 from app.cases.repository import rep_is_assigned
@@ -281,21 +281,9 @@ async def audit_task(
 ) -> None:
     """Audit a change to a task: on the case's chain when it has a case (the caller holds its
     lock), else on the global chain."""
-    if case is not None:
-        record_case_change(
-            session,
-            ctx,
-            case,
-            action=action,
-            entity_type="task",
-            entity_id=task.id,
-            before=before,
-            after=after,
-        )
-    else:
-        await record_global_change(
-            session, ctx, action=action, entity_type="task", entity_id=task.id, before=before, after=after
-        )
+    await record_change(
+        session, ctx, case, action=action, entity_type="task", entity_id=task.id, before=before, after=after
+    )
 
 
 def _require_open(task: Task) -> None:
