@@ -25,6 +25,25 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 
+# The parts of a conference's arrangements that scheduling and rearranging share, defaults included.
+SupportingRepIds = Annotated[list[uuid.UUID], Field(default_factory=list, max_length=10)]
+Attendees = Annotated[
+    list[ShortText],
+    Field(default_factory=list, max_length=30, description="Who is expected to attend, by name."),
+]
+KeepApartOverrideReason = Annotated[
+    LongText | None,
+    Field(default=None, description="A practitioner's reason to meet despite an open non-association."),
+]
+KeepApartCheckedByHand = Annotated[
+    StrictBool,
+    Field(
+        default=False,
+        description="The practitioner checked non-associations by hand because the "
+        "non-associations service is not configured or not reachable.",
+    ),
+]
+
 
 class PartyCreate(RequestModel):
     prisoner_number: PrisonerNumber
@@ -57,19 +76,10 @@ class ConferenceDetails(RequestModel):
     scheduled_at: Timestamp
     location: ShortText
     facilitator_id: uuid.UUID
-    supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
-    attendees: list[ShortText] = Field(
-        default_factory=list, max_length=30, description="Who is expected to attend, by name."
-    )
-    keep_apart_override_reason: LongText | None = Field(
-        default=None,
-        description="A practitioner's reason to meet despite an open non-association.",
-    )
-    keep_apart_checked_by_hand: StrictBool = Field(
-        default=False,
-        description="The practitioner checked non-associations by hand because the "
-        "non-associations service is not configured or not reachable.",
-    )
+    supporting_rep_ids: SupportingRepIds
+    attendees: Attendees
+    keep_apart_override_reason: KeepApartOverrideReason
+    keep_apart_checked_by_hand: KeepApartCheckedByHand
 
 
 class ConferenceProposal(RequestModel):
@@ -79,19 +89,10 @@ class ConferenceProposal(RequestModel):
     scheduled_at: Timestamp | None = None
     location: ShortText | None = None
     facilitator_id: uuid.UUID | None = None
-    supporting_rep_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
-    attendees: list[ShortText] = Field(
-        default_factory=list, max_length=30, description="Who is expected to attend, by name."
-    )
-    keep_apart_override_reason: LongText | None = Field(
-        default=None,
-        description="A practitioner's reason to meet despite an open non-association.",
-    )
-    keep_apart_checked_by_hand: StrictBool = Field(
-        default=False,
-        description="The practitioner checked non-associations by hand because the "
-        "non-associations service is not configured or not reachable.",
-    )
+    supporting_rep_ids: SupportingRepIds
+    attendees: Attendees
+    keep_apart_override_reason: KeepApartOverrideReason
+    keep_apart_checked_by_hand: KeepApartCheckedByHand
 
 
 class TransitionRequest(RequestModel):
