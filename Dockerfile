@@ -1,4 +1,4 @@
-# rj-casework: the API server. Configure with RJ_* environment variables (see README).
+# rj-casework: the API server. Configure with RJ_* environment variables (see docs/operations.md).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

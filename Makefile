@@ -71,7 +71,7 @@ test-fuzz: $(DEV_STAMP)
 	$(BIN)/python -m tests.fuzz.runner --role rep --backend sqlite --max-examples 10
 	$(BIN)/python -m tests.fuzz.runner --role admin --backend sqlite --max-examples 10
 
-## make bench: the benchmark (needs PostgreSQL on 127.0.0.1:5432, wrk and pgbench; see README)
+## make bench: the benchmark (needs PostgreSQL on 127.0.0.1:5432, wrk and pgbench; see docs/performance.md)
 bench: $(DEV_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	bench/run

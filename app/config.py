@@ -20,7 +20,7 @@ def log_level(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    """Every setting the service reads; see the README for the table."""
+    """Every setting the service reads; docs/operations.md has the table."""
 
     model_config = SettingsConfigDict(env_prefix="RJ_", env_file=".env", extra="ignore")
 

@@ -1,6 +1,6 @@
 """Incident reports from the prison incident-reporting system, turned into referrals.
 
-The two tables below are the whole mapping; the README repeats them.
+The two tables below are the whole mapping; docs/integration.md repeats them.
 """
 
 import re

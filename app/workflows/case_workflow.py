@@ -473,7 +473,7 @@ def graphviz() -> str:
 
 
 def mermaid_compact() -> str:
-    """A plain Mermaid state diagram of the table (the one in the README)."""
+    """A plain Mermaid state diagram of the table (the one in docs/workflow.md)."""
     lines = ["stateDiagram-v2", f"  [*] --> {S.REFERRED.value}"]
     for t in TABLE:
         guard = " *" if t.guards else ""

@@ -21,7 +21,7 @@ from tests.crash.postgres import OwnPostgres, bindir
 from tests.server import Server
 from tests.support import Keys, referral_body
 
-# The figures each test last saw, printed at the end of the run for the README.
+# The figures each test last saw, printed at the end of the run.
 FIGURES: dict[str, str] = {}
 
 
@@ -129,7 +129,7 @@ class TestDatabaseStopped:
 
 
 def test_report_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    """Print what the crash tests saw (pytest -s shows it; the README quotes it)."""
+    """Print what the crash tests saw (pytest -s shows it)."""
     with capsys.disabled():
         for name, figure in FIGURES.items():
             print(f"\ncrash {name}: {figure}")

@@ -52,7 +52,7 @@ REFERRAL_ROUTE = router.routes[-1]
 async def refer_incident_report(body: IncidentReport, session: SessionDep, ctx: ContextDep) -> Response:
     """Refer an incident report exactly as the incident-reporting system returns it.
 
-    Prisoners in a harm role become parties (see the README for the role and category tables);
+    Prisoners in a harm role become parties (docs/integration.md has the role and category tables);
     a report naming none is refused with 422. The same report (`reportReference` in `location`)
     again returns its case with 200, adding any prisoner newly in a harm role.
     """
