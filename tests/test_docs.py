@@ -85,13 +85,15 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
-def prose(page: Path) -> list[str]:
-    """The page's lines outside fenced blocks (those inside are blanked), without inline code."""
+def outside_fences(page: Path) -> list[str]:
+    """The page's lines, those of fenced blocks blanked."""
     inside = {b.line - 1 + n for b in blocks(page) for n in range(b.text.count("\n") + 3)}
-    return [
-        "" if n in inside else re.sub(r"`[^`]*`", "", line)
-        for n, line in enumerate(page.read_text().splitlines())
-    ]
+    return ["" if n in inside else line for n, line in enumerate(page.read_text().splitlines())]
+
+
+def prose(page: Path) -> list[str]:
+    """The page's lines outside fenced blocks, without inline code."""
+    return [re.sub(r"`[^`]*`", "", line) for line in outside_fences(page)]
 
 
 def section(page: Path, heading: str) -> str:
@@ -106,9 +108,9 @@ def slugs(page: Path) -> set[str]:
     """The anchors GitHub gives the page's headings."""
     seen: Counter[str] = Counter()
     anchors = set()
-    for line in page.read_text().splitlines() if page.suffix == ".md" else []:
+    for line in outside_fences(page) if page.suffix == ".md" else []:
         heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
-        if heading is None or line in {b.info for b in blocks(page)}:
+        if heading is None:
             continue
         slug = re.sub(r"[^\w\- ]", "", heading.group(1).replace("`", "").lower()).replace(" ", "-")
         anchors.add(slug if not seen[slug] else f"{slug}-{seen[slug]}")
