@@ -358,6 +358,20 @@ async def a_delivery(w: "World", _scope: str, fresh: bool) -> Req:
     return Req(path={"subscription_id": subscription, "delivery_id": delivery})
 
 
+async def list_clients(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(query={"size": "100"}, probe=w.clients[scope])
+
+
+def a_client(body: Any = None) -> Recipe:
+    """An API client of the scope's prison (a new one when `fresh`)."""
+
+    async def recipe(w: "World", scope: str, fresh: bool) -> Req:
+        client_id = await w.new_client(scope) if fresh else w.clients[scope]
+        return Req(path={"client_id": client_id}, body=body)
+
+    return recipe
+
+
 SUBSCRIPTION = {
     # An address literal: public, and checked without a DNS lookup.
     "url": "https://93.184.216.34/rj-hooks",
@@ -727,6 +741,9 @@ MATRIX: dict[str, Entry] = {
     "POST /webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver": Entry(
         a_delivery, admin_only((202, 202, 202))
     ),
+    "GET /clients": Entry(list_clients, admin_only((LISTED, LISTED, LISTED))),
+    "POST /clients/{client_id}/revoke": Entry(a_client(), admin_only((200, 200, 200))),
+    "POST /clients/{client_id}/rotate": Entry(a_client({"overlapHours": 1}), admin_only((200, 200, 200))),
 }
 
 
@@ -764,6 +781,7 @@ class World:
         self.db = db
         self.keys: dict[str, Key] = {}
         self.reps: dict[str, str] = {}
+        self.clients: dict[str, str] = {}
         self._cases: dict[str, dict[str, Any]] = {}
         self._tasks: dict[str, str] = {}
         self._staged: dict[tuple[str, str], dict[str, Any]] = {}
@@ -828,6 +846,8 @@ class World:
         self.inbound = r.json()["id"]
         self.subscription = await self.subscribe()
         self.delivery = await self.dead_delivery(self.subscription)
+        for scope in SCOPES:
+            self.clients[scope] = await self.new_client(scope)
 
     async def case(self, scope: str, fresh: bool) -> dict[str, Any]:
         """The scope's case, accepted with its rep assigned (a new one when `fresh`)."""
@@ -1052,6 +1072,11 @@ class World:
         async with self.db.transaction() as session:
             session.add(record)
         return str(record.id)
+
+    async def new_client(self, scope: str) -> str:
+        """A new API client of the scope's prison."""
+        key = await make_key(self.db, role="referrer", prisons=[self.prison[scope]], name=f"matrix {scope}")
+        return str(key.client_id)
 
     async def subscribe(self) -> str:
         """A new webhook subscription."""
