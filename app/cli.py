@@ -89,6 +89,97 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     return _run(job)
 
 
+def _client_id(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+CLIENT_COLUMNS = ("ID", "NAME", "ROLE", "PRISONS", "REP ID", "CREATED", "STATUS")
+
+
+def cmd_clients_list(_args: argparse.Namespace) -> int:
+    """Print every client as a table: never a key, nor its hash."""
+    from app.auth.service import list_clients, status_of
+    from app.context import SYSTEM
+
+    async def job(db: Any) -> int:
+        async with db.snapshot() as session:
+            clients, _total = await list_clients(session, SYSTEM, offset=0, limit=sys.maxsize)
+            rows = []
+            for c in clients:
+                status, ends = status_of(c)
+                rows.append(
+                    (
+                        str(c.id),
+                        c.name,
+                        c.role,
+                        "all" if c.all_prisons else ",".join(c.prisons),
+                        str(c.rep_id) if c.rep_id else "-",
+                        f"{c.created_at:%Y-%m-%d %H:%M}",
+                        f"{status.value} until {ends:%Y-%m-%d %H:%M}Z" if ends else status.value,
+                    )
+                )
+        widths = [max(len(r[i]) for r in [CLIENT_COLUMNS, *rows]) for i in range(len(CLIENT_COLUMNS))]
+        for row in [CLIENT_COLUMNS, *rows]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        return 0
+
+    return _run(job)
+
+
+def cmd_clients_revoke(args: argparse.Namespace) -> int:
+    """Revoke a client: its keys stop at once, in every process of the service."""
+    from app.auth.service import managed_client, revoke_client
+    from app.context import SYSTEM_CONTEXT
+    from app.errors import AppError
+
+    client_id = _client_id(args.id)
+    if client_id is None:
+        return _fail(f"{args.id!r} is not a client id (a UUID)")
+
+    async def job(db: Any) -> int:
+        try:
+            async with db.transaction() as session:
+                client = await managed_client(session, SYSTEM_CONTEXT.principal, client_id)
+                await revoke_client(session, SYSTEM_CONTEXT, client)
+        except AppError as exc:
+            return _fail(exc.message)
+        print(f"client {client_id} ({client.name}) revoked: its keys no longer work", file=sys.stderr)
+        return 0
+
+    return _run(job)
+
+
+def cmd_clients_rotate(args: argparse.Namespace) -> int:
+    """Give a client a new key and print it, alone, once; the old key works for the overlap."""
+    from app.auth.service import DEFAULT_OVERLAP_HOURS, managed_client, rotate_client
+    from app.context import SYSTEM_CONTEXT
+    from app.errors import AppError
+
+    overlap_hours = DEFAULT_OVERLAP_HOURS if args.overlap_hours is None else args.overlap_hours
+    client_id = _client_id(args.id)
+    if client_id is None:
+        return _fail(f"{args.id!r} is not a client id (a UUID)")
+
+    async def job(db: Any) -> int:
+        try:
+            async with db.transaction() as session:
+                client = await managed_client(session, SYSTEM_CONTEXT.principal, client_id)
+                client, key = await rotate_client(
+                    session, SYSTEM_CONTEXT, client, overlap_hours=overlap_hours
+                )
+                ends = client.previous_key_expires_at
+        except AppError as exc:
+            return _fail(exc.message)
+        print(key)
+        print(f"the previous key works until {ends:%Y-%m-%d %H:%M:%S}Z", file=sys.stderr)
+        return 0
+
+    return _run(job)
+
+
 def cmd_audit_verify(_args: argparse.Namespace) -> int:
     """Exit 0 when the whole trail verifies, 1 naming the first bad record."""
     from app.audit.service import verify
@@ -195,6 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--all-prisons", action="store_true")
     create.add_argument("--rep-id")
     create.set_defaults(func=cmd_clients_create)
+    clients.add_parser("list", help="every client and its status (never a key)").set_defaults(
+        func=cmd_clients_list
+    )
+    revoke = clients.add_parser("revoke", help="stop a client's keys, at once")
+    revoke.add_argument("id", help="the client's id, as `clients list` shows it")
+    revoke.set_defaults(func=cmd_clients_revoke)
+    rotate = clients.add_parser("rotate", help="issue a new key (printed once); the old one works a while")
+    rotate.add_argument("id", help="the client's id, as `clients list` shows it")
+    rotate.add_argument(
+        "--overlap-hours",
+        type=int,
+        help="how many hours the old key keeps working (default 24; 0 stops it at once)",
+    )
+    rotate.set_defaults(func=cmd_clients_rotate)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True

@@ -77,8 +77,11 @@ class Settings(BaseSettings):
     # A ping before each use of a pooled connection costs a round trip per request; without it
     # a connection broken by a database restart fails one request and is then replaced.
     db_pool_pre_ping: bool = False
-    # How long a process trusts a bearer key it has already looked up (0: look it up on every
-    # request). A deactivated key stops working everywhere within this many seconds.
+    # How long a process remembers a bearer key it has already looked up (0: look it up on every
+    # request). A remembered key costs a request the read of one counter instead of the lookup;
+    # revoking or rotating a key (`rj-casework clients`, `/clients`) moves the counter, so it takes
+    # effect at once in every process. A key changed by hand in the database is only seen within
+    # this many seconds.
     auth_cache_seconds: float = 5.0
     # Views of cases each worker keeps for pages of cases on PostgreSQL (0: none), each checked
     # against its case's row version on every read: a page of cases kept at their versions costs

@@ -84,6 +84,10 @@ class IdempotencyInProgressError(ConflictError):
     error_code, title = "IDEMPOTENCY_IN_PROGRESS", "Request with this key still running"
 
 
+class IdempotencyResponseNotKeptError(ConflictError):
+    error_code, title = "IDEMPOTENCY_RESPONSE_NOT_KEPT", "Request with this key done, response not kept"
+
+
 class PayloadTooLargeError(AppError):
     status, error_code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
 

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from app.audit.models import AuditChainHead, AuditRecord
-from app.auth.models import ApiClient
+from app.auth.models import ApiClient, ApiClientGeneration
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter
 from app.conferences.models import AgreementItem, Conference
 from app.contacts.models import Contact
@@ -20,6 +20,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "AgreementItem",
     "ApiClient",
+    "ApiClientGeneration",
     "AuditChainHead",
     "AuditRecord",
     "Case",

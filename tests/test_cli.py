@@ -18,7 +18,7 @@ from app.auth.models import ApiClient
 from app.cli import main
 from app.config import Settings, get_settings
 from app.db import Database
-from tests.support import Api, until
+from tests.support import Api, Keys, until
 
 
 async def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -103,6 +103,150 @@ class TestClientsCreate:
         assert err.count("\n") == 1 and reason in err
         async with db.transaction() as session:
             assert (await session.execute(select(ApiClient))).first() is None
+
+
+class TestClientsList:
+    async def test_prints_each_client_and_its_status_but_never_a_key(
+        self, keys: Keys, db: Database, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        clock.freeze(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+        r = await client.post(
+            f"/clients/{keys.manager.client_id}/rotate", json={"overlapHours": 6}, headers=keys.admin.headers
+        )
+        new_key = r.json()["key"]
+        await client.post(f"/clients/{keys.auditor.client_id}/revoke", headers=keys.admin.headers)
+
+        code, out, err = await run(capsys, "clients", "list")
+
+        assert code == 0, err
+        header, *lines = out.splitlines()
+        assert header.split() == ["ID", "NAME", "ROLE", "PRISONS", "REP", "ID", "CREATED", "STATUS"]
+        by_id = {line.split()[0]: line for line in lines}
+        assert len(lines) == 6
+        async with db.transaction() as session:
+            stored = list((await session.execute(select(ApiClient))).scalars())
+        created = next(c.created_at for c in stored if c.id == keys.manager.client_id)
+        assert by_id[str(keys.manager.client_id)].split()[1:] == [
+            "test",
+            "manager",
+            "manager",
+            "MDI",
+            "-",
+            *f"{created:%Y-%m-%d %H:%M}".split(),
+            "rotating",
+            "until",
+            "2027-01-04",
+            "15:00Z",
+        ]
+        assert by_id[str(keys.auditor.client_id)].endswith("revoked")
+        assert by_id[str(keys.admin.client_id)].endswith("active")
+        assert " all " in by_id[str(keys.admin.client_id)]
+        assert " LEI,MDI " in by_id[str(keys.referrer.client_id)]
+        for secret in [keys.manager.token, new_key, *(c.key_hash for c in stored)]:
+            assert secret not in out
+
+
+class TestClientsRevoke:
+    async def test_the_key_stops_working_at_once_and_the_revocation_is_audited(
+        self, keys: Keys, db: Database, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert (await client.get("/cases", headers=keys.manager.headers)).status_code == 200
+
+        code, out, err = await run(capsys, "clients", "revoke", str(keys.manager.client_id))
+
+        assert code == 0, err
+        assert out == ""
+        assert (await client.get("/cases", headers=keys.manager.headers)).status_code == 401
+        async with db.transaction() as session:
+            record = (
+                await session.execute(select(AuditRecord).where(col(AuditRecord.action) == "client.revoked"))
+            ).scalar_one()
+        assert (record.chain, record.entity_id) == (GLOBAL_CHAIN, str(keys.manager.client_id))
+        assert record.actor["name"] == "rj-casework"
+
+    @pytest.mark.parametrize(
+        ("argv", "reason"),
+        [
+            (["not-a-uuid"], "'not-a-uuid' is not a client id"),
+            (["00000000-0000-4000-8000-000000000000"], "no client 00000000-0000-4000-8000-000000000000"),
+        ],
+    )
+    async def test_refuses_with_one_line(
+        self, keys: Keys, db: Database, capsys: pytest.CaptureFixture[str], argv: list[str], reason: str
+    ) -> None:
+        code, out, err = await run(capsys, "clients", "revoke", *argv)
+
+        assert code == 1
+        assert out == ""
+        assert err.count("\n") == 1 and reason in err
+
+    async def test_a_revoked_client_is_refused_with_one_line(
+        self, keys: Keys, db: Database, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        await run(capsys, "clients", "revoke", str(keys.manager.client_id))
+
+        code, out, err = await run(capsys, "clients", "revoke", str(keys.manager.client_id))
+
+        assert code == 1
+        assert out == "" and err.count("\n") == 1 and "already revoked" in err
+
+
+class TestClientsRotate:
+    async def test_prints_only_the_new_key_and_the_old_one_works_for_the_overlap(
+        self, keys: Keys, db: Database, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        clock.freeze(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+        code, out, err = await run(
+            capsys, "clients", "rotate", str(keys.manager.client_id), "--overlap-hours", "3"
+        )
+
+        assert code == 0, err
+        new_key = out.strip()
+        assert out == new_key + "\n" and new_key.startswith("rjk_")
+        assert err == "the previous key works until 2026-11-20 12:00:00Z\n"
+        new = {"Authorization": f"Bearer {new_key}"}
+        assert (await client.get("/cases", headers=new)).status_code == 200
+        assert (await client.get("/cases", headers=keys.manager.headers)).status_code == 200
+        clock.advance(timedelta(hours=3))
+        assert (await client.get("/cases", headers=keys.manager.headers)).status_code == 401
+        assert (await client.get("/cases", headers=new)).status_code == 200
+        async with db.transaction() as session:
+            stored = await session.get(ApiClient, keys.manager.client_id)
+            record = (
+                await session.execute(select(AuditRecord).where(col(AuditRecord.action) == "client.rotated"))
+            ).scalar_one()
+        assert stored is not None and stored.key_hash == hashlib.sha256(new_key.encode()).hexdigest()
+        assert record.after is not None and record.after["overlapHours"] == 3
+        assert new_key not in json.dumps(record.after)
+
+    async def test_the_overlap_is_a_day_unless_stated(
+        self, keys: Keys, db: Database, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        clock.freeze(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+        code, _out, err = await run(capsys, "clients", "rotate", str(keys.manager.client_id))
+
+        assert code == 0, err
+        assert err == "the previous key works until 2026-11-21 09:00:00Z\n"
+
+    @pytest.mark.parametrize(
+        ("extra", "reason"),
+        [
+            (["--overlap-hours", "721"], "the overlap is 0 to 720 hours"),
+            (["--overlap-hours", "-1"], "0 to 720"),
+        ],
+    )
+    async def test_refuses_an_overlap_out_of_range_with_one_line(
+        self, keys: Keys, db: Database, capsys: pytest.CaptureFixture[str], extra: list[str], reason: str
+    ) -> None:
+        code, out, err = await run(capsys, "clients", "rotate", str(keys.manager.client_id), *extra)
+
+        assert code == 1
+        assert out == "" and err.count("\n") == 1 and reason in err
+        async with db.transaction() as session:
+            stored = await session.get(ApiClient, keys.manager.client_id)
+        assert stored is not None and stored.previous_key_hash is None
 
 
 class TestUnmigratedDatabase:

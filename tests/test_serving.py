@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.db import Database
 from tests.server import CLI, REPO, Server
+from tests.support import Keys, referral_body
 
 WORKERS = 2
 CONNECTIONS = 24
@@ -116,6 +118,86 @@ class TestWorkers:
         while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
             time.sleep(0.1)
         assert not any(Path(f"/proc/{p}").exists() for p in pids)
+
+
+def worker_serving(server: Server, response: httpx.Response) -> int:
+    """The worker process holding the connection `response` came on (from /proc)."""
+    client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if local_port == server.port and remote_port == client_port:
+                inodes.add(fields[9])
+    for pid in workers_of(server):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return pid
+    raise AssertionError(f"no worker holds the connection from port {client_port}")
+
+
+CACHE_SECONDS = 60
+
+
+class TestRevocationAcrossWorkers:
+    """Every worker remembers keys for a minute; a key revoked from the command line (a third
+    process) is refused at once by both. On PostgreSQL a case is read on the direct path."""
+
+    @pytest.fixture
+    def cached_server(self, db: Database, tmp_path: Path) -> Iterator[Server]:
+        env = {"RJ_WORKERS": str(WORKERS), "RJ_AUTH_CACHE_SECONDS": str(CACHE_SECONDS)}
+        with Server(db.settings.database_url, log=tmp_path / "server.log", env=env) as s:
+            wait_for_workers(s, WORKERS)
+            yield s
+
+    def test_a_revoked_key_is_refused_at_once_by_every_worker(
+        self, cached_server: Server, keys: Keys, database_url: str
+    ) -> None:
+        # One key read on the routes, one on the direct path (a case, on PostgreSQL): neither
+        # path can have forgotten the other's key first.
+        clients = [httpx.Client(base_url=cached_server.url, timeout=10) for _ in range(CONNECTIONS)]
+        try:
+            r = clients[0].post("/referrals", json=referral_body(), headers=keys.practitioner.headers)
+            assert r.status_code == 201, r.text
+            reads = [(keys.manager, "/reps"), (keys.practitioner, f"/cases/{r.json()['id']}")]
+            remembered_at = time.monotonic()
+            primed = set()
+            for c in clients:
+                for key, path in reads:
+                    r = c.get(path, headers=key.headers)
+                    assert r.status_code == 200, r.text
+                    primed.add(worker_serving(cached_server, r))
+            assert primed == set(workers_of(cached_server))
+
+            for key, _path in reads:
+                revoke = subprocess.run(
+                    [str(CLI), "clients", "revoke", str(key.client_id)],
+                    env={**os.environ, "RJ_DATABASE_URL": database_url},
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert revoke.returncode == 0, revoke.stderr
+
+            refused_by = set()
+            for c in clients:
+                for key, path in reads:
+                    r = c.get(path, headers=key.headers)
+                    assert r.status_code == 401, (path, r.text)
+                    refused_by.add(worker_serving(cached_server, r))
+            # Within the minute every worker would have trusted the keys without asking.
+            assert time.monotonic() - remembered_at < CACHE_SECONDS
+        finally:
+            for c in clients:
+                c.close()
+        assert refused_by == set(workers_of(cached_server))
 
 
 def test_a_port_in_use_is_a_one_line_failure(database_url: str) -> None:

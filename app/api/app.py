@@ -25,6 +25,7 @@ from app.api.responses import complete_openapi
 from app.api.routes import (
     audit,
     cases,
+    clients,
     conferences,
     contacts,
     events,
@@ -74,6 +75,7 @@ ROUTE_MODULES = (
     audit,
     events,
     webhooks,
+    clients,
 )
 
 

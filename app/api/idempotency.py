@@ -21,7 +21,13 @@ from app.api.deps import SessionDep
 from app.api.problems import problem
 from app.auth import service as auth
 from app.db import Database
-from app.errors import AppError, PayloadTooLargeError, ServiceUnavailableError, ValidationFailedError
+from app.errors import (
+    AppError,
+    IdempotencyResponseNotKeptError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    ValidationFailedError,
+)
 from app.idempotency import service
 from app.idempotency.service import KEY_PATTERN, MAX_KEY_LENGTH, Claim, StoredResponse, valid_key
 
@@ -91,7 +97,7 @@ class IdempotencyMiddleware:
             await _settle(db, held, None)
             raise
         # Keep the response before the client sees it, so that a retry right after gets the replay.
-        await _settle(db, held, _stored(messages))
+        await _settle(db, held, _kept(_stored(messages), messages))
         for message in messages:
             await send(message)
 
@@ -145,6 +151,25 @@ async def _settle(db: Database, held: Claim, response: StoredResponse | None) ->
                 await service.release(session, held)
     except Exception:  # noqa: BLE001 - logged; the client still gets the request's own response
         log.exception("idempotency key %s could not be settled", held.id)
+
+
+def _kept(stored: StoredResponse | None, messages: list[Message]) -> StoredResponse | None:
+    """What a retry is answered: the first response, unless it must not be stored (`Cache-Control:
+    no-store`, such as a new key shown once); then a refusal saying that the request was done."""
+    if stored is None or not any(
+        m["type"] == "http.response.start"
+        and any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in m.get("headers", []))
+        for m in messages
+    ):
+        return stored
+    done = IdempotencyResponseNotKeptError(
+        "the first request with this Idempotency-Key was completed; its response was shown once "
+        "and is not kept"
+    )
+    refusal = problem(done.status, done.error_code, done.title, done.message)
+    return StoredResponse(
+        status=done.status, headers={"content-type": refusal.media_type or ""}, body=bytes(refusal.body)
+    )
 
 
 def _stored(messages: list[Message]) -> StoredResponse | None:

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import col
 
 from app.audit.models import AuditRecord
+from app.auth.models import ApiClient
 from app.cases.models import Case, CaseRep
 from app.common.enums import LetterStatus, Role
 from app.context import Principal
@@ -358,3 +359,13 @@ def cases_in_caseload(principal: Principal) -> ColumnElement[bool]:
     if principal.prisons is None:
         return true()
     return col(Case.prison_id).in_(sorted(principal.prisons))
+
+
+def manages_client(principal: Principal, client: ApiClient) -> bool:
+    """Whether the caller may see and change an API client: an admin, for clients whose whole
+    caseload lies within theirs (a client of every prison only for an admin of every prison)."""
+    if not has(principal, Permission.CLIENTS_MANAGE):
+        return False
+    if principal.prisons is None:
+        return True
+    return not client.all_prisons and set(client.prisons) <= principal.prisons

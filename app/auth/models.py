@@ -3,14 +3,18 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
 
 
 class ApiClient(SQLModel, table=True):
-    """A bearer key holder. Only a SHA-256 hash of the key is stored."""
+    """A bearer key holder. Only a SHA-256 hash of the key is stored.
+
+    A rotated client keeps its previous key's hash until `previous_key_expires_at`, so that its
+    callers can move to the new key; a revoked client (`active` false) has no working key.
+    """
 
     __tablename__ = "api_client"
 
@@ -23,3 +27,16 @@ class ApiClient(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True)
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    previous_key_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    previous_key_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiClientGeneration(SQLModel, table=True):
+    """One row counting the changes that take keys away (revocations, rotations): every process
+    that remembers keys compares it on each request, so such a change is seen at once everywhere."""
+
+    __tablename__ = "api_client_generation"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(default=0, sa_type=BigInteger)

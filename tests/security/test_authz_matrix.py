@@ -4,6 +4,11 @@ function-level authorisation).
 
 The expected outcome of every cell is declared in MATRIX below. The routes come from the app
 itself, so a route added without an entry fails `test_every_route_has_an_entry` and its cells.
+
+Every key's caseload is MDI but `admin`'s, which is every prison. So each route a manager, an
+auditor or an admin may call is tried with a key of MDI alone (`manager`, `auditor`, `admin_mdi`)
+on objects of MDI (the answer an admin of every prison gets) and of LEI (404 for an object, 403 for
+a prison named in the request, left out of a list).
 """
 
 import base64
@@ -29,12 +34,14 @@ from tests.conftest import FIXTURES, _empty
 from tests.servers import load_fixture
 from tests.support import Key, make_key, referral_body, until
 
-ROLES = ("practitioner", "rep", "referrer", "manager", "auditor", "admin")
+ROLES = ("practitioner", "rep", "referrer", "manager", "auditor", "admin", "admin_mdi")
 # mine:      in the caller's prison and the caller's own (a rep: assigned to it; a referrer: its referral)
 # prison:    in the caller's prison, not the caller's own
 # elsewhere: in another prison
 SCOPES = ("mine", "prison", "elsewhere")
 LISTED, HIDDEN = "listed", "hidden"
+# Nothing of the object: 204, or 200 with a body that does not name it.
+NOTHING = "nothing"
 PUBLIC = "public"  # no token needed; every caller gets 200
 
 Outcome = int | str
@@ -316,7 +323,7 @@ async def report_summary(w: "World", scope: str, _fresh: bool) -> Req:
 
 async def subject_access(w: "World", scope: str, _fresh: bool) -> Req:
     case = await w.case(scope, False)
-    return Req(query={"prn": case["parties"][0]["prisonerNumber"]})
+    return Req(query={"prn": case["parties"][0]["prisonerNumber"]}, probe=case["id"])
 
 
 async def events_feed(w: "World", scope: str, _fresh: bool) -> Req:
@@ -328,34 +335,48 @@ async def inbound_event(w: "World", _scope: str, _fresh: bool) -> Req:
     return Req(body=w.domain_event())
 
 
-async def list_inbound(w: "World", _scope: str, _fresh: bool) -> Req:
-    return Req(query={"size": "100"}, probe=w.inbound)
+async def list_inbound(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(query={"size": "100"}, probe=w.inbound[scope])
 
 
-async def an_inbound_event(w: "World", _scope: str, fresh: bool) -> Req:
-    return Req(path={"inbound_id": await w.rejected_inbound() if fresh else w.inbound})
+async def an_inbound_event(w: "World", scope: str, fresh: bool) -> Req:
+    return Req(path={"inbound_id": await w.rejected_inbound(scope) if fresh else w.inbound[scope]})
 
 
 async def new_subscription(_w: "World", _scope: str, _fresh: bool) -> Req:
     return Req(body=SUBSCRIPTION)
 
 
-async def list_subscriptions(w: "World", _scope: str, _fresh: bool) -> Req:
-    return Req(query={"size": "100"}, probe=w.subscription)
+async def list_subscriptions(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(query={"size": "100"}, probe=w.subscriptions[scope])
 
 
-async def a_subscription(w: "World", _scope: str, fresh: bool) -> Req:
-    return Req(path={"subscription_id": await w.subscribe() if fresh else w.subscription})
+async def a_subscription(w: "World", scope: str, fresh: bool) -> Req:
+    return Req(path={"subscription_id": await w.subscribe(scope) if fresh else w.subscriptions[scope]})
 
 
-async def list_deliveries(w: "World", _scope: str, _fresh: bool) -> Req:
-    return Req(path={"subscription_id": w.subscription}, probe=w.delivery)
+async def list_deliveries(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(path={"subscription_id": w.subscriptions[scope]}, probe=w.deliveries[scope])
 
 
-async def a_delivery(w: "World", _scope: str, fresh: bool) -> Req:
-    subscription = await w.subscribe() if fresh else w.subscription
-    delivery = await w.dead_delivery(subscription) if fresh else w.delivery
+async def a_delivery(w: "World", scope: str, fresh: bool) -> Req:
+    subscription = await w.subscribe(scope) if fresh else w.subscriptions[scope]
+    delivery = await w.dead_delivery(subscription) if fresh else w.deliveries[scope]
     return Req(path={"subscription_id": subscription, "delivery_id": delivery})
+
+
+async def list_clients(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(query={"size": "100"}, probe=w.clients[scope])
+
+
+def a_client(body: Any = None) -> Recipe:
+    """An API client of the scope's prison (a new one when `fresh`)."""
+
+    async def recipe(w: "World", scope: str, fresh: bool) -> Req:
+        client_id = await w.new_client(scope) if fresh else w.clients[scope]
+        return Req(path={"client_id": client_id}, body=body)
+
+    return recipe
 
 
 SUBSCRIPTION = {
@@ -375,6 +396,7 @@ CASE_READERS = roles(
     manager=(200, 200, 404),
     auditor=FORBIDDEN,
     admin=(200, 200, 200),
+    admin_mdi=(200, 200, 404),
 )
 
 
@@ -387,6 +409,7 @@ def practitioner_only(ok: int) -> dict[str, Row]:
         manager=FORBIDDEN,
         auditor=FORBIDDEN,
         admin=FORBIDDEN,
+        admin_mdi=FORBIDDEN,
     )
 
 
@@ -399,6 +422,7 @@ CASE_CONTENT_READERS = roles(
     manager=(200, 200, 404),
     auditor=FORBIDDEN,
     admin=(200, 200, 200),
+    admin_mdi=(200, 200, 404),
 )
 
 
@@ -411,18 +435,20 @@ def practitioner_and_rep(ok: int) -> dict[str, Row]:
         manager=FORBIDDEN,
         auditor=FORBIDDEN,
         admin=FORBIDDEN,
+        admin_mdi=FORBIDDEN,
     )
 
 
-def admin_only(row: Row) -> dict[str, Row]:
-    """Only an admin (of every prison)."""
+def admin_only(national: Row, mdi: Row) -> dict[str, Row]:
+    """Only an admin: of every prison, and of MDI alone."""
     return roles(
         practitioner=FORBIDDEN,
         rep=FORBIDDEN,
         referrer=FORBIDDEN,
         manager=FORBIDDEN,
         auditor=FORBIDDEN,
-        admin=row,
+        admin=national,
+        admin_mdi=mdi,
     )
 
 
@@ -434,6 +460,7 @@ REP_RECORD_READERS = roles(
     manager=(200, 200, 404),
     auditor=FORBIDDEN,
     admin=(200, 200, 200),
+    admin_mdi=(200, 200, 404),
 )
 
 
@@ -455,6 +482,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=FORBIDDEN,
             admin=FORBIDDEN,
+            admin_mdi=FORBIDDEN,
         ),
     ),
     "GET /cases": Entry(
@@ -466,6 +494,7 @@ MATRIX: dict[str, Entry] = {
             manager=(LISTED, LISTED, HIDDEN),
             auditor=FORBIDDEN,
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, HIDDEN),
         ),
     ),
     "GET /cases/{case_id}": Entry(a_case_reference, CASE_READERS),
@@ -484,6 +513,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=FORBIDDEN,
             admin=FORBIDDEN,
+            admin_mdi=FORBIDDEN,
         ),
     ),
     "GET /cases/{case_id}/timeline": Entry(
@@ -495,6 +525,7 @@ MATRIX: dict[str, Entry] = {
             manager=(200, 200, 404),
             auditor=FORBIDDEN,
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 404),
         ),
     ),
     "POST /reps": Entry(
@@ -506,6 +537,7 @@ MATRIX: dict[str, Entry] = {
             manager=(201, 201, 403),
             auditor=FORBIDDEN,
             admin=(201, 201, 201),
+            admin_mdi=(201, 201, 403),
         ),
     ),
     "GET /reps": Entry(
@@ -517,6 +549,7 @@ MATRIX: dict[str, Entry] = {
             manager=(LISTED, LISTED, HIDDEN),
             auditor=FORBIDDEN,
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, HIDDEN),
         ),
     ),
     "GET /reps/{rep_id}": Entry(
@@ -528,6 +561,7 @@ MATRIX: dict[str, Entry] = {
             manager=(200, 200, 404),
             auditor=FORBIDDEN,
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 404),
         ),
     ),
     "PATCH /reps/{rep_id}": Entry(
@@ -539,6 +573,7 @@ MATRIX: dict[str, Entry] = {
             manager=(200, 200, 404),
             auditor=FORBIDDEN,
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 404),
         ),
     ),
     "GET /tasks": Entry(
@@ -550,6 +585,7 @@ MATRIX: dict[str, Entry] = {
             manager=(LISTED, LISTED, HIDDEN),
             auditor=FORBIDDEN,
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, HIDDEN),
         ),
     ),
     "POST /tasks/{task_id}/complete": Entry(
@@ -561,6 +597,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=FORBIDDEN,
             admin=FORBIDDEN,
+            admin_mdi=FORBIDDEN,
         ),
     ),
     "GET /audit": Entry(
@@ -572,6 +609,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=(LISTED, LISTED, HIDDEN),
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, HIDDEN),
         ),
     ),
     "GET /audit/verify": Entry(
@@ -583,6 +621,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=(200, 200, 200),
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 200),
         ),
     ),
     "POST /referrals/incident-reports": Entry(
@@ -594,6 +633,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=FORBIDDEN,
             admin=FORBIDDEN,
+            admin_mdi=FORBIDDEN,
         ),
     ),
     "GET /cases/{case_id}/contacts": Entry(a_case, CASE_CONTENT_READERS),
@@ -607,6 +647,7 @@ MATRIX: dict[str, Entry] = {
             manager=(LISTED, LISTED, 404),
             auditor=FORBIDDEN,
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, 404),
         ),
     ),
     "POST /cases/{case_id}/letters": Entry(new_letter, practitioner_only(201)),
@@ -626,7 +667,7 @@ MATRIX: dict[str, Entry] = {
     "POST /cases/{case_id}/conference": Entry(arrange_conference, practitioner_only(200)),
     "POST /cases/{case_id}/conference/outcome": Entry(conference_outcome, practitioner_only(200)),
     "PATCH /cases/{case_id}/agreement-items/{item_id}": Entry(agreement_item, practitioner_only(200)),
-    "PUT /cases/{case_id}/legal-hold": Entry(legal_hold, admin_only((200, 200, 200))),
+    "PUT /cases/{case_id}/legal-hold": Entry(legal_hold, admin_only((200, 200, 200), (200, 200, 404))),
     "GET /reps/me/tasks": Entry(
         no_input,
         roles(
@@ -636,6 +677,7 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=FORBIDDEN,
             admin=FORBIDDEN,
+            admin_mdi=FORBIDDEN,
         ),
     ),
     "GET /reps/{rep_id}/tasks": Entry(a_rep_alone, REP_RECORD_READERS),
@@ -654,6 +696,7 @@ MATRIX: dict[str, Entry] = {
             manager=(LISTED, LISTED, HIDDEN),
             auditor=FORBIDDEN,
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, HIDDEN),
         ),
     ),
     "GET /safeguarding-concerns/{concern_id}": Entry(a_concern, CASE_CONTENT_READERS),
@@ -667,6 +710,7 @@ MATRIX: dict[str, Entry] = {
             manager=(200, 200, 403),
             auditor=FORBIDDEN,
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 403),
         ),
     ),
     "PUT /prisons/{prison_id}/duty-practitioner": Entry(
@@ -678,6 +722,7 @@ MATRIX: dict[str, Entry] = {
             manager=(200, 200, 403),
             auditor=FORBIDDEN,
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 403),
         ),
     ),
     "GET /reports/summary": Entry(
@@ -689,9 +734,10 @@ MATRIX: dict[str, Entry] = {
             manager=(200, 200, 403),
             auditor=FORBIDDEN,
             admin=(200, 200, 200),
+            admin_mdi=(200, 200, 403),
         ),
     ),
-    "GET /subject-access-request": Entry(subject_access, admin_only((200, 200, 200))),
+    "GET /subject-access-request": Entry(subject_access, admin_only((200, 200, 200), (200, 200, NOTHING))),
     "GET /events": Entry(
         events_feed,
         roles(
@@ -701,6 +747,7 @@ MATRIX: dict[str, Entry] = {
             manager=(LISTED, LISTED, HIDDEN),
             auditor=FORBIDDEN,
             admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, HIDDEN),
         ),
     ),
     "POST /events/inbound": Entry(
@@ -712,20 +759,36 @@ MATRIX: dict[str, Entry] = {
             manager=FORBIDDEN,
             auditor=FORBIDDEN,
             admin=(202, 202, 202),
+            admin_mdi=(202, 202, 202),
         ),
     ),
-    "GET /events/inbound": Entry(list_inbound, admin_only((LISTED, LISTED, LISTED))),
-    "GET /events/inbound/{inbound_id}": Entry(an_inbound_event, admin_only((200, 200, 200))),
-    "POST /events/inbound/{inbound_id}/replay": Entry(an_inbound_event, admin_only((200, 200, 200))),
-    "POST /webhook-subscriptions": Entry(new_subscription, admin_only((201, 201, 201))),
-    "GET /webhook-subscriptions": Entry(list_subscriptions, admin_only((LISTED, LISTED, LISTED))),
-    "GET /webhook-subscriptions/{subscription_id}": Entry(a_subscription, admin_only((200, 200, 200))),
-    "DELETE /webhook-subscriptions/{subscription_id}": Entry(a_subscription, admin_only((204, 204, 204))),
+    "GET /events/inbound": Entry(
+        list_inbound, admin_only((LISTED, LISTED, LISTED), (LISTED, LISTED, HIDDEN))
+    ),
+    "GET /events/inbound/{inbound_id}": Entry(an_inbound_event, admin_only((200, 200, 200), (200, 200, 404))),
+    "POST /events/inbound/{inbound_id}/replay": Entry(
+        an_inbound_event, admin_only((200, 200, 200), (200, 200, 404))
+    ),
+    "POST /webhook-subscriptions": Entry(new_subscription, admin_only((201, 201, 201), (201, 201, 201))),
+    "GET /webhook-subscriptions": Entry(
+        list_subscriptions, admin_only((LISTED, LISTED, LISTED), (LISTED, LISTED, HIDDEN))
+    ),
+    "GET /webhook-subscriptions/{subscription_id}": Entry(
+        a_subscription, admin_only((200, 200, 200), (200, 200, 404))
+    ),
+    "DELETE /webhook-subscriptions/{subscription_id}": Entry(
+        a_subscription, admin_only((204, 204, 204), (204, 204, 404))
+    ),
     "GET /webhook-subscriptions/{subscription_id}/deliveries": Entry(
-        list_deliveries, admin_only((LISTED, LISTED, LISTED))
+        list_deliveries, admin_only((LISTED, LISTED, LISTED), (LISTED, LISTED, 404))
     ),
     "POST /webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver": Entry(
-        a_delivery, admin_only((202, 202, 202))
+        a_delivery, admin_only((202, 202, 202), (202, 202, 404))
+    ),
+    "GET /clients": Entry(list_clients, admin_only((LISTED, LISTED, LISTED), (LISTED, LISTED, HIDDEN))),
+    "POST /clients/{client_id}/revoke": Entry(a_client(), admin_only((200, 200, 200), (200, 200, 404))),
+    "POST /clients/{client_id}/rotate": Entry(
+        a_client({"overlapHours": 1}), admin_only((200, 200, 200), (200, 200, 404))
     ),
 }
 
@@ -741,9 +804,35 @@ def app_routes() -> dict[str, RouteContext]:
     return found
 
 
+# Cells whose expected answer is the one the scope fixes on branch i23scope give (an admin of
+# MDI gets nothing of a prisoner held only elsewhere, nor another caseload's webhook subscriptions
+# or inbound events); until they are merged, the service still answers these as for any admin.
+# Remove the marks once they are.
+FIXED_ON_I23SCOPE = frozenset(
+    (op, "admin_mdi", "elsewhere")
+    for op in (
+        "GET /subject-access-request",
+        "GET /events/inbound",
+        "GET /events/inbound/{inbound_id}",
+        "POST /events/inbound/{inbound_id}/replay",
+        "GET /webhook-subscriptions",
+        "GET /webhook-subscriptions/{subscription_id}",
+        "DELETE /webhook-subscriptions/{subscription_id}",
+        "GET /webhook-subscriptions/{subscription_id}/deliveries",
+        "POST /webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    )
+)
+FIXED_ON_I23SCOPE_MARK = pytest.mark.xfail(strict=True, reason="fixed on branch i23scope")
+
 ROUTES = app_routes()
 CELLS = [
-    pytest.param(op, role, scope, id=f"{op} {role} {scope}")
+    pytest.param(
+        op,
+        role,
+        scope,
+        id=f"{op} {role} {scope}",
+        marks=[FIXED_ON_I23SCOPE_MARK] if (op, role, scope) in FIXED_ON_I23SCOPE else [],
+    )
     for op in sorted(ROUTES)
     for role in ROLES
     for scope in SCOPES
@@ -764,16 +853,18 @@ class World:
         self.db = db
         self.keys: dict[str, Key] = {}
         self.reps: dict[str, str] = {}
+        self.clients: dict[str, str] = {}
         self._cases: dict[str, dict[str, Any]] = {}
         self._tasks: dict[str, str] = {}
         self._staged: dict[tuple[str, str], dict[str, Any]] = {}
         self._letters: dict[tuple[str, str], tuple[str, str]] = {}
         self._items: dict[str, tuple[str, str]] = {}
         self._concerns: dict[str, str] = {}
+        self._released: dict[str, str] = {}
         self._numbers = 0
-        self.inbound = ""
-        self.subscription = ""
-        self.delivery = ""
+        self.inbound: dict[str, str] = {}
+        self.subscriptions: dict[str, str] = {}
+        self.deliveries: dict[str, str] = {}
 
     def next_serial(self) -> int:
         """A number no one has used yet."""
@@ -797,7 +888,12 @@ class World:
             ("manager", "manager", ["MDI"]),
             ("auditor", "auditor", ["MDI"]),
             ("admin", "admin", []),
+            ("admin_mdi", "admin", ["MDI"]),
             ("practitioner_lei", "practitioner", ["LEI"]),
+            # Who made, or sent, the objects of each scope that belong to no case.
+            ("admin_mdi_other", "admin", ["MDI"]),
+            ("admin_lei", "admin", ["LEI"]),
+            ("referrer_lei", "referrer", ["LEI"]),
         ]:
             self.keys[name] = await make_key(self.db, role=role, prisons=prisons, name=f"matrix {name}")
         for scope in SCOPES:
@@ -821,13 +917,16 @@ class World:
         for scope in SCOPES:
             await self.case(scope, False)
             await self.task(scope, False)
-        r = await self.client.post(
-            "/events/inbound", json=self.domain_event(), headers=self.keys["admin"].headers
-        )
-        assert r.status_code == 202, r.text
-        self.inbound = r.json()["id"]
-        self.subscription = await self.subscribe()
-        self.delivery = await self.dead_delivery(self.subscription)
+        for scope in SCOPES:
+            r = await self.client.post(
+                "/events/inbound", json=await self.release(scope), headers=self.sender(scope).headers
+            )
+            assert r.status_code == 202, r.text
+            assert r.json()["status"] == "processed" and r.json()["caseIds"], r.text
+            self.inbound[scope] = r.json()["id"]
+            self.subscriptions[scope] = await self.subscribe(scope)
+            self.deliveries[scope] = await self.dead_delivery(self.subscriptions[scope])
+            self.clients[scope] = await self.new_client(scope)
 
     async def case(self, scope: str, fresh: bool) -> dict[str, Any]:
         """The scope's case, accepted with its rep assigned (a new one when `fresh`)."""
@@ -1034,16 +1133,40 @@ class World:
             "additionalInformation": {},
         }
 
-    async def rejected_inbound(self) -> str:
-        """A received event that could not be acted on (what an admin replays)."""
-        event = self.domain_event()
+    def sender(self, scope: str) -> Key:
+        """The incident system of the scope's prison, which sends its prison events."""
+        return self.keys["referrer_lei" if scope == "elsewhere" else "referrer"]
+
+    async def release(self, scope: str) -> dict[str, Any]:
+        """A release from the scope's prison of a party to a case of its own there: an inbound
+        event of that prison whichever way it is judged (its sender, its prison, its cases)."""
+        if scope not in self._released:
+            self._released[scope] = (await self.case(scope, True))["parties"][0]["prisonerNumber"]
+        number = self._released[scope]
+        return {
+            "eventId": f"matrix-{self.next_serial()}",
+            "eventType": "prison-offender-events.prisoner.released",
+            "version": 1,
+            "occurredAt": "2026-11-21T09:05:00+00:00",
+            "description": "A prisoner has been released from prison",
+            "additionalInformation": {
+                "nomsNumber": number,
+                "prisonId": self.prison[scope],
+                "reason": "RELEASED",
+            },
+            "personReference": {"identifiers": [{"type": "NOMS", "value": number}]},
+        }
+
+    async def rejected_inbound(self, scope: str) -> str:
+        """A received event of the scope's prison that could not be acted on (what an admin replays)."""
+        event = await self.release(scope)
         record = InboundEvent(
             dedupe_key=f"matrix:{event['eventId']}",
             event_id=event["eventId"],
             event_type=event["eventType"],
             occurred_at=clock.now(),
             payload=event,
-            sender_client_id=self.keys["admin"].client_id,
+            sender_client_id=self.sender(scope).client_id,
             status="rejected",
             attempts=1,
             error="the matrix's rejected event",
@@ -1053,10 +1176,17 @@ class World:
             session.add(record)
         return str(record.id)
 
-    async def subscribe(self) -> str:
-        """A new webhook subscription."""
+    async def new_client(self, scope: str) -> str:
+        """A new API client of the scope's prison."""
+        key = await make_key(self.db, role="referrer", prisons=[self.prison[scope]], name=f"matrix {scope}")
+        return str(key.client_id)
+
+    async def subscribe(self, scope: str) -> str:
+        """A new webhook subscription, made by an admin of the scope's prison (of MDI: the admin
+        whose cells these are, for "mine", another one for "prison")."""
+        creator = {"mine": "admin_mdi", "prison": "admin_mdi_other", "elsewhere": "admin_lei"}[scope]
         r = await self.client.post(
-            "/webhook-subscriptions", json=SUBSCRIPTION, headers=self.keys["admin"].headers
+            "/webhook-subscriptions", json=SUBSCRIPTION, headers=self.keys[creator].headers
         )
         assert r.status_code == 201, r.text
         subscription: str = r.json()["id"]
@@ -1102,7 +1232,7 @@ async def audit_count(db: Database) -> int:
 
 def is_success(outcome: Outcome) -> bool:
     """Whether a cell is expected to go through."""
-    return outcome in (LISTED, HIDDEN) or (isinstance(outcome, int) and outcome < 400)
+    return outcome in (LISTED, HIDDEN, NOTHING) or (isinstance(outcome, int) and outcome < 400)
 
 
 class TestMatrix:
@@ -1135,7 +1265,9 @@ class TestMatrix:
         assert entry.recipe is not None and isinstance(entry.expect, dict)
         expected = entry.expect[role][SCOPES.index(scope)]
         method, path = op.split(" ", 1)
-        req = await entry.recipe(world, scope, is_success(expected) and method != "GET")
+        # A cell the service does not answer as expected yet may change what it is given.
+        fresh = method != "GET" and (is_success(expected) or (op, role, scope) in FIXED_ON_I23SCOPE)
+        req = await entry.recipe(world, scope, fresh)
         before = await audit_count(world.db)
         r = await world.client.request(
             method,
@@ -1144,6 +1276,10 @@ class TestMatrix:
             json=req.body if method != "GET" else None,
             headers={**world.keys[role].headers, **req.headers},
         )
+        if expected == NOTHING:
+            assert r.status_code in (200, 204), r.text
+            assert r.status_code == 204 or str(req.probe) not in r.text, f"{req.probe} should not be shown"
+            return
         if expected in (LISTED, HIDDEN):
             assert r.status_code == 200, r.text
             body = r.json()
