@@ -262,7 +262,7 @@ class TestEveryCreatingPost:
         assert await count(db, Case) == 1
 
     async def test_incident_reports(self, client: httpx.AsyncClient, keys: Keys, db: Database) -> None:
-        report = load_fixture(FIXTURES, "irs-sample-report-with-details.json")
+        report = load_fixture(FIXTURES, "incident-reporting/report-with-details.json")
         await self._twice(client, "/referrals/incident-reports", report, keys.referrer)
         assert await count(db, Case) == 1
 

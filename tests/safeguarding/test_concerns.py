@@ -27,7 +27,7 @@ from app.worker.loop import run_once
 from tests.conftest import FIXTURES
 from tests.support import Api
 
-SCHEMA = json.loads((FIXTURES / "hmpps-domain-event.schema.json").read_text())
+SCHEMA = json.loads((FIXTURES / "events/domain-event.schema.json").read_text())
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 

@@ -24,7 +24,7 @@ from tests.support import Api, Keys, aware
 from tests.webhooks.conftest import subscribe
 
 SCHEMA = Draft202012Validator(
-    json.loads((FIXTURES / "hmpps-domain-event.schema.json").read_text()),
+    json.loads((FIXTURES / "events/domain-event.schema.json").read_text()),
     format_checker=Draft202012Validator.FORMAT_CHECKER,
 )
 
