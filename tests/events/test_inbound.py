@@ -17,7 +17,7 @@ from app.config import get_settings
 from app.db import Database
 from app.events import inbound
 from app.tasks.models import Task
-from app.worker.loop import run_once
+from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.servers import IncidentSystem, LocalServer, load_fixture
 from tests.support import Api, Keys
@@ -151,7 +151,7 @@ class TestIncidentReportCreated:
             ).scalar_one()
         assert audited == 1
 
-    async def test_the_worker_retries_a_failure_once_its_back_off_has_passed(
+    async def test_the_timed_work_retries_a_failure_once_its_back_off_has_passed(
         self, client: httpx.AsyncClient, keys: Keys, db: Database, incident_system: Any
     ) -> None:
         system, server = incident_system

@@ -23,7 +23,7 @@ from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED
 from app.safeguarding.models import SafeguardingConcern
 from app.safeguarding.service import raise_concern
 from app.tasks.models import Task
-from app.worker.loop import run_once
+from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.support import Api
 
