@@ -167,7 +167,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Load demo data and print one key per role."""
+    """Load demo data and print a key per (made-up) person, saying whose it is."""
     from app.demo import load_demo
 
     return _run(lambda db: load_demo(db, scale=args.scale, only_if_empty=args.if_empty))
