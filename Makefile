@@ -22,16 +22,17 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-## make run: install, migrate the embedded database, load demo data once, serve on :8000
+## make run: install, migrate the embedded database, load demo data once, then serve the whole
+## service on :8000: the API and, in the same process, the timed work (`serve` says what it started)
 run: $(STAMP)
-	$(BIN)/rj-casework migrate
-	$(BIN)/rj-casework demo --if-empty
-	@echo "API on http://$${RJ_HOST:-127.0.0.1}:$${RJ_PORT:-8000} , docs at /docs"
-	$(BIN)/rj-casework serve
+	@$(BIN)/rj-casework migrate
+	@$(BIN)/rj-casework demo --if-empty
+	@$(BIN)/rj-casework serve
 
 migrate: $(STAMP)
 	$(BIN)/rj-casework migrate
 
+## make worker: the timed work on its own, beside a server run with RJ_TIMED_WORK=separate
 worker: $(STAMP)
 	$(BIN)/rj-casework worker
 

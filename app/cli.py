@@ -29,16 +29,18 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the API with uvicorn."""
-    from app.config import server_workers
+    """Run the API with uvicorn, and the timed work with it unless that runs separately."""
+    from app.config import server_processes, timed_work_in_server
     from app.serving import serve
 
     settings = get_settings()
     return serve(
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or server_workers(settings),
+        processes=args.workers or server_processes(settings),
         log_level=settings.log_level.lower(),
+        timed_work=timed_work_in_server(settings),
+        docs=settings.docs_enabled,
     )
 
 
@@ -233,14 +235,15 @@ def cmd_retention_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run the timed work (and event delivery) once or forever."""
+    """Run the timed-work runner on its own: one pass, or passes until stopped."""
     from app import logs
-    from app.worker.loop import run_worker
+    from app.timed_work.runner import run_timed_work
 
     async def job(db: Any) -> int:
         # After the schema check, so that a database to migrate is still told in one line.
-        logs.configure(get_settings().log_level)
-        return await run_worker(db, once=args.once)
+        settings = get_settings()
+        logs.configure(settings.log_level)
+        return await run_timed_work(db, once=args.once, poll_seconds=settings.timed_work_poll_seconds)
 
     return _run(job)
 
@@ -255,7 +258,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Load demo data and print one key per role."""
+    """Load demo data and print a key per (made-up) person, saying whose it is."""
     from app.demo import load_demo
 
     return _run(lambda db: load_demo(db, scale=args.scale, only_if_empty=args.if_empty))
@@ -270,10 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
 
-    serve = sub.add_parser("serve", help="run the API")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
+    serve = sub.add_parser(
+        "serve", help="run the API, and the timed work with it unless RJ_TIMED_WORK puts that elsewhere"
+    )
+    serve.add_argument("--host", help="address to listen on (default: RJ_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: RJ_PORT, 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes (default: RJ_WORKERS, else one per core on PostgreSQL, one on SQLite)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     clients = sub.add_parser("clients", help="API clients").add_subparsers(
@@ -313,9 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="list what would be anonymised; change nothing")
     purge.set_defaults(func=cmd_retention_purge)
 
-    worker = sub.add_parser("worker", help="deliver events and run timed work")
-    worker.add_argument("--once", action="store_true", help="one pass, then exit")
-    worker.set_defaults(func=cmd_worker)
+    timed_work = sub.add_parser(
+        "worker",
+        help="run the timed work on its own: resume cases after cooling off, announce overdue tasks "
+        "and concerns, publish and deliver events, retry inbound events",
+    )
+    timed_work.add_argument("--once", action="store_true", help="one pass, then exit")
+    timed_work.set_defaults(func=cmd_worker)
 
     openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
     openapi.add_argument("--output", default="openapi/openapi.json")

@@ -3,7 +3,7 @@
 import json
 import os
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -59,19 +59,28 @@ class Settings(BaseSettings):
     jwt_rep_claim: str = "rep_id"
     host: str = "127.0.0.1"
     port: int = 8000
-    # uvicorn worker processes; unset: one per core on PostgreSQL (at most 8), one on SQLite.
+    # Server processes `rj-casework serve` runs (RJ_WORKERS, uvicorn's word for them); unset: one
+    # per core on PostgreSQL (at most 8), one on SQLite.
     workers: int | None = None
-    # Connections each worker keeps open. Overflow beyond them (up to half as many again) is
+    # Where the timed work runs (cases resumed after cooling off, overdue tasks and concerns
+    # announced, events published and delivered to webhooks, inbound events retried):
+    # `in-server` inside `rj-casework serve` (in one of its server processes), `separate` only in
+    # an `rj-casework worker` run beside it, `auto` in the server on SQLite (one command runs the
+    # whole service) and separately on PostgreSQL (the runner is scaled and restarted on its own).
+    timed_work: Literal["auto", "in-server", "separate"] = "auto"
+    # How long the timed-work runner waits between passes, wherever it runs.
+    timed_work_poll_seconds: float = Field(default=5.0, gt=0)
+    # Connections each server process keeps open. Overflow beyond them (up to half as many again) is
     # opened and closed per burst, which costs a connection set-up per request at the peak.
     db_pool_size: int = 20
-    # Requests each worker works on at once (0: no limit); more wait their turn in arrival order,
-    # before any of their work. A few per worker keep PostgreSQL's backends at the concurrency it
+    # Requests each server process works on at once (0: no limit); more wait their turn in arrival
+    # order, before any of their work. A few per process keep PostgreSQL's backends at the concurrency it
     # serves best when they share the machine's cores; raise it for a database on a machine of its
     # own with more cores, or far away (a request then holds its place while it waits on the network).
     max_in_flight: int = Field(default=8, ge=0)
     # How long a request may wait for its turn before it is answered 503 (Retry-After: 1).
     admission_wait_seconds: float = Field(default=10.0, gt=0)
-    # Open those connections when a worker starts, rather than one by one under the first burst
+    # Open those connections when a server process starts, rather than one by one under the first burst
     # (each costs the requests that wait on it a connection set-up and the driver's type lookups).
     db_pool_warm: bool = True
     # A ping before each use of a pooled connection costs a round trip per request; without it
@@ -83,7 +92,7 @@ class Settings(BaseSettings):
     # effect at once in every process. A key changed by hand in the database is only seen within
     # this many seconds.
     auth_cache_seconds: float = 5.0
-    # Views of cases each worker keeps for pages of cases on PostgreSQL (0: none), each checked
+    # Views of cases each server process keeps for pages of cases on PostgreSQL (0: none), each checked
     # against its case's row version on every read: a page of cases kept at their versions costs
     # the database its ids alone. Least recently used go first.
     case_view_cache: int = Field(default=8192, ge=0)
@@ -130,13 +139,20 @@ class Settings(BaseSettings):
         return value
 
 
-def server_workers(settings: Settings) -> int:
-    """How many worker processes `serve` runs."""
+def server_processes(settings: Settings) -> int:
+    """How many server processes `serve` runs."""
     if settings.workers:
         return settings.workers
     if settings.database_url.startswith("sqlite"):
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+def timed_work_in_server(settings: Settings) -> bool:
+    """Whether `serve` runs the timed work itself (see `Settings.timed_work`)."""
+    if settings.timed_work == "auto":
+        return settings.database_url.startswith("sqlite")
+    return settings.timed_work == "in-server"
 
 
 @lru_cache

@@ -250,8 +250,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size // 2,
         pool_pre_ping=settings.db_pool_pre_ping,
-        # The most recently used connection first: a busy worker keeps reusing a few warm
-        # connections (and their server processes), instead of cycling through all of them.
+        # The most recently used connection first: a busy server process keeps reusing a few
+        # warm connections (and their PostgreSQL backends), instead of cycling through all of them.
         pool_use_lifo=True,
     )
 

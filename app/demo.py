@@ -1,6 +1,7 @@
-"""Demo data: two prisons, reps, a case in every state, and one key per role."""
+"""Demo data: two prisons, reps, a case in every state, and a key per (made-up) person."""
 
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from app.reps import service as reps
 from app.reps.schemas import RepCreate
 
 KEYS_FILE = Path("demo-keys.txt")
+PRISON_NAMES = {"MDI": "Moorland", "LEI": "Leeds"}
 
 PEOPLE = [
     ("A1001AA", "Dean", "Walsh"),
@@ -64,14 +66,39 @@ async def load_demo(db: Database, *, scale: str, only_if_empty: bool) -> int:
         return 0
     async with db.transaction() as session:
         keys = await _load(session)
-    lines = [f"{role:<13} {prisons:<10} {key}" for role, prisons, key in keys]
-    text = "Demo API keys (Authorization: Bearer <key>):\n" + "\n".join(lines) + "\n"
-    print(text)
+    text = keys_text(keys)
+    print(text, end="")
     KEYS_FILE.write_text(text)
     return 0
 
 
-async def _load(session: AsyncSession) -> list[tuple[str, str, str]]:
+@dataclass(frozen=True)
+class DemoKey:
+    """A demo key and whose it is: the role it acts in, the person, the prisons it reaches."""
+
+    role: str
+    person: str
+    prisons: str
+    key: str
+
+
+def keys_text(keys: list[DemoKey]) -> str:
+    """The keys as `rj-casework demo` prints them and demo-keys.txt keeps them: a line each, the
+    key last, under a note of who the people are."""
+    rows = [("role", "person", "prisons", "key")] + [(k.role, k.person, k.prisons, k.key) for k in keys]
+    widths = [max(len(row[n]) for row in rows) for n in range(3)]
+    lines = [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]) for row in rows
+    ]
+    reps = [k for k in keys if k.role == "rep"]
+    return (
+        "Demo API keys, one per (made-up) person: send `Authorization: Bearer <key>`, or paste one\n"
+        f"into Authorize on /docs. The reps {' and '.join(k.person for k in reps)} are both at\n"
+        f"{reps[0].prisons}: assign both to a case to work it with two reps.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+async def _load(session: AsyncSession) -> list[DemoKey]:
     sys_ctx = SYSTEM_CONTEXT
     rep_records = []
     for i, (prison, number, first, last) in enumerate(
@@ -97,28 +124,32 @@ async def _load(session: AsyncSession) -> list[tuple[str, str, str]]:
                 ),
             )
         )
-    keys: list[tuple[str, str, str]] = []
+    keys: list[DemoKey] = []
 
-    async def key(name: str, role: str, prisons: list[str], **kw: Any) -> Any:
+    async def key(role: str, person: str, prisons: list[str], rep: Any = None) -> Any:
+        reach = ", ".join(f"{p} ({PRISON_NAMES[p]})" for p in prisons) or "all prisons"
         client, secret = await create_client(
             session,
             sys_ctx,
-            name=name,
+            name=f"{person}, demo {role}",
             role=role,
             prisons=prisons,
             all_prisons=not prisons,
-            rep_id=kw.get("rep_id"),
+            rep_id=rep.id if rep else None,
         )
-        keys.append((role, ",".join(prisons) or "all", secret))
+        who = f"{person} ({rep.prisoner_number})" if rep else person
+        keys.append(DemoKey(role=role, person=who, prisons=reach, key=secret))
         return client
 
-    practitioner = await key("Demo practitioner (Moorland)", "practitioner", ["MDI"])
-    await key("Demo practitioner (Leeds)", "practitioner", ["LEI"])
-    await key("Demo rep Andre Lewis", "rep", ["MDI"], rep_id=rep_records[0].id)
-    await key("Demo incident system", "referrer", ["MDI", "LEI"])
-    await key("Demo manager", "manager", [])
-    await key("Demo auditor", "auditor", [])
-    await key("Demo admin", "admin", [])
+    practitioner = await key("practitioner", "Helen Ashworth", ["MDI"])
+    await key("practitioner", "Daniel Okafor", ["LEI"])
+    # Two reps at the same prison, so that a case can be worked with two.
+    await key("rep", "Andre Lewis", ["MDI"], rep=rep_records[0])
+    await key("rep", "Paul Kerr", ["MDI"], rep=rep_records[1])
+    await key("referrer", "Grace Whitfield", ["MDI", "LEI"])
+    await key("manager", "Martin Bryce", [])
+    await key("auditor", "Ruth Pennington", [])
+    await key("admin", "Sanjay Mistry", [])
     from app.context import Principal
 
     ctx = RequestContext(

@@ -1,13 +1,14 @@
 """How the service's processes log: `RJ_LOG_LEVEL` for their own messages, in the server and in
-the worker. The workflow library (`transitions`) notes every move it makes, three lines at INFO
-per move; those are kept only when debugging."""
+the timed-work runner. The workflow library (`transitions`) notes every move it makes, three lines
+at INFO per move, and the migration library (`alembic`) its set-up each time the schema is checked
+at start-up; those are kept only when debugging."""
 
 import logging
 
 from app.config import log_level
 
 # Libraries whose notes below WARNING are about their own workings, not the service's.
-_QUIET_BELOW_DEBUG = ("transitions",)
+_QUIET_BELOW_DEBUG = ("transitions", "alembic")
 
 
 def configure(level: str) -> None:

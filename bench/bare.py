@@ -148,7 +148,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     raise SystemExit(
-        serve(host=args.host, port=args.port, workers=args.workers, log_level="warning", app="bench.bare:app")
+        serve(
+            host=args.host,
+            port=args.port,
+            processes=args.workers,
+            log_level="warning",
+            announce=False,
+            app="bench.bare:app",
+        )
     )
 
 

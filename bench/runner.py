@@ -288,6 +288,8 @@ class Server:
             "RJ_DATABASE_URL": self.url,
             "RJ_LOG_LEVEL": "warning",
             "RJ_BASE_URL": f"http://127.0.0.1:{self.port}",
+            # The measured requests alone: no cases resumed or events delivered meanwhile.
+            "RJ_TIMED_WORK": "separate",
             **self.settings,
         }
         command = [str(VENV_BIN / "rj-casework"), "serve"]

@@ -30,8 +30,8 @@ from tests.standins.nonassociations import (  # noqa: F401 - fixtures shared by 
 from tests.support import Api, Keys
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures" / "hmpps"
+# Incident reports and domain events in the shapes the prison systems publish, of made-up people.
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def _postgres_admin_url() -> str | None:

@@ -34,8 +34,11 @@ class Server:
             "RJ_BASE_URL": self.url,
             "RJ_LOG_LEVEL": "warning",
             # One process: a kill is then a crash of the whole service (unset means one per core
-            # on PostgreSQL, and workers would outlive a killed parent).
+            # on PostgreSQL, and server processes would outlive a killed parent).
             "RJ_WORKERS": "1",
+            # The tests run the timed work themselves, when they mean to (the server-run timed
+            # work has tests of its own, which ask for it).
+            "RJ_TIMED_WORK": "separate",
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -147,6 +147,6 @@ class WebhookReceiver:
 
 
 def load_fixture(fixtures: Path, name: str) -> dict[str, Any]:
-    """A JSON fixture from shared/fixtures/hmpps."""
+    """A JSON fixture, by its path under `fixtures` (tests/fixtures)."""
     data: dict[str, Any] = json.loads((fixtures / name).read_text())
     return data

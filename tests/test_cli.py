@@ -284,7 +284,7 @@ class TestUnmigratedDatabase:
         assert out == "audit trail verifies: 0 records checked (0 redacted)\n"
 
 
-class TestWorkerOnce:
+class TestTimedWorkOnce:
     async def test_resumes_a_case_whose_cooling_off_has_ended(
         self, api: Api, capsys: pytest.CaptureFixture[str]
     ) -> None:

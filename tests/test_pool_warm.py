@@ -1,4 +1,4 @@
-"""A worker opens its pool's connections when it starts (`RJ_DB_POOL_WARM`), so that the first
+"""A server process opens its pool's connections when it starts (`RJ_DB_POOL_WARM`), so that the first
 burst of requests does not wait on connection set-ups; warming never stops a start."""
 
 import asyncio
@@ -20,7 +20,7 @@ async def _backend(db: Database) -> int:
         return pid
 
 
-async def test_a_starting_worker_opens_its_pool(settings: Settings, is_postgres: bool) -> None:
+async def test_a_starting_server_process_opens_its_pool(settings: Settings, is_postgres: bool) -> None:
     db = Database(settings.model_copy(update={"db_pool_warm": True, "db_pool_size": 5}))
     app = create_app(db.settings, database=db)
     async with app.router.lifespan_context(app):

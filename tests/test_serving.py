@@ -1,5 +1,5 @@
-"""`rj-casework serve --workers N`: each worker listens on the port itself (SO_REUSEPORT), so
-connections spread over the workers; a dead worker is replaced; SIGTERM stops them all."""
+"""`rj-casework serve --workers N`: each server process listens on the port itself (SO_REUSEPORT),
+so connections spread over them; a dead one is replaced; SIGTERM stops them all."""
 
 import os
 import signal
@@ -16,12 +16,12 @@ from app.db import Database
 from tests.server import CLI, REPO, Server
 from tests.support import Keys, referral_body
 
-WORKERS = 2
+PROCESSES = 2
 CONNECTIONS = 24
 
 
-def workers_of(server: Server) -> list[int]:
-    """The worker processes of the supervising `serve` process."""
+def processes_of(server: Server) -> list[int]:
+    """The server processes of the supervising `serve` process."""
     assert server.proc is not None
     out = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(server.proc.pid)], capture_output=True, text=True, check=False
@@ -38,11 +38,13 @@ def workers_of(server: Server) -> list[int]:
     return sorted(pids)
 
 
-def wait_for_workers(server: Server, n: int, *, without: int | None = None, timeout: float = 30) -> list[int]:
-    """The pids once `n` workers (none of them `without`) run and the service answers."""
+def wait_for_processes(
+    server: Server, n: int, *, without: int | None = None, timeout: float = 30
+) -> list[int]:
+    """The pids once `n` server processes (none of them `without`) run and the service answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = workers_of(server)
+        pids = processes_of(server)
         if len(pids) == n and without not in pids:
             try:
                 if httpx.get(f"{server.url}/health/ping", timeout=1).status_code == 200:
@@ -50,7 +52,7 @@ def wait_for_workers(server: Server, n: int, *, without: int | None = None, time
             except httpx.HTTPError:
                 pass
         time.sleep(0.2)
-    raise AssertionError(f"expected {n} workers, have {workers_of(server)}")
+    raise AssertionError(f"expected {n} server processes, have {processes_of(server)}")
 
 
 def established_on(pid: int, port: int) -> int:
@@ -75,44 +77,44 @@ def established_on(pid: int, port: int) -> int:
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with Server(database_url, log=tmp_path / "server.log", env={"RJ_WORKERS": str(WORKERS)}) as s:
-        wait_for_workers(s, WORKERS)
+    with Server(database_url, log=tmp_path / "server.log", env={"RJ_WORKERS": str(PROCESSES)}) as s:
+        wait_for_processes(s, PROCESSES)
         yield s
 
 
-class TestWorkers:
-    def test_connections_spread_over_every_worker(self, server: Server) -> None:
+class TestServerProcesses:
+    def test_connections_spread_over_every_server_process(self, server: Server) -> None:
         clients = [httpx.Client(base_url=server.url, timeout=10) for _ in range(CONNECTIONS)]
         try:
             for c in clients:
                 assert c.get("/health/ping").status_code == 200
-            held = {pid: established_on(pid, server.port) for pid in workers_of(server)}
+            held = {pid: established_on(pid, server.port) for pid in processes_of(server)}
         finally:
             for c in clients:
                 c.close()
         assert sum(held.values()) == CONNECTIONS
-        # Spread by the kernel's hash of each connection: all 24 on one worker is a 1-in-8-million
-        # event; with one shared socket they bunch on whichever worker accepts first.
+        # Spread by the kernel's hash of each connection: all 24 on one process is a 1-in-8-million
+        # event; with one shared socket they bunch on whichever process accepts first.
         assert all(n > 0 for n in held.values()), held
 
-    def test_a_killed_worker_is_replaced(self, server: Server) -> None:
-        before = workers_of(server)
+    def test_a_killed_server_process_is_replaced(self, server: Server) -> None:
+        before = processes_of(server)
         os.kill(before[0], signal.SIGKILL)
-        after = wait_for_workers(server, WORKERS, without=before[0])
+        after = wait_for_processes(server, PROCESSES, without=before[0])
         assert before[0] not in after
         assert before[1] in after
         assert httpx.get(f"{server.url}/health/ping").status_code == 200
 
-    def test_sigterm_stops_every_worker(self, server: Server) -> None:
-        pids = workers_of(server)
+    def test_sigterm_stops_every_server_process(self, server: Server) -> None:
+        pids = processes_of(server)
         assert server.proc is not None
         server.proc.terminate()
         assert server.proc.wait(timeout=30) == 0
         for pid in pids:
             assert not Path(f"/proc/{pid}").exists() or b"zombie" in Path(f"/proc/{pid}/status").read_bytes()
 
-    def test_a_killed_supervisor_takes_its_workers_with_it(self, server: Server) -> None:
-        pids = workers_of(server)
+    def test_a_killed_supervisor_takes_its_server_processes_with_it(self, server: Server) -> None:
+        pids = processes_of(server)
         server.kill()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
@@ -205,7 +207,7 @@ def test_a_port_in_use_is_a_one_line_failure(database_url: str) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**os.environ, "RJ_DATABASE_URL": database_url, "RJ_WORKERS": str(WORKERS)}
+        env = {**os.environ, "RJ_DATABASE_URL": database_url, "RJ_WORKERS": str(PROCESSES)}
         proc = subprocess.run(
             [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,

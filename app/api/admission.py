@@ -1,7 +1,7 @@
-"""How many requests a worker works on at once: the rest wait their turn, in arrival order.
+"""How many requests a server process works on at once: the rest wait their turn, in arrival order.
 
-Past a few requests in hand per worker, more concurrency buys nothing on the database side: the
-requests' PostgreSQL backends and the workers share the same cores, and each extra backend on the
+Past a few requests in hand per server process, more concurrency buys nothing on the database side:
+the requests' PostgreSQL backends and the server processes share the same cores, and each extra backend on the
 run queue lengthens everyone's wait for a core. Requests beyond the limit wait here, before any of
 their work is done (no connection, no key lookup, no lock), and go in strictly in the order they
 came: a place given up by a finished request is handed straight to the longest waiter, so a new
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.problems import problem
 
-# Answered whatever the load: probes and metrics must say how the worker is, and these read
+# Answered whatever the load: probes and metrics must say how the server process is, and these read
 # nothing from the database.
 UNLIMITED = ("/health/", "/info", "/metrics", "/workflow", "/docs", "/openapi.json")
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__, logs
-from app.api import idempotency, problems
+from app.api import docs, idempotency, problems
 from app.api.admission import Admission
 from app.api.direct import (
     DirectReads,
@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        # /docs is served by app/api/docs.py, from files of the service's own; no ReDoc.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
@@ -142,6 +143,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in ROUTE_MODULES:
         app.include_router(module.router, dependencies=idempotency.dependencies_for(module.router))
+    if settings.docs_enabled:
+        docs.install(app)
     idempotency.document(app)
     generate = app.openapi
 

@@ -52,7 +52,7 @@ async def settings_dependency() -> Settings:
     return get_settings()
 
 
-# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, and the
+# Dependencies are coroutines: FastAPI runs a plain function in a thread of its pool, and the
 # hand-off to the thread and back costs more than these functions do.
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 

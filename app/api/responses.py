@@ -85,8 +85,8 @@ DESCRIPTIONS = {
     422: "Validation failed",
     428: "If-Match is required",
     502: "An upstream prison system failed",
-    503: "The database is not available, or the worker had more requests in hand than it takes on "
-    "at once for longer than the admission wait (errorCode SERVICE_BUSY); nothing was done",
+    503: "The database is not available, or the server process had more requests in hand than it "
+    "takes on at once for longer than the admission wait (errorCode SERVICE_BUSY); nothing was done",
 }
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -104,7 +104,7 @@ def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
     - every error is an `application/problem+json` Problem (FastAPI's own 422 shape is never sent);
     - an operation with inputs may answer 422, one with a body 400 and 413;
     - an authenticated operation (one that may answer 401) needs the bearer key and may answer
-      503 when the database is down or the worker is too busy to take it on in time;
+      503 when the database is down or the server process is too busy to take it on in time;
     - an optional query or header parameter is left out when unset, never sent as null.
     """
     for item in document.get("paths", {}).values():

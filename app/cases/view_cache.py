@@ -9,7 +9,7 @@ as before, and kept.
 
 That is sound because every write to a case's parties, consents, reps or flags also writes the
 case's own row (its version and update time), in the same transaction: the tests hold every
-write path to it (tests/stamp_guard.py). Nothing here is needed by another instance or worker:
+write path to it (tests/stamp_guard.py). Nothing here is needed by another instance or server process:
 each checks the database's row versions on every read, so a change made anywhere is seen at
 once. A view whose case has moved on is dropped when it is next looked for, and the least
 recently used go when the cache is full; `RJ_CASE_VIEW_CACHE=0` keeps none.

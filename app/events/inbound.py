@@ -3,8 +3,8 @@
 Each event is recorded first, in a short transaction of its own, under its `eventId` (or a hash
 of its body): the same event again is never acted on twice. Acting on it runs in its own
 transactions, and never holds one open while another system is being asked for something.
-What could not be done is kept with its error: `failed` (worth retrying: the worker retries with
-back-off, an admin can replay at once) or `rejected` (the event itself cannot be acted on).
+What could not be done is kept with its error: `failed` (worth retrying: the timed work retries it
+with back-off, an admin can replay at once) or `rejected` (the event itself cannot be acted on).
 """
 
 import hashlib
@@ -142,7 +142,7 @@ async def replay(db: Database, ctx: RequestContext, inbound_id: uuid.UUID) -> In
 
 
 async def retry_due(db: Database, *, limit: int = 50) -> int:
-    """The worker's part: act again on failed events whose time has come, and on abandoned ones."""
+    """The timed work's part: act again on failed events whose time has come, and on abandoned ones."""
     now = clock.now()
     async with db.transaction() as session:
         due = list(

@@ -78,7 +78,7 @@ async def claim(
     now = clock.now()
     lock_until = now + timedelta(seconds=settings.idempotency_lock_seconds)
     same_key = (col(IdempotencyKey.client_id) == client_id, col(IdempotencyKey.key) == key)
-    # A key past its keeping time is forgotten, even before the worker purges it.
+    # A key past its keeping time is forgotten, even before the timed work purges it.
     await session.execute(delete(IdempotencyKey).where(*same_key, col(IdempotencyKey.expires_at) <= now))
     owner = new_id()
     inserted = (

@@ -435,7 +435,7 @@ async def notify_overdue(db: Database, *, limit: int = 500) -> int:
             if concern.case_id is not None:
                 case = await cases_repo.get_case(session, str(concern.case_id), lock=True)
             await session.refresh(concern, with_for_update=True)
-            # Someone may have acknowledged it, or another worker notified, since we looked.
+            # Someone may have acknowledged it, or another timed-work runner notified, since we looked.
             if concern.overdue_notified or not is_overdue(concern, clock.now()):
                 continue
             concern.overdue_notified = True

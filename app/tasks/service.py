@@ -614,7 +614,7 @@ async def overdue_candidates(session: AsyncSession, now: datetime, limit: int) -
 
 async def claim_overdue(session: AsyncSession, task_id: uuid.UUID, now: datetime) -> bool:
     """Mark a task as announced overdue; False when it is no longer open and overdue, or already
-    announced (by a concurrent worker), so each task's event goes out once."""
+    announced (by a concurrent timed-work runner), so each task's event goes out once."""
     result = await session.execute(
         update(Task)
         .where(

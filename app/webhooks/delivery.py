@@ -1,8 +1,8 @@
 """Sending queued webhook deliveries, signed as Standard Webhooks says, at least once.
 
-A worker claims due rows by setting a lease (`claimed_until`): on PostgreSQL with
-`FOR UPDATE SKIP LOCKED`, so workers running side by side take different rows; on SQLite the one
-writer does the same. Each outcome is written as soon as it is known. A worker that dies mid-batch
+A timed-work runner claims due rows by setting a lease (`claimed_until`): on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so runners side by side take different rows; on SQLite the one writer
+does the same. Each outcome is written as soon as it is known. A runner that dies mid-batch
 leaves leases behind that run out, and the rows are delivered again by whoever comes next: a
 delivery can arrive twice in that case (receivers deduplicate on `webhook-id`), never not at all.
 """
@@ -73,8 +73,8 @@ def sign(secret: str, *, msg_id: str, body: str) -> dict[str, str]:
     }
 
 
-async def claim_due(db: Database, worker: str, *, limit: int) -> list[Job]:
-    """Lease up to `limit` due deliveries to this worker and load what sending them needs."""
+async def claim_due(db: Database, runner: str, *, limit: int) -> list[Job]:
+    """Lease up to `limit` due deliveries to this runner and load what sending them needs."""
     settings = get_settings()
     now = clock.now()
     async with db.transaction() as session:
@@ -101,7 +101,7 @@ async def claim_due(db: Database, worker: str, *, limit: int) -> list[Job]:
                     .where(col(WebhookDelivery.id).in_(ids))
                     .values(
                         claimed_until=now + timedelta(seconds=settings.webhook_lease_seconds),
-                        claimed_by=worker,
+                        claimed_by=runner,
                     )
                     .returning(col(WebhookDelivery.id)),
                     execution_options={"synchronize_session": False},
@@ -128,10 +128,10 @@ async def claim_due(db: Database, worker: str, *, limit: int) -> list[Job]:
         ]
 
 
-async def deliver_due(db: Database, worker: str, *, limit: int | None = None) -> Outcome:
+async def deliver_due(db: Database, runner: str, *, limit: int | None = None) -> Outcome:
     """Claim one batch of due deliveries and send them, a few at a time."""
     settings = get_settings()
-    jobs = await claim_due(db, worker, limit=limit or settings.webhook_batch_size)
+    jobs = await claim_due(db, runner, limit=limit or settings.webhook_batch_size)
     outcome = Outcome(claimed=len(jobs))
     if not jobs:
         return outcome
@@ -141,13 +141,13 @@ async def deliver_due(db: Database, worker: str, *, limit: int | None = None) ->
 
         async def one(job: Job) -> None:
             async with gate:
-                await _deliver(db, client, worker, job, outcome)
+                await _deliver(db, client, runner, job, outcome)
 
         await asyncio.gather(*(one(job) for job in jobs))
     return outcome
 
 
-async def _deliver(db: Database, client: httpx.AsyncClient, worker: str, job: Job, outcome: Outcome) -> None:
+async def _deliver(db: Database, client: httpx.AsyncClient, runner: str, job: Job, outcome: Outcome) -> None:
     settings = get_settings()
     status_code: int | None = None
     permanent = False
@@ -165,12 +165,12 @@ async def _deliver(db: Database, client: httpx.AsyncClient, worker: str, job: Jo
         error, permanent = exc.message, True
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    await _record(db, worker, job, status_code=status_code, error=error, permanent=permanent, outcome=outcome)
+    await _record(db, runner, job, status_code=status_code, error=error, permanent=permanent, outcome=outcome)
 
 
 async def _record(
     db: Database,
-    worker: str,
+    runner: str,
     job: Job,
     *,
     status_code: int | None,
@@ -203,13 +203,13 @@ async def _record(
             update(WebhookDelivery)
             .where(
                 col(WebhookDelivery.id) == job.id,
-                col(WebhookDelivery.claimed_by) == worker,
+                col(WebhookDelivery.claimed_by) == runner,
                 col(WebhookDelivery.status) == PENDING,
             )
             .values(**values),
         )
     if not kept:
-        # The lease ran out and another worker took the row: it will record its own outcome.
+        # The lease ran out and another runner took the row: it will record its own outcome.
         outcome.lost_lease += 1
         log.warning("webhook delivery %s: lease lost before its outcome was recorded", job.id)
     elif error is None:
@@ -222,11 +222,11 @@ async def _record(
         outcome.errors.append(error)
 
 
-async def deliver_all_due(db: Database, worker: str, *, max_batches: int = 50) -> Outcome:
+async def deliver_all_due(db: Database, runner: str, *, max_batches: int = 50) -> Outcome:
     """Deliver batch after batch until nothing is due (bounded, so a pass always ends)."""
     total = Outcome()
     for _ in range(max_batches):
-        outcome = await deliver_due(db, worker)
+        outcome = await deliver_due(db, runner)
         total.claimed += outcome.claimed
         total.delivered += outcome.delivered
         total.retrying += outcome.retrying

@@ -28,8 +28,8 @@ class WebhookSubscription(SQLModel, table=True):
 class WebhookDelivery(SQLModel, table=True):
     """One event for one subscription: pending until delivered, or dead after too many tries.
 
-    A worker claims a row by setting `claimed_until` (a lease); a worker that dies leaves the
-    lease to run out, after which another worker delivers the event again.
+    A timed-work runner claims a row by setting `claimed_until` (a lease); a runner that dies
+    leaves the lease to run out, after which another runner delivers the event again.
     """
 
     __tablename__ = "webhook_delivery"

@@ -1,4 +1,4 @@
-"""Admission: at most so many requests in hand per worker, the rest in arrival order."""
+"""Admission: at most so many requests in hand per server process, the rest in arrival order."""
 
 import asyncio
 import functools

@@ -20,7 +20,7 @@ from app.errors import IdempotencyInProgressError
 from app.idempotency import service
 from app.idempotency.models import IdempotencyKey
 from app.reps.models import Rep
-from app.worker.loop import purge_idempotency_keys
+from app.timed_work.runner import purge_idempotency_keys
 from tests.conftest import FIXTURES
 from tests.servers import load_fixture
 from tests.support import Api, Key, Keys, referral_body
@@ -228,7 +228,7 @@ class TestInProgress:
 
 
 class TestKeeping:
-    async def test_keys_are_kept_a_day_and_then_purged_by_the_worker(
+    async def test_keys_are_kept_a_day_and_then_purged_by_the_timed_work(
         self, client: httpx.AsyncClient, keys: Keys, db: Database
     ) -> None:
         clock.freeze(clock.now())
@@ -262,7 +262,7 @@ class TestEveryCreatingPost:
         assert await count(db, Case) == 1
 
     async def test_incident_reports(self, client: httpx.AsyncClient, keys: Keys, db: Database) -> None:
-        report = load_fixture(FIXTURES, "irs-sample-report-with-details.json")
+        report = load_fixture(FIXTURES, "incident-reporting/report-with-details.json")
         await self._twice(client, "/referrals/incident-reports", report, keys.referrer)
         assert await count(db, Case) == 1
 

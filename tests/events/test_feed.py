@@ -24,7 +24,7 @@ from app.events.service import (
 from tests.conftest import FIXTURES
 from tests.support import Api, Keys
 
-SCHEMA = json.loads((FIXTURES / "hmpps-domain-event.schema.json").read_text())
+SCHEMA = json.loads((FIXTURES / "events/domain-event.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -44,6 +44,10 @@ class TestSchema:
         # Guards the test itself: a time without an offset must fail, or nothing is being checked.
         bad = {"eventType": "x.y.z", "version": 1, "occurredAt": "2026-11-20T10:00:00"}
         assert envelope_errors(bad)
+
+    @pytest.mark.parametrize("name", ["incident-report-created", "prisoner-released", "prisoner-received"])
+    def test_the_inbound_fixture_events_are_envelopes(self, name: str) -> None:
+        assert envelope_errors(json.loads((FIXTURES / "events" / f"{name}.json").read_text())) == []
 
 
 class TestFeed:

@@ -17,7 +17,7 @@ from app.config import get_settings
 from app.db import Database
 from app.events import inbound
 from app.tasks.models import Task
-from app.worker.loop import run_once
+from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.servers import IncidentSystem, LocalServer, load_fixture
 from tests.support import Api, Keys
@@ -43,11 +43,11 @@ def incident_system(
 
 
 def report_created(server: LocalServer, system: IncidentSystem, **changes: Any) -> dict[str, Any]:
-    """The sample event, pointing at the sample report served by the stand-in."""
-    report = load_fixture(FIXTURES, "irs-sample-report-with-details.json")
+    """The fixture event, pointing at the fixture report served by the stand-in."""
+    report = load_fixture(FIXTURES, "incident-reporting/report-with-details.json")
     report_id = str(uuid.uuid4())
     path = system.add(report_id, report)
-    event = load_fixture(FIXTURES, "event-incident-report-created.json")
+    event = load_fixture(FIXTURES, "events/incident-report-created.json")
     event["detailUrl"] = server.url + path
     event["additionalInformation"]["id"] = report_id
     return {**event, **changes}
@@ -74,12 +74,12 @@ class TestIncidentReportCreated:
         assert record["attempts"] == 1
         made = await cases(db)
         assert [str(c.id) for c in made] == record["caseIds"]
-        assert made[0].source_reference == "MDI-11124143"
+        assert made[0].source_reference == "MDI-40027316"
         assert made[0].created_by_client_id == keys.referrer.client_id
         case = (await client.get(f"/cases/{made[0].id}", headers=keys.practitioner.headers)).json()
         assert {p["prisonerNumber"]: p["role"] for p in case["parties"]} == {
-            "A0001AA": "both",
-            "A0002AA": "harmer",
+            "G7301KT": "both",
+            "H5528LW": "harmer",
         }
         # The referrer that sent the event sees its referral.
         assert (await client.get(f"/cases/{made[0].id}", headers=keys.referrer.headers)).status_code == 200
@@ -151,7 +151,7 @@ class TestIncidentReportCreated:
             ).scalar_one()
         assert audited == 1
 
-    async def test_the_worker_retries_a_failure_once_its_back_off_has_passed(
+    async def test_the_timed_work_retries_a_failure_once_its_back_off_has_passed(
         self, client: httpx.AsyncClient, keys: Keys, db: Database, incident_system: Any
     ) -> None:
         system, server = incident_system
@@ -218,7 +218,7 @@ class TestIncidentReportCreated:
     async def test_without_the_incident_system_configured_the_event_fails_to_be_retried(
         self, client: httpx.AsyncClient, keys: Keys, db: Database
     ) -> None:
-        event = load_fixture(FIXTURES, "event-incident-report-created.json")
+        event = load_fixture(FIXTURES, "events/incident-report-created.json")
         record = (await post_event(client, keys.referrer, event)).json()
         assert record["status"] == "failed"
         assert "RJ_INCIDENT_REPORTING_URL" in record["error"]
@@ -267,11 +267,20 @@ class TestEnvelope:
         ).status_code == 404
 
 
-def released(number: str = "A1234BC", **changes: Any) -> dict[str, Any]:
-    event = load_fixture(FIXTURES, "event-prisoner-released.json")
+def movement(name: str, number: str, **changes: Any) -> dict[str, Any]:
+    """A movement event from the fixtures, about the prisoner `number`."""
+    event = load_fixture(FIXTURES, f"events/{name}.json")
     event["additionalInformation"]["nomsNumber"] = number
     event["personReference"]["identifiers"][0]["value"] = number
     return {**event, **changes}
+
+
+def released(number: str = "A1234BC", **changes: Any) -> dict[str, Any]:
+    return movement("prisoner-released", number, **changes)
+
+
+def received(number: str = "A1234BC", **changes: Any) -> dict[str, Any]:
+    return movement("prisoner-received", number, **changes)
 
 
 class TestPrisonerMovements:
@@ -293,8 +302,8 @@ class TestPrisonerMovements:
         assert seen["flags"] == [
             {
                 "kind": "prisoner_released",
-                "at": "2026-11-21T09:05:00Z",
-                "detail": "Dean Walsh (A1234BC) was released from MDI on 2026-11-21 "
+                "at": "2026-03-02T10:15:00Z",
+                "detail": "Dean Walsh (A1234BC) was released from MDI on 2026-03-02 "
                 "(RELEASED, Movement reason code CR)",
                 "prisonerNumber": "A1234BC",
             }
@@ -318,13 +327,14 @@ class TestPrisonerMovements:
 
     async def test_a_reception_flags_with_its_own_kind(self, api: Api, keys: Keys) -> None:
         case = await api.refer()
-        event = released(eventType="prison-offender-events.prisoner.received", eventId="rec-1")
-        event["additionalInformation"].update(prisonId="MDI", reason="TRANSFERRED", details="from LEI")
-        record = (await post_event(api.client, keys.referrer, event)).json()
+        record = (await post_event(api.client, keys.referrer, received(eventId="rec-1"))).json()
         assert record["caseIds"] == [case["id"]]
         flags = (await api.case(case["id"]))["flags"]
         assert [f["kind"] for f in flags] == ["prisoner_received"]
-        assert flags[0]["detail"].endswith("was received into MDI on 2026-11-21 (TRANSFERRED, from LEI)")
+        assert flags[0]["at"] == "2026-02-09T14:40:00Z"
+        assert flags[0]["detail"] == (
+            "Dean Walsh (A1234BC) was received into MDI on 2026-02-09 (TRANSFERRED, Movement reason code INT)"
+        )
 
     async def test_closed_cases_are_left_alone(self, api: Api, keys: Keys) -> None:
         closed = await api.to_state("closed")

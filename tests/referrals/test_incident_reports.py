@@ -23,8 +23,8 @@ PATH = "/referrals/incident-reports"
 
 @pytest.fixture
 def report() -> dict[str, Any]:
-    """The real sample report with details, from the incident-reporting API."""
-    return load_fixture(FIXTURES, "irs-sample-report-with-details.json")
+    """A report with details, in the shape the incident-reporting API returns it."""
+    return load_fixture(FIXTURES, "incident-reporting/report-with-details.json")
 
 
 async def audit_actions(db: Database, case_id: str) -> list[str]:
@@ -55,15 +55,16 @@ class TestReferIncidentReport:
         case = r.json()
         assert case["prisonId"] == "MDI"
         assert case["state"] == "referred"
-        assert case["category"] == "other"  # FIND_6: a find of illicit items
-        assert case["source"] == {"system": "INCIDENT_REPORTING", "reference": "MDI-11124143"}
+        assert case["category"] == "fight"  # DISORDER_2: the disorder family
+        assert case["source"] == {"system": "INCIDENT_REPORTING", "reference": "MDI-40027316"}
         assert case["description"] == report["description"]
-        assert case["referredBy"] == "USER1"
+        assert case["referredBy"] == "PNAIR_GEN"
         # The report's local time (London, winter) is UTC.
-        assert case["incidentOccurredAt"].startswith("2023-12-05T11:34:56.123456")
+        assert case["incidentOccurredAt"].startswith("2026-01-14T18:22:40")
+        # Owen Tully, only present at the scene, is not a party.
         assert parties(case) == {
-            "A0001AA": ("First 1", "Last 1", "both"),  # ACTIVE_INVOLVEMENT
-            "A0002AA": ("First 2", "Last 2", "harmer"),  # ASSAILANT
+            "G7301KT": ("Rhys", "Carver", "both"),  # ACTIVE_INVOLVEMENT
+            "H5528LW": ("Callum", "Ferris", "harmer"),  # ASSAILANT
         }
         assert r.headers["Location"] == f"/cases/{case['id']}"
         assert await audit_actions(db, case["id"]) == ["case.referred"]
@@ -87,7 +88,7 @@ class TestReferIncidentReport:
         updated = copy.deepcopy(report)
         updated["prisonersInvolved"].append(
             {
-                "sequence": 2,
+                "sequence": 3,
                 "prisonerNumber": "A0003AA",
                 "firstName": "First 3",
                 "lastName": "Last 3",
@@ -131,8 +132,19 @@ class TestReferIncidentReport:
         problem = r.json()
         assert problem["errorCode"] == "VALIDATION_FAILED"
         assert "no prisoner in a harm role" in problem["detail"]
-        assert "A0001AA as PRESENT_AT_SCENE" in problem["detail"]
+        assert "G7301KT as PRESENT_AT_SCENE" in problem["detail"]
         assert problem["harmRoles"]["VICTIM"] == "harmed"
+        assert await count_cases(db) == 0
+
+    async def test_a_report_without_its_details_names_no_one_and_is_refused(
+        self, client: httpx.AsyncClient, keys: Keys, db: Database
+    ) -> None:
+        # GET /incident-reports/{id} without /with-details leaves out the people involved.
+        basic = load_fixture(FIXTURES, "incident-reporting/report-basic.json")
+        r = await client.post(PATH, json=basic, headers=keys.practitioner.headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"].startswith("incident report 40027316 names no prisoner in a harm role")
+        assert r.json()["detail"].endswith("it names no prisoner at all")
         assert await count_cases(db) == 0
 
     async def test_a_prisoner_number_not_in_the_noms_shape_is_refused(

@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app import clock
-from app.worker.loop import run_once
+from app.timed_work.runner import run_once
 from tests.mediation import case_with_rep, events_of, rep_key
 from tests.support import Api, Key
 
@@ -52,7 +52,7 @@ class TestWellbeingChecksOnTheRightDays:
             assert [i["overdue"] for i in items] == [True, True, False]
             assert [_london_day(datetime.fromisoformat(i["dueAt"])) for i in items] == expected_days[:3]
 
-        # The worker announces each late check once.
+        # The timed work announces each late check once.
         marked = (await run_once(api.db))["overdue"]
         assert marked == 4
         assert (await run_once(api.db))["overdue"] == 0

@@ -23,11 +23,11 @@ from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED
 from app.safeguarding.models import SafeguardingConcern
 from app.safeguarding.service import raise_concern
 from app.tasks.models import Task
-from app.worker.loop import run_once
+from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.support import Api
 
-SCHEMA = json.loads((FIXTURES / "hmpps-domain-event.schema.json").read_text())
+SCHEMA = json.loads((FIXTURES / "events/domain-event.schema.json").read_text())
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 

@@ -174,7 +174,7 @@ async def list_audit(w: "World", scope: str, _fresh: bool) -> Req:
 
 
 async def incident_report(w: "World", scope: str, _fresh: bool) -> Req:
-    report = load_fixture(FIXTURES, "irs-sample-report-with-details.json")
+    report = load_fixture(FIXTURES, "incident-reporting/report-with-details.json")
     report["location"] = w.prison[scope]
     report["reportReference"] = str(90000000 + w.next_serial())
     return Req(body=report)

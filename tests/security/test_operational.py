@@ -90,7 +90,9 @@ class TestNoInternalsInResponses:
 
 
 class TestDocsSetting:
-    @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"])
+    @pytest.mark.parametrize(
+        "path", ["/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect", "/docs/assets/swagger-ui.css"]
+    )
     async def test_docs_and_openapi_are_gone_when_disabled(
         self, db: Database, settings: Settings, path: str
     ) -> None:

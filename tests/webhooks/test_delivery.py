@@ -1,4 +1,4 @@
-"""Webhook delivery by the worker: signed, retried with back-off, dead-lettered, at least once."""
+"""Webhook delivery by the timed work: signed, retried with back-off, dead-lettered, at least once."""
 
 import asyncio
 import json
@@ -15,16 +15,16 @@ from app import clock
 from app.config import Settings, get_settings
 from app.db import Database
 from app.events.service import emit
+from app.timed_work.runner import publish_events, run_once
 from app.webhooks.delivery import deliver_due, sign
 from app.webhooks.models import WebhookDelivery
-from app.worker.loop import publish_events, run_once
 from tests.conftest import FIXTURES
 from tests.servers import LocalServer, WebhookReceiver
 from tests.support import Api, Keys, aware
 from tests.webhooks.conftest import subscribe
 
 SCHEMA = Draft202012Validator(
-    json.loads((FIXTURES / "hmpps-domain-event.schema.json").read_text()),
+    json.loads((FIXTURES / "events/domain-event.schema.json").read_text()),
     format_checker=Draft202012Validator.FORMAT_CHECKER,
 )
 
@@ -199,18 +199,18 @@ class TestRetries:
         assert "loopback, link-local, private or reserved" in dead.json()["content"][0]["lastError"]
 
 
-class TestWorkers:
+class TestRunners:
     EVENTS = 1000
 
     @pytest.fixture(autouse=True)
     def batches_of_50(
         self, receiver: tuple[WebhookReceiver, LocalServer], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Batches smaller than the work, so that workers come back for more."""
+        """Batches smaller than the work, so that runners come back for more."""
         monkeypatch.setenv("RJ_WEBHOOK_BATCH_SIZE", "50")
         get_settings.cache_clear()
 
-    async def test_two_workers_deliver_every_event_once(
+    async def test_two_runners_deliver_every_event_once(
         self,
         api: Api,
         keys: Keys,
@@ -224,8 +224,8 @@ class TestWorkers:
         engines = [Database(settings), Database(settings)]
         delivered = [0, 0]
 
-        async def worker(n: int) -> None:
-            name = f"worker-{n}"
+        async def runner(n: int) -> None:
+            name = f"runner-{n}"
             while True:
                 await publish_events(engines[n])
                 outcome = await deliver_due(engines[n], name)
@@ -234,7 +234,7 @@ class TestWorkers:
                     return
 
         try:
-            await asyncio.wait_for(asyncio.gather(worker(0), worker(1)), timeout=300)
+            await asyncio.wait_for(asyncio.gather(runner(0), runner(1)), timeout=300)
         finally:
             for engine in engines:
                 await engine.dispose()
@@ -244,7 +244,7 @@ class TestWorkers:
         assert all(n > 0 for n in delivered), delivered
         assert await statuses(db) == {"delivered": self.EVENTS}
 
-    async def test_a_worker_stopped_mid_batch_loses_nothing(
+    async def test_a_runner_stopped_mid_batch_loses_nothing(
         self,
         api: Api,
         keys: Keys,
@@ -257,10 +257,10 @@ class TestWorkers:
         await subscribe(api.client, keys, server.url + "/hook")
         await emit_many(db, 120)
         await publish_events(db)
-        hook.hold = threading.Event()  # the receiver takes each delivery, then keeps the worker waiting
+        hook.hold = threading.Event()  # the receiver takes each delivery, then keeps the runner waiting
 
         engine = Database(settings)
-        stopped = asyncio.create_task(deliver_due(engine, "worker-stopped"))
+        stopped = asyncio.create_task(deliver_due(engine, "runner-stopped"))
         for _ in range(500):
             if hook.received >= 5:
                 break
@@ -278,18 +278,18 @@ class TestWorkers:
                 await session.execute(
                     select(func.count())
                     .select_from(WebhookDelivery)
-                    .where(col(WebhookDelivery.claimed_by) == "worker-stopped")
+                    .where(col(WebhookDelivery.claimed_by) == "runner-stopped")
                 )
             ).scalar_one()
         assert leased == 50  # claimed, some sent, none recorded
 
-        # Another worker delivers everything else, but not what is still leased ...
-        while (await deliver_due(db, "worker-next")).claimed:
+        # Another runner delivers everything else, but not what is still leased ...
+        while (await deliver_due(db, "runner-next")).claimed:
             pass
         assert await statuses(db) == {"delivered": 70, "pending": 50}
         # ... until the lease has run out: then it is delivered again, never lost.
         clock.advance(timedelta(seconds=get_settings().webhook_lease_seconds + 1))
-        while (await deliver_due(db, "worker-next")).claimed:
+        while (await deliver_due(db, "runner-next")).claimed:
             pass
         assert await statuses(db) == {"delivered": 120}
         assert len(hook.ids) == 120

@@ -1,4 +1,4 @@
-"""Cooling off: `on_hold` remembers where it came from, and resume (by hand or by the worker) goes back."""
+"""Cooling off: `on_hold` remembers where it came from; resume (by hand or by the timed work) goes back."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,7 +6,7 @@ import pytest
 
 from app import clock
 from app.common.enums import CaseState
-from app.worker.timed import resume_due_cases
+from app.timed_work.due import resume_due_cases
 from app.workflows.case_workflow import BY_TRIGGER
 from tests.records import audit_records, case_row, events
 from tests.support import Api, until
@@ -54,7 +54,7 @@ class TestResume:
         ]
 
 
-class TestWorkerResumesDueCases:
+class TestTimedWorkResumesDueCases:
     async def test_resumes_once_until_has_passed(self, api: Api) -> None:
         clock.freeze(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
         case = await api.to_state("shuttle_mediation")

@@ -64,8 +64,8 @@ async def receive_event(
     """Receive a prison domain event; its `status` says what became of it.
 
     202 for a new event, whatever the outcome: `processed`, `ignored` (a type this service does not
-    act on), `failed` (the incident system could not be reached: recorded, retried by the worker with
-    back-off, replayable) or `rejected` (the event cannot be acted on, with the reason). 200 for an event
+    act on), `failed` (the incident system could not be reached: recorded, retried by the timed work
+    with back-off, replayable) or `rejected` (the event cannot be acted on, with the reason). 200 for an event
     received before (same `eventId`, or same body without one), answered with what became of it.
     """
     require(ctx.principal, Permission.EVENTS_INBOUND)

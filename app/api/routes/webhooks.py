@@ -83,6 +83,6 @@ async def list_deliveries(
 async def redeliver(
     subscription_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, ctx: ContextDep
 ) -> DeliveryPublic:
-    """Send a dead (or delivered) event again: queued for the worker with fresh attempts."""
+    """Send a dead (or delivered) event again: queued for the timed work with fresh attempts."""
     subscription = await service.get_subscription(session, subscription_id)
     return service.present_delivery(await service.redeliver(session, ctx, subscription, delivery_id))

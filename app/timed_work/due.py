@@ -1,4 +1,4 @@
-"""Timed work: resuming paused cases when their time has come, announcing overdue tasks."""
+"""What falls due with time: a paused case's cooling-off ends, a task becomes overdue."""
 
 import logging
 

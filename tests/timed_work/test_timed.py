@@ -1,9 +1,9 @@
-"""`rj-casework worker`: cases resume when their cooling-off ends; overdue tasks are announced once."""
+"""The timed work: cases resume when their cooling-off ends; overdue tasks are announced once."""
 
 from datetime import UTC, datetime, timedelta
 
 from app import clock
-from app.worker.loop import run_once
+from app.timed_work.runner import run_once
 from tests.mediation import audit_of, case_with_rep, events_of, tasks_of
 from tests.support import Api
 

@@ -1,4 +1,9 @@
-"""`rj-casework worker`: the timed work and event delivery, once or on a loop."""
+"""The timed-work runner: a pass over every kind of timed work, once or every few seconds.
+
+`rj-casework worker` runs it on its own; `rj-casework serve` runs it inside one of its server
+processes when `RJ_TIMED_WORK` says so (app/serving.py). Several runners may share a database:
+each claims what it works on (a row lock or a lease) before doing it.
+"""
 
 import asyncio
 import logging
@@ -6,21 +11,21 @@ import os
 import socket
 import uuid
 
+from app.config import Settings
 from app.db import Database
 from app.events import feed, inbound
 from app.idempotency import service as idempotency
 from app.safeguarding.service import notify_overdue
+from app.timed_work.due import mark_overdue_tasks, resume_due_cases
 from app.webhooks.delivery import deliver_all_due
-from app.worker.timed import mark_overdue_tasks, resume_due_cases
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 5.0
 PUBLISH_BATCHES = 20
 
 
-def worker_name() -> str:
-    """A name for this worker, unique among those running (it marks the deliveries it holds)."""
+def runner_name() -> str:
+    """A name for this runner, unique among those running (it marks the deliveries it holds)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -42,13 +47,13 @@ async def purge_idempotency_keys(db: Database) -> int:
         return await idempotency.purge_expired(session)
 
 
-async def run_once(db: Database, *, worker: str | None = None) -> dict[str, int]:
+async def run_once(db: Database, *, runner: str | None = None) -> dict[str, int]:
     """One pass over every kind of timed work; counts of what was done."""
     resumed = await resume_due_cases(db)
     overdue = await mark_overdue_tasks(db)
     concerns_overdue = await notify_overdue(db)
     published = await publish_events(db)
-    delivery = await deliver_all_due(db, worker or worker_name())
+    delivery = await deliver_all_due(db, runner or runner_name())
     return {
         "resumed": resumed,
         "overdue": overdue,
@@ -62,18 +67,29 @@ async def run_once(db: Database, *, worker: str | None = None) -> dict[str, int]
     }
 
 
-async def run_worker(db: Database, *, once: bool) -> int:
-    """Run passes until stopped (or one pass with `once`)."""
-    worker = worker_name()
+async def run_timed_work(db: Database, *, once: bool, poll_seconds: float) -> int:
+    """Run passes `poll_seconds` apart until stopped (or one pass with `once`)."""
+    runner = runner_name()
     while True:
         try:
-            done = await run_once(db, worker=worker)
+            done = await run_once(db, runner=runner)
             if any(done.values()):
-                log.info("worker pass: %s", done)
+                log.info("timed work pass: %s", done)
         except Exception:
             if once:
                 raise
-            log.exception("worker pass failed; retrying")
+            log.exception("timed work pass failed; retrying")
         if once:
             return 0
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(poll_seconds)
+
+
+async def run_in_server(settings: Settings) -> None:
+    """The runner inside a server process: passes until cancelled, on connections of its own
+    (so that it never waits for the requests' pool, nor they for it)."""
+    log.debug("the timed-work runner started in server process %d", os.getpid())
+    db = Database(settings)
+    try:
+        await run_timed_work(db, once=False, poll_seconds=settings.timed_work_poll_seconds)
+    finally:
+        await db.dispose()
