@@ -3,6 +3,7 @@
 import uuid
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import col
@@ -249,6 +250,32 @@ def case_scope(principal: Principal) -> ColumnElement[bool]:
     elif principal.role == Role.REFERRER:
         conditions.append(col(Case.created_by_client_id) == principal.client_id)
     return and_(true(), *conditions)
+
+
+# `case_scope` written for the one-statement reads of a case on PostgreSQL
+# (`app.cases.repository`), where `c` is the case row: its values, from `case_scope_values`, are
+# $2 the caseload (NULL: every prison), $3 whether the case must be assigned to the rep $4, and
+# $5 whether it must have been referred by the client $6. A case out of scope is then not found,
+# as one that does not exist is: the same statement, finding nothing.
+CASE_SCOPE_SQL = (
+    "($2::text[] IS NULL OR c.prison_id = ANY($2::text[]))"
+    " AND (NOT $3::boolean"
+    " OR EXISTS (SELECT 1 FROM case_rep a WHERE a.case_id = c.id AND a.rep_id = $4::uuid))"
+    " AND (NOT $5::boolean OR c.created_by_client_id IS NOT DISTINCT FROM $6::uuid)"
+)
+
+
+def case_scope_values(principal: Principal | None) -> tuple[Any, ...]:
+    """The values of `CASE_SCOPE_SQL` for the caller (None: no caller, every case)."""
+    if principal is None:
+        return (None, False, None, False, None)
+    return (
+        None if principal.prisons is None else sorted(principal.prisons),
+        principal.role == Role.REP,
+        principal.rep_id,
+        principal.role == Role.REFERRER,
+        principal.client_id,
+    )
 
 
 def audit_scope(principal: Principal) -> ColumnElement[bool]:
