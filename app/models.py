@@ -13,7 +13,7 @@ from app.letters.models import Letter
 from app.reps.models import Rep
 from app.safeguarding.models import DutyPractitioner, SafeguardingConcern
 from app.tasks.models import Task
-from app.webhooks.models import WebhookDelivery, WebhookSubscription
+from app.webhooks.models import WebhookDelivery, WebhookSubscription, WebhookSubscriptionPrison
 
 metadata = SQLModel.metadata
 
@@ -42,5 +42,6 @@ __all__ = [
     "Task",
     "WebhookDelivery",
     "WebhookSubscription",
+    "WebhookSubscriptionPrison",
     "metadata",
 ]

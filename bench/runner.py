@@ -553,12 +553,24 @@ def _script_lines(tag: str, statements: Statements, case_id: str, variables: dic
             if column == ("outbox_event", "event_id"):
                 return "gen_random_uuid()"
             name = f"{tag}{n}p{i}"
-            variables[name] = value.isoformat() if isinstance(value, datetime) else str(value)
+            variables[name] = _as_text(value)
             return f":{name}"
 
         text = re.sub(r"\$(\d+)", arg, text)
         lines.append(" ".join(text.split()) + ";")
     return lines
+
+
+def _as_text(value: Any) -> str:
+    """A parameter's value as PostgreSQL reads it from text (a list, such as a caseload, as an
+    array literal)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return (
+            "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}"
+        )
+    return str(value)
 
 
 def _column_of(query: str, index: int) -> tuple[str, str] | None:

@@ -91,7 +91,8 @@ class TestIndexesBuiltWithoutHoldingOffWrites:
             event.remove(Engine, "before_cursor_execute", record)
         await upgrade(Settings(database_url=at_0006))
 
-        index_ddl = [(s, level) for s, level in sent if "INDEX" in s]
+        ours = ("ix_case_id_reference", "ix_party_id_names")  # later migrations build their own
+        index_ddl = [(s, level) for s, level in sent if "INDEX" in s and any(name in s for name in ours)]
         assert index_ddl == [
             ("DROP INDEX CONCURRENTLY IF EXISTS ix_case_id_reference", "AUTOCOMMIT"),
             ("CREATE INDEX CONCURRENTLY ix_case_id_reference ON rj_case (id, reference)", "AUTOCOMMIT"),

@@ -1,61 +1,25 @@
 """The hot requests' queries use indexes: every statement they send is explained on a data
 set with thousands of cases, and no plan reads a whole large table (PostgreSQL only)."""
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 import httpx
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from app.cases.models import Case
 from app.db import Database
 from app.reps.models import Rep
 from bench.national import Plan, load_national
+from tests.statements import captured
 
 # Thousands of cases in forty prisons: enough rows that reading a whole table costs more than
 # an index would, as it does far more at national size.
 PLAN = Plan(prisons=40, cases=6000, consents=20_000, audit_records=60_000, tasks=10_000)
 LARGE_ROWS = 4000
-
-
-@asynccontextmanager
-async def captured(db: Database) -> AsyncIterator[list[tuple[str, Any]]]:
-    """The statements sent while the block runs, with their parameters: through SQLAlchemy, and
-    on the driver connections of the direct paths (`Database.driver`)."""
-    seen: list[tuple[str, Any]] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
-        seen.append((statement, parameters))
-
-    def logged(query: Any) -> None:
-        seen.append((query.query, query.args))
-
-    real = Database.driver
-
-    @asynccontextmanager
-    async def driver(self: Database) -> AsyncIterator[Any]:
-        async with real(self) as conn:
-            conn.add_query_logger(logged)
-            try:
-                yield conn
-            finally:
-                conn.remove_query_logger(logged)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", listen)
-    try:
-        with patch.object(Database, "driver", driver):
-            yield seen
-            # asyncpg calls its query loggers soon after a query, not in it: the block's last
-            # statements are logged once the event loop has run them.
-            await asyncio.sleep(0)
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", listen)
 
 
 def _scans(plan: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -122,8 +122,8 @@ class TestServerProcesses:
         assert not any(Path(f"/proc/{p}").exists() for p in pids)
 
 
-def worker_serving(server: Server, response: httpx.Response) -> int:
-    """The worker process holding the connection `response` came on (from /proc)."""
+def process_serving(server: Server, response: httpx.Response) -> int:
+    """The server process holding the connection `response` came on (from /proc)."""
     client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -133,7 +133,7 @@ def worker_serving(server: Server, response: httpx.Response) -> int:
             remote_port = int(fields[2].rsplit(":", 1)[1], 16)
             if local_port == server.port and remote_port == client_port:
                 inodes.add(fields[9])
-    for pid in workers_of(server):
+    for pid in processes_of(server):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
                 target = os.readlink(fd)
@@ -141,24 +141,24 @@ def worker_serving(server: Server, response: httpx.Response) -> int:
                 continue
             if target.startswith("socket:[") and target[8:-1] in inodes:
                 return pid
-    raise AssertionError(f"no worker holds the connection from port {client_port}")
+    raise AssertionError(f"no server process holds the connection from port {client_port}")
 
 
 CACHE_SECONDS = 60
 
 
-class TestRevocationAcrossWorkers:
-    """Every worker remembers keys for a minute; a key revoked from the command line (a third
+class TestRevocationAcrossServerProcesses:
+    """Every server process remembers keys for a minute; a key revoked from the command line (a third
     process) is refused at once by both. On PostgreSQL a case is read on the direct path."""
 
     @pytest.fixture
     def cached_server(self, db: Database, tmp_path: Path) -> Iterator[Server]:
-        env = {"RJ_WORKERS": str(WORKERS), "RJ_AUTH_CACHE_SECONDS": str(CACHE_SECONDS)}
+        env = {"RJ_WORKERS": str(PROCESSES), "RJ_AUTH_CACHE_SECONDS": str(CACHE_SECONDS)}
         with Server(db.settings.database_url, log=tmp_path / "server.log", env=env) as s:
-            wait_for_workers(s, WORKERS)
+            wait_for_processes(s, PROCESSES)
             yield s
 
-    def test_a_revoked_key_is_refused_at_once_by_every_worker(
+    def test_a_revoked_key_is_refused_at_once_by_every_server_process(
         self, cached_server: Server, keys: Keys, database_url: str
     ) -> None:
         # One key read on the routes, one on the direct path (a case, on PostgreSQL): neither
@@ -174,8 +174,8 @@ class TestRevocationAcrossWorkers:
                 for key, path in reads:
                     r = c.get(path, headers=key.headers)
                     assert r.status_code == 200, r.text
-                    primed.add(worker_serving(cached_server, r))
-            assert primed == set(workers_of(cached_server))
+                    primed.add(process_serving(cached_server, r))
+            assert primed == set(processes_of(cached_server))
 
             for key, _path in reads:
                 revoke = subprocess.run(
@@ -193,13 +193,13 @@ class TestRevocationAcrossWorkers:
                 for key, path in reads:
                     r = c.get(path, headers=key.headers)
                     assert r.status_code == 401, (path, r.text)
-                    refused_by.add(worker_serving(cached_server, r))
-            # Within the minute every worker would have trusted the keys without asking.
+                    refused_by.add(process_serving(cached_server, r))
+            # Within the minute every server process would have trusted the keys without asking.
             assert time.monotonic() - remembered_at < CACHE_SECONDS
         finally:
             for c in clients:
                 c.close()
-        assert refused_by == set(workers_of(cached_server))
+        assert refused_by == set(processes_of(cached_server))
 
 
 def test_a_port_in_use_is_a_one_line_failure(database_url: str) -> None:

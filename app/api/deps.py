@@ -128,7 +128,8 @@ async def _case_in_scope(
     case_id: str, session: AsyncSession, principal: Principal, *, lock: bool
 ) -> CaseBundle:
     require(principal, Permission.CASE_READ)
-    return in_scope(principal, case_id, await repo.get_bundle(session, case_id, lock=lock))
+    bundle = await repo.get_bundle(session, case_id, lock=lock, principal=principal)
+    return in_scope(principal, case_id, bundle)
 
 
 def in_scope(principal: Principal, case_id: str, bundle: CaseBundle | None) -> CaseBundle:

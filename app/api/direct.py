@@ -252,7 +252,7 @@ async def read_case(scope: Scope, db: Database, key: str, params: Params) -> Res
 
     async def read(driver: Any, principal: Principal) -> Response:
         require(principal, Permission.CASE_READ)
-        bundle = await repo.bundle_on_driver(driver, case_id, lock=False)
+        bundle = await repo.bundle_on_driver(driver, case_id, lock=False, principal=principal)
         return case_response(principal, in_scope(principal, case_id, bundle))
 
     return await _on_driver(scope, db, key, read)

@@ -3,8 +3,9 @@
 import uuid
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy import ColumnElement, and_, exists, not_, select, true
 from sqlmodel import col
 
 from app.audit.models import AuditRecord
@@ -13,11 +14,12 @@ from app.cases.models import Case, CaseRep
 from app.common.enums import LetterStatus, Role
 from app.context import Principal
 from app.errors import ForbiddenError
-from app.events.models import OutboxEvent
+from app.events.models import InboundEvent, OutboxEvent
 from app.letters.models import Letter
 from app.reps.models import Rep
 from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
+from app.webhooks.models import WebhookSubscription, WebhookSubscriptionPrison
 
 
 class Permission(StrEnum):
@@ -252,6 +254,32 @@ def case_scope(principal: Principal) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
+# `case_scope` written for the one-statement reads of a case on PostgreSQL
+# (`app.cases.repository`), where `c` is the case row: its values, from `case_scope_values`, are
+# $2 the caseload (NULL: every prison), $3 whether the case must be assigned to the rep $4, and
+# $5 whether it must have been referred by the client $6. A case out of scope is then not found,
+# as one that does not exist is: the same statement, finding nothing.
+CASE_SCOPE_SQL = (
+    "($2::text[] IS NULL OR c.prison_id = ANY($2::text[]))"
+    " AND (NOT $3::boolean"
+    " OR EXISTS (SELECT 1 FROM case_rep a WHERE a.case_id = c.id AND a.rep_id = $4::uuid))"
+    " AND (NOT $5::boolean OR c.created_by_client_id IS NOT DISTINCT FROM $6::uuid)"
+)
+
+
+def case_scope_values(principal: Principal | None) -> tuple[Any, ...]:
+    """The values of `CASE_SCOPE_SQL` for the caller (None: no caller, every case)."""
+    if principal is None:
+        return (None, False, None, False, None)
+    return (
+        None if principal.prisons is None else sorted(principal.prisons),
+        principal.role == Role.REP,
+        principal.rep_id,
+        principal.role == Role.REFERRER,
+        principal.client_id,
+    )
+
+
 def audit_scope(principal: Principal) -> ColumnElement[bool]:
     """The audit records a caller may read: with a caseload, only those of its prisons' cases
     (records outside any case, such as clients and reps, only for callers of every prison)."""
@@ -348,6 +376,45 @@ def event_scope(principal: Principal) -> ColumnElement[bool]:
     if principal.prisons is None:
         return true()
     return col(OutboxEvent.prison_id).in_(sorted(principal.prisons))
+
+
+def inbound_scope(principal: Principal) -> ColumnElement[bool]:
+    """The inbound events an admin may see: those about the prisons in their caseload (an event
+    about no known prison only for callers of every prison)."""
+    if principal.prisons is None:
+        return true()
+    return col(InboundEvent.prison_id).in_(sorted(principal.prisons))
+
+
+def subscription_scope(principal: Principal) -> ColumnElement[bool]:
+    """The webhook subscriptions a caller may manage: those whose prisons their caseload covers.
+
+    A subscription of every prison, or of none (one made before subscriptions had prisons, by a
+    key no longer known), is for callers of every prison only.
+    """
+    if principal.prisons is None:
+        return true()
+    of_subscription = col(WebhookSubscriptionPrison.subscription_id) == col(WebhookSubscription.id)
+    outside = col(WebhookSubscriptionPrison.prison_id).not_in(sorted(principal.prisons))
+    return and_(
+        not_(col(WebhookSubscription.all_prisons)),
+        exists().where(of_subscription),
+        not_(exists().where(of_subscription, outside)),
+    )
+
+
+def subscription_prisons(principal: Principal) -> frozenset[str] | None:
+    """The prisons a subscription made by the caller belongs to: their caseload (None: every
+    prison)."""
+    return principal.prisons
+
+
+def delivers(prisons: frozenset[str] | None, event_prison: str | None) -> bool:
+    """Whether an event of `event_prison` goes to a subscription of `prisons` (None: every
+    prison). An event of no prison goes only to subscriptions of every prison."""
+    if prisons is None:
+        return True
+    return event_prison is not None and event_prison in prisons
 
 
 def cases_in_caseload(principal: Principal) -> ColumnElement[bool]:

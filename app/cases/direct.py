@@ -28,9 +28,9 @@ async def fire_transition(
     may_see: Callable[[CaseBundle], bool],
 ) -> CaseBundle:
     """Fire `body`'s trigger (a move of the case alone) on the case `key` (id or reference), if
-    `may_see` it (404 otherwise); the case as it now is."""
+    it is in the caller's scope and `may_see` it (404 otherwise); the case as it now is."""
     async with driver_transaction(driver):
-        bundle = await repo.bundle_on_driver(driver, key, lock=True)
+        bundle = await repo.bundle_on_driver(driver, key, lock=True, principal=ctx.principal)
         if bundle is None or not may_see(bundle):
             raise NotFoundError(f"no case {key}")
         planned = transitions.plan_case_move(ctx, bundle, body, expected_version=expected_version)

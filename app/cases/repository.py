@@ -33,10 +33,12 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from app.auth.access import CASE_SCOPE_SQL, case_scope, case_scope_values
 from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
 from app.cases.view_cache import CaseViewCache
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
+from app.context import Principal
 from app.db import (
     UTCDateTime,
     dialect_name,
@@ -72,8 +74,11 @@ _LOCKED = {
 }
 
 
-async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Case | None:
-    """A case by id or reference; `lock` takes its row lock for the transaction."""
+async def get_case(
+    session: AsyncSession, key: str, *, lock: bool = False, principal: Principal | None = None
+) -> Case | None:
+    """A case by id or reference; `lock` takes its row lock for the transaction. For a
+    `principal`, only a case in their scope: one outside it is not found, by the same statement."""
     value: str | uuid.UUID
     if re.fullmatch(CASE_REFERENCE, key):
         stmt, value = _BY_REFERENCE, key
@@ -82,7 +87,11 @@ async def get_case(session: AsyncSession, key: str, *, lock: bool = False) -> Ca
             stmt, value = _BY_ID, uuid.UUID(key)
         except ValueError:
             return None
-    if lock:
+    if principal is not None:
+        stmt = stmt.where(case_scope(principal))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    elif lock:
         stmt = _LOCKED[stmt]
     return (await session.execute(stmt, {"key": value})).scalar_one_or_none()
 
@@ -154,6 +163,25 @@ _PG_STATEMENTS = {
     for key in ("id", "reference")
     for lock in (False, True)
 }
+# The same, only within a caller's scope (`app.auth.access.CASE_SCOPE_SQL`): a case out of scope
+# is not found, so neither its children are read nor its row locked.
+_PG_SCOPED = {
+    (key, lock): _PG_CASE.format(key=key) + f" AND {CASE_SCOPE_SQL}" + (" FOR UPDATE OF c" if lock else "")
+    for key in ("id", "reference")
+    for lock in (False, True)
+}
+
+
+def _pg_case(key: str, lock: bool, principal: Principal | None) -> tuple[str, tuple[Any, ...]] | None:
+    """The one-statement read of the case `key` and its values, within the caller's scope when
+    given (None: `key` names no case)."""
+    named = _pg_key(key)
+    if named is None:
+        return None
+    column, value = named
+    if principal is None:
+        return _PG_STATEMENTS[(column, lock)], (value,)
+    return _PG_SCOPED[(column, lock)], (value, *case_scope_values(principal))
 
 
 def _pg_key(key: str) -> tuple[str, str | uuid.UUID] | None:
@@ -166,18 +194,21 @@ def _pg_key(key: str) -> tuple[str, str | uuid.UUID] | None:
         return None
 
 
-async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> CaseBundle | None:
+async def get_bundle(
+    session: AsyncSession, key: str, *, lock: bool = False, principal: Principal | None = None
+) -> CaseBundle | None:
     """A case by id or reference with everything its responses show; `lock` takes its row lock
-    for the transaction. One round trip on PostgreSQL."""
+    for the transaction. For a `principal`, only a case in their scope: one outside it is looked
+    for as one that does not exist is, in the same statement finding nothing. One round trip on
+    PostgreSQL."""
     if not on_postgres(session):
-        case = await get_case(session, key, lock=lock)
+        case = await get_case(session, key, lock=lock, principal=principal)
         return None if case is None else await load_bundle(session, case)
-    named = _pg_key(key)
-    if named is None:
+    statement = _pg_case(key, lock, principal)
+    if statement is None:
         return None
-    column, value = named
     conn = await session.connection()
-    row = (await conn.exec_driver_sql(_PG_STATEMENTS[(column, lock)], (value,))).first()
+    row = (await conn.exec_driver_sql(*statement)).first()
     if row is None:
         return None
     # A locked case is about to change: it joins the session. Read alone, it need not.
@@ -186,15 +217,17 @@ async def get_bundle(session: AsyncSession, key: str, *, lock: bool = False) -> 
     return _bundle_of(row, partial(read_row, Case))
 
 
-async def bundle_on_driver(driver: Any, key: str, *, lock: bool) -> CaseBundle | None:
+async def bundle_on_driver(
+    driver: Any, key: str, *, lock: bool, principal: Principal | None = None
+) -> CaseBundle | None:
     """`get_bundle` on an asyncpg connection (`app.db.Database.driver`). Locked (in the caller's
     transaction), the case, outside any session, can be changed and written by
     `app.cases.moves.write_move`; read alone, it is for an answer only."""
-    named = _pg_key(key)
-    if named is None:
+    statement = _pg_case(key, lock, principal)
+    if statement is None:
         return None
-    column, value = named
-    row = await driver.fetchrow(_PG_STATEMENTS[(column, lock)], value)
+    sql, values = statement
+    row = await driver.fetchrow(sql, *values)
     if row is None:
         return None
     return _bundle_of(row, partial(plain_row if lock else read_row, Case))

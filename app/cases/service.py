@@ -10,13 +10,14 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change
+from app.auth.access import rep_scope
 from app.auth.service import is_practitioner_in
 from app.cases import repository as repo
 from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate
 from app.common.enums import CaseState, RepStatus
-from app.context import RequestContext
+from app.context import Principal, RequestContext
 from app.errors import (
     AssignmentRefusedError,
     ConflictError,
@@ -206,7 +207,7 @@ async def set_assignment(
     keep_apart: dict[str, str] = {}
     for rep_id in newly:
         keep_apart[str(rep_id)] = await _check_rep(
-            session, case, bundle, rep_id, checked_by_hand=keep_apart_checked_by_hand
+            session, ctx.principal, case, bundle, rep_id, checked_by_hand=keep_apart_checked_by_hand
         )
     before = {"practitionerId": case.practitioner_id, "repIds": sorted(map(str, bundle.rep_ids))}
     previous_reps = list(bundle.rep_ids)
@@ -241,14 +242,24 @@ async def _check_practitioner(session: AsyncSession, practitioner_id: uuid.UUID,
 
 
 async def _check_rep(
-    session: AsyncSession, case: Case, bundle: CaseBundle, rep_id: uuid.UUID, *, checked_by_hand: bool
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    bundle: CaseBundle,
+    rep_id: uuid.UUID,
+    *,
+    checked_by_hand: bool,
 ) -> str:
     """Refuse a rep who may not take the case; say how keep-apart was settled ("clear" or
     "checked by hand")."""
-    rep = await session.get(Rep, rep_id)
+    # A rep outside the caller's caseload is looked for, and refused, as one that does not exist
+    # is: the same statement finding nothing, and the same words (never another prison's rep).
+    rep = (
+        await session.execute(select(Rep).where(col(Rep.id) == rep_id, rep_scope(principal)))
+    ).scalar_one_or_none()
     if rep is None:
         raise AssignmentRefusedError(
-            f"no rep {rep_id}", extra={"refusal": "unknown_rep", "repId": str(rep_id)}
+            "no such rep in your caseload", extra={"refusal": "unknown_rep", "repId": str(rep_id)}
         )
 
     def refuse(why: str, code: str) -> AssignmentRefusedError:

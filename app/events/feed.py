@@ -4,9 +4,11 @@ An outbox row gets its `position` when it is written, but transactions commit in
 a reader going by `position` could pass over an event that commits late. Publishing gives each
 committed event its feed cursor (`feed_seq`) one publisher at a time, under the feed head's row
 lock: an event published later always gets a higher cursor, so `after=<cursor>` never misses one.
-Publishing also queues the event's webhook deliveries, in the same transaction.
+Publishing also queues the event's webhook deliveries, in the same transaction: to each active
+subscription of its type whose prisons include the event's (`app.auth.access.delivers`).
 """
 
+import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
@@ -14,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
+from app.auth.access import delivers
 from app.db import dialect_insert, new_id
 from app.events.models import EventFeedHead, OutboxEvent
-from app.webhooks.models import WebhookDelivery, WebhookSubscription
+from app.webhooks.models import WebhookDelivery, WebhookSubscription, WebhookSubscriptionPrison
 
 PENDING = "pending"
 
@@ -31,7 +34,12 @@ async def publish(session: AsyncSession, *, limit: int = 1000, wait: bool = True
         return 0
     rows = (
         await session.execute(
-            select(col(OutboxEvent.position), col(OutboxEvent.event_id), col(OutboxEvent.event_type))
+            select(
+                col(OutboxEvent.position),
+                col(OutboxEvent.event_id),
+                col(OutboxEvent.event_type),
+                col(OutboxEvent.prison_id),
+            )
             .where(col(OutboxEvent.feed_seq).is_(None))
             .order_by(col(OutboxEvent.position))
             .limit(limit)
@@ -40,14 +48,11 @@ async def publish(session: AsyncSession, *, limit: int = 1000, wait: bool = True
     if not rows:
         return 0
     now = clock.now()
-    subscriptions = (
-        await session.execute(select(WebhookSubscription).where(col(WebhookSubscription.active)))
-    ).scalars()
-    wanted = [(s.id, frozenset(s.event_types)) for s in subscriptions]
+    wanted = await _subscriptions(session)
     seq = head.last_seq
     published: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
-    for position, event_id, event_type in rows:
+    for position, event_id, event_type, prison_id in rows:
         seq += 1
         published.append({"position": position, "feed_seq": seq})
         deliveries += [
@@ -61,8 +66,8 @@ async def publish(session: AsyncSession, *, limit: int = 1000, wait: bool = True
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for subscription_id, types in wanted
-            if event_type in types
+            for subscription_id, types, prisons in wanted
+            if event_type in types and delivers(prisons, prison_id)
         ]
     await session.execute(update(OutboxEvent), published)
     if deliveries:
@@ -75,6 +80,33 @@ async def publish(session: AsyncSession, *, limit: int = 1000, wait: bool = True
     session.add(head)
     await session.flush()
     return len(rows)
+
+
+async def _subscriptions(
+    session: AsyncSession,
+) -> list[tuple[uuid.UUID, frozenset[str], frozenset[str] | None]]:
+    """Each active subscription: its id, event types and prisons (None: every prison)."""
+    rows = await session.execute(
+        select(
+            col(WebhookSubscription.id),
+            col(WebhookSubscription.event_types),
+            col(WebhookSubscription.all_prisons),
+            col(WebhookSubscriptionPrison.prison_id),
+        )
+        .outerjoin(
+            WebhookSubscriptionPrison,
+            col(WebhookSubscriptionPrison.subscription_id) == col(WebhookSubscription.id),
+        )
+        .where(col(WebhookSubscription.active))
+    )
+    types: dict[uuid.UUID, frozenset[str]] = {}
+    prisons: dict[uuid.UUID, set[str] | None] = {}
+    for subscription_id, event_types, every, prison in rows:
+        types[subscription_id] = frozenset(event_types)
+        held = prisons.setdefault(subscription_id, None if every else set())
+        if held is not None and prison is not None:
+            held.add(prison)
+    return [(sid, types[sid], None if held is None else frozenset(held)) for sid, held in prisons.items()]
 
 
 async def _lock_head(session: AsyncSession, *, wait: bool) -> EventFeedHead | None:

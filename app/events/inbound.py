@@ -1,7 +1,8 @@
 """Domain events from other prison systems: recorded once, acted on, retried when that fails.
 
-Each event is recorded first, in a short transaction of its own, under its `eventId` (or a hash
-of its body): the same event again is never acted on twice. Acting on it runs in its own
+Each event is recorded first, in a short transaction of its own, under its sender and its
+`eventId` (or a hash of its body): the same event again from the same sender is never acted on
+twice, and one sender's event never stands for another's. Acting on it runs in its own
 transactions, and never holds one open while another system is being asked for something.
 What could not be done is kept with its error: `failed` (worth retrying: the timed work retries it
 with back-off, an admin can replay at once) or `rejected` (the event itself cannot be acted on).
@@ -23,16 +24,16 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change, record_global_change
-from app.auth.access import cases_in_caseload, require_prison
+from app.auth.access import cases_in_caseload, inbound_scope, require_prison
 from app.auth.models import ApiClient
 from app.auth.service import principal_of
 from app.cases import repository as repo
 from app.cases.models import Case, CaseFlag, Party
 from app.common.backoff import backoff_seconds
 from app.common.enums import AssigneeType, CaseState, TaskKind
-from app.common.patterns import PRISONER_NUMBER
+from app.common.patterns import PRISON_ID, PRISONER_NUMBER
 from app.config import get_settings
-from app.context import SYSTEM, RequestContext
+from app.context import SYSTEM, Principal, RequestContext
 from app.db import Database, dialect_insert, fetch_page, new_id, rowcount
 from app.errors import AppError, InvalidStateError, NotFoundError, ValidationFailedError
 from app.events.models import InboundEvent
@@ -55,6 +56,15 @@ REVIEW_WITHIN = timedelta(days=1)
 S = InboundStatus
 
 
+def event_prison(event: DomainEvent) -> str | None:
+    """The prison an event is about, as far as it says: an incident report's `location`, a
+    prisoner's movement's `prisonId` (None when it names none). An incident report's is then
+    the location of the report itself, once fetched."""
+    info = event.additional_information
+    value = info.get("location" if event.event_type == INCIDENT_REPORT_CREATED else "prisonId")
+    return value if isinstance(value, str) and re.fullmatch(PRISON_ID, value) else None
+
+
 def dedupe_key(event: DomainEvent) -> str:
     """What makes two deliveries the same event: its `eventId`, else its whole body."""
     if event.event_id:
@@ -71,18 +81,24 @@ async def receive(db: Database, ctx: RequestContext, event: DomainEvent) -> tupl
     """
     now = clock.now()
     handled = event.event_type in HANDLED
+    sender = ctx.principal.client_id
+    if sender is None:
+        # Every caller of the API has a client id; without one, no sender's events could be told apart.
+        raise ValidationFailedError("an inbound event needs a sender")
+    key = dedupe_key(event)
     async with db.transaction() as session:
         inserted = (
             await session.execute(
                 dialect_insert(session)(InboundEvent)
                 .values(
                     id=new_id(),
-                    dedupe_key=dedupe_key(event),
+                    dedupe_key=key,
                     event_id=event.event_id,
                     event_type=event.event_type,
                     occurred_at=event.occurred_at,
                     payload=event.model_dump(mode="json", by_alias=True),
-                    sender_client_id=ctx.principal.client_id,
+                    sender_client_id=sender,
+                    prison_id=event_prison(event),
                     status=S.PROCESSING.value if handled else S.IGNORED.value,
                     attempts=1 if handled else 0,
                     lease_until=now + timedelta(seconds=get_settings().inbound_lease_seconds),
@@ -90,14 +106,16 @@ async def receive(db: Database, ctx: RequestContext, event: DomainEvent) -> tupl
                     received_at=now,
                     processed_at=None if handled else now,
                 )
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .on_conflict_do_nothing(index_elements=["sender_client_id", "dedupe_key"])
                 .returning(InboundEvent.id)
             )
         ).scalar_one_or_none()
         if inserted is None:
             existing = (
                 await session.execute(
-                    select(InboundEvent).where(col(InboundEvent.dedupe_key) == dedupe_key(event))
+                    select(InboundEvent).where(
+                        col(InboundEvent.sender_client_id) == sender, col(InboundEvent.dedupe_key) == key
+                    )
                 )
             ).scalar_one()
     if inserted is None:
@@ -110,23 +128,32 @@ async def receive(db: Database, ctx: RequestContext, event: DomainEvent) -> tupl
     return await process(db, inserted, request_id=ctx.request_id, retry=False), True
 
 
-async def find(session: AsyncSession, inbound_id: uuid.UUID) -> InboundEvent:
-    """One received event (404 when unknown)."""
-    record = await session.get(InboundEvent, inbound_id, populate_existing=True)
+async def find(
+    session: AsyncSession, inbound_id: uuid.UUID, principal: Principal | None = None
+) -> InboundEvent:
+    """One received event; for a `principal`, only one about a prison of their caseload (404 when
+    unknown or outside it: both found by the same statement, finding nothing)."""
+    query = select(InboundEvent).where(col(InboundEvent.id) == inbound_id)
+    if principal is not None:
+        query = query.where(inbound_scope(principal))
+    record = (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
     if record is None:
         raise NotFoundError(f"no inbound event {inbound_id}")
     return record
 
 
-async def get_inbound(db: Database, inbound_id: uuid.UUID) -> InboundEvent:
-    """One received event, read in a transaction of its own."""
+async def get_inbound(
+    db: Database, inbound_id: uuid.UUID, principal: Principal | None = None
+) -> InboundEvent:
+    """One received event, read in a transaction of its own (within the caller's caseload when
+    given)."""
     async with db.transaction() as session:
-        return await find(session, inbound_id)
+        return await find(session, inbound_id, principal)
 
 
 async def replay(db: Database, ctx: RequestContext, inbound_id: uuid.UUID) -> InboundEvent:
     """Act again on an event that failed or was rejected, now (an admin's decision, audited)."""
-    record = await get_inbound(db, inbound_id)
+    record = await get_inbound(db, inbound_id, ctx.principal)
     if record.status not in (S.FAILED.value, S.REJECTED.value):
         raise InvalidStateError(f"the event is {record.status}; only failed or rejected events are replayed")
     async with db.transaction() as session:
@@ -180,6 +207,7 @@ async def process(
             ctx = await _sender_context(session, record, request_id)
         if event.event_type == INCIDENT_REPORT_CREATED:
             report = await _fetch(event)
+            await _about(db, record, report.location)
             async with db.transaction() as session:
                 require_prison(ctx.principal, report.location)
                 case, _created = await refer_report(session, ctx, report)
@@ -193,6 +221,18 @@ async def process(
     except AppError as exc:
         await _fail(db, record, exc.message, retryable=False)
     return await get_inbound(db, inbound_id)
+
+
+async def _about(db: Database, record: InboundEvent, prison_id: str) -> None:
+    """Record the prison an event turned out to be about (an incident report's, once fetched)."""
+    if record.prison_id == prison_id or not re.fullmatch(PRISON_ID, prison_id):
+        return
+    async with db.transaction() as session:
+        await session.execute(
+            update(InboundEvent).where(col(InboundEvent.id) == record.id).values(prison_id=prison_id),
+            execution_options={"synchronize_session": False},
+        )
+    record.prison_id = prison_id
 
 
 async def _take(db: Database, inbound_id: uuid.UUID) -> bool:
@@ -387,13 +427,17 @@ def _flag_detail(event: DomainEvent, party: Party) -> str:
 
 
 async def list_inbound(
-    session: AsyncSession, *, status: InboundStatus | None, offset: int, limit: int
+    session: AsyncSession, principal: Principal, *, status: InboundStatus | None, offset: int, limit: int
 ) -> tuple[list[InboundEvent], int]:
-    """Received events, newest first, optionally of one status."""
+    """Received events about the prisons of the caller's caseload, newest first, optionally of
+    one status."""
+    conditions = [inbound_scope(principal)]
+    if status:
+        conditions.append(col(InboundEvent.status) == status.value)
     return await fetch_page(
         session,
         InboundEvent,
-        where=[col(InboundEvent.status) == status.value] if status else [],
+        where=conditions,
         order_by=[col(InboundEvent.received_at).desc(), col(InboundEvent.id)],
         offset=offset,
         limit=limit,

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Identity, Index, Integer, Text, text
+from sqlalchemy import JSON, BigInteger, Column, Identity, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
@@ -59,15 +59,23 @@ class InboundEvent(SQLModel, table=True):
     """A prison domain event received, what became of it, and what is left to retry."""
 
     __tablename__ = "inbound_event"
-    __table_args__ = (Index("ix_inbound_event_retry", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbound_event_retry", "status", "next_attempt_at"),
+        # One sender's event once: the same id from another sender is another event.
+        UniqueConstraint("sender_client_id", "dedupe_key", name="uq_inbound_event_sender_dedupe"),
+        Index("ix_inbound_event_prison", "prison_id", "received_at"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    dedupe_key: str = Field(max_length=220, unique=True)
+    dedupe_key: str = Field(max_length=220)
     event_id: str | None = Field(default=None, max_length=200)
     event_type: str = Field(max_length=200, index=True)
     occurred_at: datetime = Field(sa_type=UTCDateTime)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     sender_client_id: uuid.UUID | None = None
+    # The prison the event is about (`app.events.inbound.event_prison`), when it names one: who
+    # may see the event among admins. None: for admins of every prison only.
+    prison_id: str | None = Field(default=None, max_length=3)
     status: str = Field(max_length=20)
     attempts: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))

@@ -58,6 +58,7 @@ class InboundEventPublic(ApiModel):
     id: uuid.UUID
     event_id: str | None
     event_type: str
+    prison_id: str | None = Field(description="The prison the event is about, when it names one")
     status: InboundStatus
     attempts: int
     error: str | None

@@ -2,6 +2,10 @@
 
 Other people's personal data is left out: another party of the same case appears only by role,
 and audit records keep a third party only as `{"thirdParty": true, "role": ...}`.
+
+Only what lies in the caller's caseload is searched: the cases of its prisons and what hangs off
+them, a rep record of a rep in its prisons, the concerns and tasks of its prisons. A prisoner held
+only elsewhere is answered as one nothing is held about: nothing about them is revealed.
 """
 
 import json
@@ -14,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audit.models import GLOBAL_CHAIN, AuditRecord
+from app.auth.access import cases_in_caseload, concern_scope, rep_scope, task_scope
 from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.service import party_snapshot
 from app.common.dates import day_end, day_start
 from app.common.jsonable import plain
+from app.context import Principal
 from app.reps.models import Rep
 from app.reps.service import rep_snapshot
 from app.safeguarding.models import SafeguardingConcern
@@ -34,13 +40,32 @@ def _within(column: Any, start: datetime | None, end: datetime | None) -> Column
 
 
 async def subject_access(
-    session: AsyncSession, prn: str, *, from_date: date | None, to_date: date | None
+    session: AsyncSession,
+    principal: Principal,
+    prn: str,
+    *,
+    from_date: date | None,
+    to_date: date | None,
 ) -> dict[str, Any] | None:
-    """The document for prisoner `prn`, or None when nothing is held about them."""
+    """The document for prisoner `prn` within the caller's caseload, or None when nothing is held
+    about them there."""
     start = day_start(from_date) if from_date else None
     end = day_end(to_date) if to_date else None
-    parties = list((await session.execute(select(Party).where(col(Party.prisoner_number) == prn))).scalars())
-    reps = list((await session.execute(select(Rep).where(col(Rep.prisoner_number) == prn))).scalars())
+    in_cases = cases_in_caseload(principal)
+    parties = list(
+        (
+            await session.execute(
+                select(Party)
+                .join(Case, col(Case.id) == col(Party.case_id))
+                .where(col(Party.prisoner_number) == prn, in_cases)
+            )
+        ).scalars()
+    )
+    reps = list(
+        (
+            await session.execute(select(Rep).where(col(Rep.prisoner_number) == prn, rep_scope(principal)))
+        ).scalars()
+    )
     rep_ids = [r.id for r in reps]
     rep_case_ids = (
         set(
@@ -57,6 +82,7 @@ async def subject_access(
                 select(SafeguardingConcern)
                 .where(
                     col(SafeguardingConcern.prisoner_number) == prn,
+                    concern_scope(principal),
                     _within(col(SafeguardingConcern.raised_at), start, end),
                 )
                 .order_by(col(SafeguardingConcern.raised_at))
@@ -73,7 +99,9 @@ async def subject_access(
         )
         for case in (
             await session.execute(
-                select(Case).where(col(Case.id).in_(case_ids), case_window).order_by(col(Case.created_at))
+                select(Case)
+                .where(col(Case.id).in_(case_ids), in_cases, case_window)
+                .order_by(col(Case.created_at))
             )
         ).scalars():
             cases[case.id] = case
@@ -81,7 +109,7 @@ async def subject_access(
     party_ids = [p.id for p in parties]
     consents = await _consents(session, party_ids)
     others = await _other_parties(session, [cid for cid in cases if cid in party_case_ids], prn)
-    tasks = await _tasks(session, party_ids, rep_ids, concerns, start, end)
+    tasks = await _tasks(session, principal, party_ids, rep_ids, concerns, start, end)
     subject_ids = {str(i) for i in [*party_ids, *rep_ids, *(c.id for c in concerns), *(t.id for t in tasks)]}
     audit = await _audit(session, list(cases), subject_ids, prn, start, end)
 
@@ -137,6 +165,7 @@ async def _other_parties(
 
 async def _tasks(
     session: AsyncSession,
+    principal: Principal,
     party_ids: list[uuid.UUID],
     rep_ids: list[uuid.UUID],
     concerns: list[SafeguardingConcern],
@@ -155,7 +184,7 @@ async def _tasks(
         return []
     rows = await session.execute(
         select(Task)
-        .where(or_(*about), _within(col(Task.created_at), start, end))
+        .where(or_(*about), task_scope(principal), _within(col(Task.created_at), start, end))
         .order_by(col(Task.created_at), col(Task.id))
     )
     return list(rows.scalars())

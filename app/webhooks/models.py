@@ -3,14 +3,19 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
 
 
 class WebhookSubscription(SQLModel, table=True):
-    """Where to send which event types, and the secret to sign them with."""
+    """Where to send which event types, and the secret to sign them with.
+
+    A subscription belongs to its creator's caseload as it was when made: every prison
+    (`all_prisons`), or the prisons in `WebhookSubscriptionPrison`. Only events of those prisons
+    are delivered to it, and only callers whose caseload covers them manage it.
+    """
 
     __tablename__ = "webhook_subscription"
 
@@ -20,9 +25,19 @@ class WebhookSubscription(SQLModel, table=True):
     # Needed in clear to sign; never returned by the API nor written to the audit trail.
     secret: str = Field(max_length=200)
     active: bool = True
+    all_prisons: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_by_client_id: uuid.UUID | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookSubscriptionPrison(SQLModel, table=True):
+    """One prison whose events a subscription (not of every prison) receives."""
+
+    __tablename__ = "webhook_subscription_prison"
+
+    subscription_id: uuid.UUID = Field(foreign_key="webhook_subscription.id", primary_key=True)
+    prison_id: str = Field(max_length=3, primary_key=True)
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -57,11 +57,14 @@ class SubscriptionCreate(RequestModel):
 
 
 class SubscriptionPublic(ApiModel):
-    """A subscription; its secret is never shown again."""
+    """A subscription; its secret is never shown again. It receives the events of its prisons:
+    every prison (`allPrisons`), or those in `prisons` (its creator's caseload when made)."""
 
     id: uuid.UUID
     url: str
     event_types: list[str]
+    all_prisons: bool
+    prisons: list[str]
     active: bool
     created_at: datetime
     deleted_at: datetime | None

@@ -1,7 +1,7 @@
 """API clients can be revoked and their keys rotated
 
 Revision ID: 0010_client_lifecycle
-Revises: 0007_task_list_indexes
+Revises: 0008_scoped_integrations
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "0010_client_lifecycle"
-down_revision: str | Sequence[str] | None = "0007_task_list_indexes"
+down_revision: str | Sequence[str] | None = "0008_scoped_integrations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

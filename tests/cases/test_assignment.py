@@ -1,5 +1,6 @@
 """PUT /cases/{id}/assignment: every refusal is a 409 that says which, and tasks follow the reps."""
 
+import json
 import uuid
 from typing import Any
 
@@ -11,7 +12,8 @@ from app.cases.models import CaseRep
 from app.reps.models import Rep
 from tests.mediation import audit_of, case_with_rep, tasks_of
 from tests.standins.nonassociations import NonAssociations
-from tests.support import Api
+from tests.statements import work_of
+from tests.support import Api, make_key
 
 
 async def _reps_on(api: Api, case_id: str) -> set[str]:
@@ -54,13 +56,47 @@ class TestAssignmentRefusals:
         rep = await api.rep(status="left")
         await _assert_refused(api, await api.assign(case["id"], [rep["id"]]), case["id"], "rep_not_active")
 
-    async def test_rep_in_another_prison_is_refused(self, api: Api) -> None:
+    async def test_rep_in_another_prison_of_the_callers_caseload_is_refused(self, api: Api) -> None:
         case = await api.refer()
         rep = await api.rep(prison="LEI")
-        body = await _assert_refused(
-            api, await api.assign(case["id"], [rep["id"]]), case["id"], "rep_in_other_prison"
+        both = await make_key(api.db, role="practitioner", prisons=["MDI", "LEI"])
+        r = await api.client.put(
+            f"/cases/{case['id']}/assignment",
+            json={"repIds": [rep["id"]], "keepApartCheckedByHand": True},
+            headers=both.headers,
         )
+        body = await _assert_refused(api, r, case["id"], "rep_in_other_prison")
         assert "LEI" in body["detail"] and "MDI" in body["detail"]
+
+    async def test_rep_outside_the_callers_caseload_is_refused_as_an_unknown_rep(self, api: Api) -> None:
+        case = await api.refer()
+        rep = await api.rep(prison="LEI", firstName="Hidden", lastName="Person")
+        missing = str(uuid.uuid4())
+        unknown = await _assert_refused(
+            api, await api.assign(case["id"], [missing]), case["id"], "unknown_rep"
+        )
+        hidden = await _assert_refused(
+            api, await api.assign(case["id"], [rep["id"]]), case["id"], "unknown_rep"
+        )
+        assert (unknown.pop("repId"), hidden.pop("repId")) == (missing, rep["id"])
+        assert hidden == unknown
+        assert hidden["detail"] == "no such rep in your caseload"
+        for secret in ("LEI", "Hidden", "Person"):
+            assert secret not in json.dumps(hidden)
+
+    async def test_rep_outside_the_callers_caseload_costs_what_an_unknown_rep_costs(self, api: Api) -> None:
+        case = await api.refer()
+        rep = await api.rep(prison="LEI")
+
+        async def assign(rep_id: str) -> None:
+            r = await api.assign(case["id"], [rep_id])
+            assert r.status_code == 409, r.text
+
+        missing = str(uuid.uuid4())
+        await assign(missing)  # anything a first request alone prepares is prepared
+        assert await work_of(api.db, lambda: assign(rep["id"])) == await work_of(
+            api.db, lambda: assign(missing)
+        )
 
     async def test_rep_who_is_a_party_is_refused(self, api: Api) -> None:
         case = await api.refer()
@@ -90,9 +126,10 @@ class TestAssignmentRefusals:
 
     async def test_unknown_rep_is_refused(self, api: Api) -> None:
         case = await api.refer()
-        await _assert_refused(
+        body = await _assert_refused(
             api, await api.assign(case["id"], [str(uuid.uuid4())]), case["id"], "unknown_rep"
         )
+        assert body["detail"] == "no such rep in your caseload"
 
     async def test_rep_kept_apart_from_a_party_is_refused(
         self, api: Api, non_associations: NonAssociations

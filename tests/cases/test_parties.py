@@ -78,10 +78,12 @@ class TestAssignment:
         await api.must_fire(first["id"], "decline", reason="unsuitable")
         assert (await api.assign(second["id"], [rep["id"]])).status_code == 200
 
-    async def test_a_rep_of_another_prison_is_refused(self, api: Api) -> None:
+    async def test_a_rep_of_a_prison_outside_the_callers_caseload_is_refused_as_unknown(
+        self, api: Api
+    ) -> None:
         case = await api.refer()
         rep = await api.rep(prison="LEI")
-        await self.refused(api, case, rep["id"], "rep_in_other_prison")
+        await self.refused(api, case, rep["id"], "unknown_rep")
 
     async def test_a_rep_kept_apart_from_a_party_is_refused(
         self, api: Api, non_associations: NonAssociations

@@ -215,6 +215,23 @@ class TestIncidentReportCreated:
         assert "BXI" in record["error"]
         assert await cases(db) == []
 
+    async def test_the_event_is_about_the_prison_of_the_report_fetched(
+        self, client: httpx.AsyncClient, keys: Keys, db: Database, incident_system: Any
+    ) -> None:
+        system, server = incident_system
+        event = report_created(server, system)
+        event["additionalInformation"]["location"] = "MDI"
+        system.reports[event["additionalInformation"]["id"]]["location"] = "LEI"
+        record = (await post_event(client, keys.referrer, event)).json()
+        assert (record["status"], record["prisonId"]) == ("processed", "LEI")
+
+    async def test_an_event_whose_report_is_not_fetched_is_about_the_prison_it_names(
+        self, client: httpx.AsyncClient, keys: Keys, db: Database
+    ) -> None:
+        event = load_fixture(FIXTURES, "events/incident-report-created.json")
+        record = (await post_event(client, keys.referrer, event)).json()
+        assert (record["status"], record["prisonId"]) == ("failed", "MDI")
+
     async def test_without_the_incident_system_configured_the_event_fails_to_be_retried(
         self, client: httpx.AsyncClient, keys: Keys, db: Database
     ) -> None:

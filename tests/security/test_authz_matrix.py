@@ -804,35 +804,9 @@ def app_routes() -> dict[str, RouteContext]:
     return found
 
 
-# Cells whose expected answer is the one the scope fixes on branch i23scope give (an admin of
-# MDI gets nothing of a prisoner held only elsewhere, nor another caseload's webhook subscriptions
-# or inbound events); until they are merged, the service still answers these as for any admin.
-# Remove the marks once they are.
-FIXED_ON_I23SCOPE = frozenset(
-    (op, "admin_mdi", "elsewhere")
-    for op in (
-        "GET /subject-access-request",
-        "GET /events/inbound",
-        "GET /events/inbound/{inbound_id}",
-        "POST /events/inbound/{inbound_id}/replay",
-        "GET /webhook-subscriptions",
-        "GET /webhook-subscriptions/{subscription_id}",
-        "DELETE /webhook-subscriptions/{subscription_id}",
-        "GET /webhook-subscriptions/{subscription_id}/deliveries",
-        "POST /webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
-    )
-)
-FIXED_ON_I23SCOPE_MARK = pytest.mark.xfail(strict=True, reason="fixed on branch i23scope")
-
 ROUTES = app_routes()
 CELLS = [
-    pytest.param(
-        op,
-        role,
-        scope,
-        id=f"{op} {role} {scope}",
-        marks=[FIXED_ON_I23SCOPE_MARK] if (op, role, scope) in FIXED_ON_I23SCOPE else [],
-    )
+    pytest.param(op, role, scope, id=f"{op} {role} {scope}")
     for op in sorted(ROUTES)
     for role in ROLES
     for scope in SCOPES
@@ -1166,6 +1140,7 @@ class World:
             event_type=event["eventType"],
             occurred_at=clock.now(),
             payload=event,
+            prison_id=self.prison[scope],
             sender_client_id=self.sender(scope).client_id,
             status="rejected",
             attempts=1,
@@ -1265,8 +1240,7 @@ class TestMatrix:
         assert entry.recipe is not None and isinstance(entry.expect, dict)
         expected = entry.expect[role][SCOPES.index(scope)]
         method, path = op.split(" ", 1)
-        # A cell the service does not answer as expected yet may change what it is given.
-        fresh = method != "GET" and (is_success(expected) or (op, role, scope) in FIXED_ON_I23SCOPE)
+        fresh = method != "GET" and is_success(expected)
         req = await entry.recipe(world, scope, fresh)
         before = await audit_count(world.db)
         r = await world.client.request(

@@ -13,7 +13,7 @@ from app.cases.models import Consent, Party
 from app.db import Database
 from app.safeguarding.models import SafeguardingConcern
 from app.tasks.models import Task
-from tests.support import Api
+from tests.support import Api, make_key
 
 A = "A1234BC"  # Dean Walsh: the subject
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -156,3 +156,87 @@ class TestSubjectAccess:
         for key in (api.keys.practitioner, api.keys.manager, api.keys.auditor, api.keys.referrer):
             r = await api.client.get(f"/subject-access-request?prn={A}", headers=key.headers)
             assert r.status_code == 403
+
+
+async def lei_world(api: Api) -> dict[str, Any]:
+    """A has a case at LEI (with risk notes, a consent, a concern and tasks) and is a rep at LEI;
+    at MDI, A has one case of his own."""
+    lei = api.keys.practitioner_lei
+    clock.freeze(T0)
+    case = await api.refer(key=lei, prison="LEI")  # A harmed, B harmer
+    r = await api.client.patch(
+        f"/cases/{case['id']}",
+        json={"riskLevel": "high", "riskNotes": "Threatened staff at LEI"},
+        headers={**lei.headers, "If-Match": f'"{case["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    r = await api.client.post(
+        f"/cases/{case['id']}/parties/{case['parties'][0]['id']}/consents",
+        json={"scope": "indirect", "given": True, "recordedBy": "Rep Lewis", "method": "in_person"},
+        headers=lei.headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await api.client.post(
+        "/safeguarding-concerns",
+        json={"prisonerNumber": A, "caseId": case["id"], "category": "bullying", "detail": "Low at LEI"},
+        headers=lei.headers,
+    )
+    assert r.status_code == 201, r.text
+    rep = await api.rep(prison="LEI", number=A, firstName="Dean", lastName="Walsh")
+    mdi = await api.refer(parties=[(A, "Dean", "Walsh", "both"), ("C3456DE", "Liam", "Parry", "both")])
+    return {"lei_case": case, "lei_concern": r.json()["id"], "lei_rep": rep, "mdi_case": mdi}
+
+
+class TestSubjectAccessCaseload:
+    async def test_a_prisoner_held_only_outside_the_callers_caseload_is_no_content(
+        self, api: Api, db: Database
+    ) -> None:
+        lei = api.keys.practitioner_lei
+        case = await api.refer(key=lei, prison="LEI")
+        await api.rep(prison="LEI", number="C3456DE")
+        mdi_admin = await make_key(db, role="admin", prisons=["MDI"])
+        for prn in (A, "C3456DE"):
+            r = await api.client.get(f"/subject-access-request?prn={prn}", headers=mdi_admin.headers)
+            assert r.status_code == 204, r.text
+            assert r.content == b""
+        # The same answer as for a prisoner the service has never heard of.
+        unknown = await api.client.get("/subject-access-request?prn=Z9999ZZ", headers=mdi_admin.headers)
+        assert unknown.status_code == 204 and unknown.content == b""
+        assert case["prisonId"] == "LEI"
+
+    async def test_a_caseload_admin_gets_only_the_records_of_its_prisons(
+        self, api: Api, db: Database
+    ) -> None:
+        w = await lei_world(api)
+        mdi_admin = await make_key(db, role="admin", prisons=["MDI"])
+        r = await api.client.get(f"/subject-access-request?prn={A}", headers=mdi_admin.headers)
+        assert r.status_code == 200, r.text
+        doc = r.json()["content"]
+        assert [c["caseId"] for c in doc["cases"]] == [w["mdi_case"]["id"]]
+        assert doc["repRecords"] == []
+        assert doc["safeguardingConcerns"] == []
+        assert {t["caseId"] for t in doc["tasks"]} <= {w["mdi_case"]["id"]}
+        assert {a["caseId"] for a in doc["auditRecords"]} == {w["mdi_case"]["id"]}
+        text = json.dumps(doc)
+        for hidden in (
+            w["lei_case"]["id"],
+            w["lei_case"]["reference"],
+            w["lei_concern"],
+            w["lei_rep"]["id"],
+            "Threatened staff at LEI",
+            "Low at LEI",
+            "LEI",
+        ):
+            assert hidden not in text, hidden
+
+    async def test_a_national_admin_gets_every_prisons_records(self, api: Api) -> None:
+        w = await lei_world(api)
+        r = await sar(api, f"prn={A}")
+        assert r.status_code == 200, r.text
+        doc = r.json()["content"]
+        assert {c["caseId"] for c in doc["cases"]} == {w["lei_case"]["id"], w["mdi_case"]["id"]}
+        lei_case = next(c for c in doc["cases"] if c["caseId"] == w["lei_case"]["id"])
+        assert lei_case["riskNotes"] == "Threatened staff at LEI"
+        assert len(lei_case["consents"]) == 1
+        assert [c["id"] for c in doc["safeguardingConcerns"]] == [w["lei_concern"]]
+        assert [rep["id"] for rep in doc["repRecords"]] == [w["lei_rep"]["id"]]

@@ -66,7 +66,8 @@ async def receive_event(
     202 for a new event, whatever the outcome: `processed`, `ignored` (a type this service does not
     act on), `failed` (the incident system could not be reached: recorded, retried by the timed work
     with back-off, replayable) or `rejected` (the event cannot be acted on, with the reason). 200 for an event
-    received before (same `eventId`, or same body without one), answered with what became of it.
+    the same caller sent before (same `eventId`, or same body without one), answered with what became
+    of it; another sender's event of the same `eventId` is another event.
     """
     require(ctx.principal, Permission.EVENTS_INBOUND)
     record, new = await inbound.receive(database(request), ctx, body)
@@ -82,11 +83,13 @@ async def receive_event(
     dependencies=[permission(Permission.INBOUND_MANAGE)],
 )
 async def list_inbound(
-    session: SessionDep, paging: PagingDep, status: InboundStatus | None = None
+    session: SessionDep, principal: PrincipalDep, paging: PagingDep, status: InboundStatus | None = None
 ) -> Page[InboundEventPublic]:
-    """Received events, newest first (`?status=failed` for those waiting on a retry)."""
+    """Received events about the prisons of the caller's caseload, newest first
+    (`?status=failed` for those waiting on a retry); events about no known prison are listed only
+    to callers of every prison."""
     records, total = await inbound.list_inbound(
-        session, status=status, offset=paging.offset, limit=paging.size
+        session, principal, status=status, offset=paging.offset, limit=paging.size
     )
     return Page[InboundEventPublic].of(
         [_public(r) for r in records], number=paging.page, size=paging.size, total=total
@@ -99,9 +102,11 @@ async def list_inbound(
     responses=errors(404),
     dependencies=[permission(Permission.INBOUND_MANAGE)],
 )
-async def get_inbound(inbound_id: uuid.UUID, session: SessionDep) -> InboundEventPublic:
-    """One received event."""
-    return _public(await inbound.find(session, inbound_id))
+async def get_inbound(
+    inbound_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> InboundEventPublic:
+    """One received event (404 outside the caller's caseload)."""
+    return _public(await inbound.find(session, inbound_id, principal))
 
 
 @router.post(
@@ -110,6 +115,7 @@ async def get_inbound(inbound_id: uuid.UUID, session: SessionDep) -> InboundEven
     responses=errors(404, 409),
 )
 async def replay_inbound(inbound_id: uuid.UUID, request: Request, ctx: ContextAloneDep) -> InboundEventPublic:
-    """Act again, now, on an event that failed or was rejected (admin)."""
+    """Act again, now, on an event that failed or was rejected (admin; 404 outside the caller's
+    caseload)."""
     require(ctx.principal, Permission.INBOUND_MANAGE)
     return _public(await inbound.replay(database(request), ctx, inbound_id))

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import ContextDep, PagingDep, SessionDep, permission
+from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
 from app.common.schemas import Page
@@ -22,34 +22,39 @@ router = APIRouter(
 async def subscribe(
     body: SubscriptionCreate, session: SessionDep, ctx: ContextDep, response: Response
 ) -> SubscriptionPublic:
-    """Push the given event types to a URL, signed with the secret (Standard Webhooks)."""
+    """Push the given event types to a URL, signed with the secret (Standard Webhooks): the
+    events of the prisons in the caller's caseload (of every prison for a caller of every
+    prison)."""
     subscription = await service.subscribe(session, ctx, body)
     response.headers["Location"] = f"/webhook-subscriptions/{subscription.id}"
-    return SubscriptionPublic.model_validate(subscription)
+    return subscription
 
 
 @router.get("", response_model=Page[SubscriptionPublic], responses=errors(422))
-async def list_subscriptions(session: SessionDep, paging: PagingDep) -> Page[SubscriptionPublic]:
-    """The active subscriptions."""
-    rows, total = await service.list_subscriptions(session, offset=paging.offset, limit=paging.size)
-    return Page[SubscriptionPublic].of(
-        [SubscriptionPublic.model_validate(s) for s in rows],
-        number=paging.page,
-        size=paging.size,
-        total=total,
+async def list_subscriptions(
+    session: SessionDep, principal: PrincipalDep, paging: PagingDep
+) -> Page[SubscriptionPublic]:
+    """The active subscriptions whose prisons the caller's caseload covers."""
+    rows, total = await service.list_subscriptions(
+        session, principal, offset=paging.offset, limit=paging.size
     )
+    return Page[SubscriptionPublic].of(rows, number=paging.page, size=paging.size, total=total)
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, responses=errors(404))
-async def get_subscription(subscription_id: uuid.UUID, session: SessionDep) -> SubscriptionPublic:
-    """One subscription."""
-    return SubscriptionPublic.model_validate(await service.get_subscription(session, subscription_id))
+async def get_subscription(
+    subscription_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> SubscriptionPublic:
+    """One subscription (404 if the caller's caseload does not cover its prisons)."""
+    subscription = await service.get_subscription(session, principal, subscription_id)
+    return await service.view_subscription(session, subscription)
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=errors(404))
 async def unsubscribe(subscription_id: uuid.UUID, session: SessionDep, ctx: ContextDep) -> Response:
     """Stop pushing to this subscription; deliveries still waiting are cancelled."""
-    await service.unsubscribe(session, ctx, await service.get_subscription(session, subscription_id))
+    subscription = await service.get_subscription(session, ctx.principal, subscription_id)
+    await service.unsubscribe(session, ctx, subscription)
     return Response(status_code=204)
 
 
@@ -61,11 +66,12 @@ async def unsubscribe(subscription_id: uuid.UUID, session: SessionDep, ctx: Cont
 async def list_deliveries(
     subscription_id: uuid.UUID,
     session: SessionDep,
+    principal: PrincipalDep,
     paging: PagingDep,
     status: DeliveryStatus | None = None,
 ) -> Page[DeliveryPublic]:
     """The subscription's deliveries, newest first; `?status=dead` lists those given up on."""
-    subscription = await service.get_subscription(session, subscription_id)
+    subscription = await service.get_subscription(session, principal, subscription_id)
     rows, total = await service.list_deliveries(
         session, subscription, status=status, offset=paging.offset, limit=paging.size
     )
@@ -84,5 +90,5 @@ async def redeliver(
     subscription_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, ctx: ContextDep
 ) -> DeliveryPublic:
     """Send a dead (or delivered) event again: queued for the timed work with fresh attempts."""
-    subscription = await service.get_subscription(session, subscription_id)
+    subscription = await service.get_subscription(session, ctx.principal, subscription_id)
     return service.present_delivery(await service.redeliver(session, ctx, subscription, delivery_id))
