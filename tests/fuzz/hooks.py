@@ -105,10 +105,10 @@ schemathesis.openapi.format("date", _with_edges(EDGE_DATES, st.dates().map(date.
 # Refusals of well-formed data for a rule of the service rather than of the request's form: a
 # problem with errorCode VALIDATION_FAILED and no field `errors` (what a service raises, e.g. a party
 # not of this case, a rep not on it, a time in the future), an event the service will not take, a
-# webhook address it will not call, and a time or date outside the years the service takes (named
-# in `errors`, with a type of its own: JSON Schema's formats have no range).
+# webhook address it will not call, and a time or date outside the years the service takes (these
+# two name the field in `errors`, with a type of their own: JSON Schema has no form for either).
 RULE_CODES = {"VALIDATION_FAILED", "EVENT_REJECTED", "TARGET_NOT_ALLOWED"}
-RULE_ERROR_TYPES = {"time_out_of_range", "date_out_of_range"}
+RULE_ERROR_TYPES = {"time_out_of_range", "date_out_of_range", "target_not_allowed"}
 
 
 def _broke_a_rule(response: Any) -> bool:
