@@ -6,8 +6,8 @@ run queue lengthens everyone's wait for a core. Requests beyond the limit wait h
 their work is done (no connection, no key lookup, no lock), and go in strictly in the order they
 came: a place given up by a finished request is handed straight to the longest waiter, so a new
 arrival never overtakes one already waiting. A request that waits longer than the admission wait
-is answered 503 with Retry-After, having done nothing. Probes, metrics and the static workflow
-documents are never held back.
+is answered 503 with Retry-After, having done nothing. Probes, metrics, the documentation and the
+workflow table are never held back; the workflow diagram is, as it may run Graphviz.
 """
 
 import asyncio
@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.problems import problem
 
 # Answered whatever the load: probes and metrics must say how the server process is, and these read
-# nothing from the database.
-UNLIMITED = ("/health/", "/info", "/metrics", "/workflow", "/docs", "/openapi.json")
+# nothing from the database and run nothing: by path prefix, and exact paths.
+UNLIMITED = ("/health/", "/info", "/metrics", "/docs", "/openapi.json")
+UNLIMITED_PATHS = frozenset({"/workflow"})
 
 
 class Admission:
@@ -39,7 +40,7 @@ class Admission:
         return self.limit - self.free
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(UNLIMITED):
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS or scope["path"].startswith(UNLIMITED):
             await self.app(scope, receive, send)
             return
         if not await self._enter():

@@ -1,10 +1,12 @@
 """Base shapes of the API: camelCase JSON, strict request bodies, pages."""
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
+from annotated_types import Interval
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -14,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -36,9 +39,51 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("must be a date, YYYY-MM-DD")
 
 
-# Times are RFC 3339 with an offset and dates YYYY-MM-DD, nothing looser (the contract's conventions).
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
-Day = Annotated[date, BeforeValidator(_iso_date)]
+# The times and dates the service takes. Python's own range (years 1 to 9999) less a year at each
+# end: a time at its edge may not exist in UTC or in a prison's local time (0001-01-01T00:00+01:00
+# is in year 0 in UTC), and the service works out days, weeks and months either side of what it is
+# given (a day's end, a report's window). Out of range is a 422 naming the field, never an overflow.
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+EARLIEST = datetime.combine(FIRST_DAY, datetime.min.time(), tzinfo=UTC)
+LATEST = datetime.combine(LAST_DAY, datetime.max.time(), tzinfo=UTC)
+
+
+def _time_in_range(value: datetime) -> datetime:
+    try:
+        # A time with no offset is local time in a prison: within a day of UTC, as the margin allows.
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise PydanticCustomError(
+            "time_out_of_range",
+            "must be a time between {earliest} and {latest}",
+            {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+        )
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "must be a date between {first} and {last}",
+            {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+        )
+    return value
+
+
+# Times are RFC 3339 with an offset and dates YYYY-MM-DD, nothing looser (the contract's conventions),
+# and within the range above. Every time and date a request carries is one of these.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_time_in_range)]
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_day_in_range)]
+# A time as another system gives it: with an offset, or local time in a prison without one.
+ForeignTime = Annotated[datetime, AfterValidator(_time_in_range)]
+
+# The widest integer the databases hold (BIGINT): every integer a client sends that reaches a
+# query is within it, so a larger one is a 422 naming it rather than an overflow in the driver.
+BIGINT_MAX = 2**63 - 1
+Cursor = Annotated[int, Interval(ge=0, le=BIGINT_MAX)]
 
 
 def _json_integer(value: Any) -> Any:

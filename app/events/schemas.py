@@ -34,7 +34,8 @@ class DomainEvent(ForeignModel):
         default=None, description="When sent, the event is processed once per eventId; else once per body"
     )
     event_type: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    version: StrictInt
+    # The prison systems read the version as a 32-bit integer (Kotlin's Int).
+    version: StrictInt = Field(ge=-(2**31), le=2**31 - 1)
     occurred_at: Timestamp
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     detail_url: Annotated[str, StringConstraints(max_length=2000)] | None = None

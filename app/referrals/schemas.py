@@ -1,13 +1,12 @@
 """What a referral looks like on the way in."""
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from app.cases.schemas import LongText, Name, PartyCreate, PrisonerNumber, PrisonId, ShortText
 from app.common.enums import Category
-from app.common.schemas import ForeignModel, RequestModel, Timestamp
+from app.common.schemas import ForeignModel, ForeignTime, RequestModel, Timestamp
 
 
 class SourceRef(RequestModel):
@@ -43,7 +42,7 @@ class IncidentReport(ForeignModel):
     report_reference: Annotated[str, StringConstraints(min_length=1, max_length=60)]
     type: Annotated[str, StringConstraints(min_length=1, max_length=60)]
     location: PrisonId
-    incident_date_and_time: datetime = Field(
+    incident_date_and_time: ForeignTime = Field(
         description="As the incident system gives it: local time in England and Wales when it has no offset"
     )
     title: Annotated[str, StringConstraints(max_length=500)] | None = None

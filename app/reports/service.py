@@ -1,7 +1,5 @@
 """The summary report: what happened in a period, in the prisons a caller may see."""
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,6 +9,7 @@ from sqlmodel import col
 from app import clock
 from app.auth.access import View, view_of
 from app.cases.models import Case
+from app.common import csv
 from app.common.dates import day_end, day_start
 from app.common.enums import CaseState, Outcome
 from app.context import Principal
@@ -131,12 +130,7 @@ def present_report(principal: Principal, report: ReportSummary) -> ReportSummary
 
 def to_csv(report: ReportSummary) -> str:
     """The report as CSV: one `section,item,value` row per figure."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["section", "item", "value"])
-    for section, item, value in _rows(report.model_dump(by_alias=True, mode="json")):
-        writer.writerow([section, item, "" if value is None else value])
-    return out.getvalue()
+    return csv.write([("section", "item", "value"), *_rows(report.model_dump(by_alias=True, mode="json"))])
 
 
 def _rows(data: dict[str, Any]) -> list[tuple[str, str, Any]]:

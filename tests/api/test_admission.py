@@ -151,6 +151,22 @@ async def test_probes_and_metrics_are_answered_while_every_place_is_taken() -> N
         await holder
 
 
+@bounded
+async def test_the_workflow_diagram_waits_its_turn_like_other_work() -> None:
+    inner, gate = admitting(1, 0.2)
+    inner.gate("/workflow").set()
+    async with client_for(gate) as client:
+        holder = await arrive(client, "/cases")
+        turned_away = await client.get("/workflow/diagram?format=svg")
+        table = await client.get("/workflow")
+        inner.gate("/cases").set()
+        await holder
+    assert turned_away.status_code == 503
+    assert turned_away.json()["errorCode"] == "SERVICE_BUSY"
+    assert table.status_code == 200
+    assert inner.entered == ["/cases", "/workflow"]
+
+
 def _stack(app: Any) -> list[type]:
     app.middleware_stack = app.build_middleware_stack()
     layers, layer = [], app.middleware_stack

@@ -1,6 +1,7 @@
 """Webhook tests send to a real receiver on 127.0.0.1, so private targets are allowed here."""
 
 import base64
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,3 +53,23 @@ async def subscribe(
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+@pytest.fixture
+def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A stand-in for DNS: the names the test puts here resolve to the address given, every other
+    name as the machine resolves it. Change an entry to make a name resolve elsewhere later."""
+    names: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *rest: Any, **kw: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in names:
+            return real(host, port, *rest, **kw)
+        address, number = names[name], int(port or 0)
+        if ":" in address:
+            return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number, 0, 0))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names

@@ -4,6 +4,7 @@ import asyncio
 import json
 import threading
 from datetime import timedelta
+from ipaddress import ip_address
 
 import httpx
 import pytest
@@ -197,6 +198,28 @@ class TestRetries:
             headers=keys.admin.headers,
         )
         assert "loopback, link-local, private or reserved" in dead.json()["content"][0]["lastError"]
+
+
+class TestTargets:
+    @pytest.mark.parametrize(
+        "address", ["::127.0.0.1", "::ffff:0:7f00:1", "64:ff9b::7f00:1", "2002:7f00:1::"]
+    )
+    async def test_a_name_that_comes_to_resolve_to_a_private_address_inside_is_not_called(
+        self, api: Api, keys: Keys, db: Database, dns: dict[str, str], address: str
+    ) -> None:
+        dns["hooks.rj.test"] = "93.184.216.34"
+        subscription = await subscribe(api.client, keys, "http://hooks.rj.test/rj")
+        await api.refer()
+        dns["hooks.rj.test"] = address
+        assert (await run_once(db))["deliveriesDead"] == 1
+        dead = await api.client.get(
+            f"/webhook-subscriptions/{subscription['id']}/deliveries",
+            params={"status": "dead"},
+            headers=keys.admin.headers,
+        )
+        [delivery] = dead.json()["content"]
+        assert (delivery["attempts"], delivery["lastStatusCode"]) == (1, None)
+        assert f"hooks.rj.test is {ip_address(address)}" in delivery["lastError"]
 
 
 class TestRunners:

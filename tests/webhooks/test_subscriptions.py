@@ -62,6 +62,43 @@ class TestSubscribe:
         async with db.transaction() as session:
             assert (await session.execute(select(WebhookSubscription))).first() is None
 
+    @pytest.mark.parametrize(
+        "host",
+        [
+            "[::127.0.0.1]",
+            "[::ffff:0:7f00:1]",
+            "[64:ff9b::a9fe:a9fe]",
+            "[64:ff9b:1::a9fe:a9fe]",
+            "[2002:7f00:1::]",
+            "[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+        ],
+    )
+    async def test_ipv6_spellings_of_private_ipv4_addresses_are_refused_naming_the_url(
+        self, client: httpx.AsyncClient, keys: Keys, db: Database, host: str
+    ) -> None:
+        r = await client.post(PATH, json=body(f"http://{host}/latest/meta-data"), headers=keys.admin.headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["errorCode"] == "TARGET_NOT_ALLOWED"
+        assert [e["field"] for e in r.json()["errors"]] == ["url"]
+        async with db.transaction() as session:
+            assert (await session.execute(select(WebhookSubscription))).first() is None
+
+    async def test_a_name_that_resolves_to_such_a_spelling_is_refused(
+        self, client: httpx.AsyncClient, keys: Keys, db: Database, dns: dict[str, str]
+    ) -> None:
+        dns["hooks.rj.test"] = "64:ff9b::a9fe:a9fe"
+        r = await client.post(PATH, json=body("http://hooks.rj.test/rj"), headers=keys.admin.headers)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["url"]
+        assert "64:ff9b::a9fe:a9fe" in r.json()["detail"]
+
+    async def test_a_name_that_resolves_to_a_public_address_is_taken(
+        self, client: httpx.AsyncClient, keys: Keys, dns: dict[str, str]
+    ) -> None:
+        dns["hooks.rj.test"] = "2606:4700:4700::1111"
+        r = await client.post(PATH, json=body("https://hooks.rj.test/rj"), headers=keys.admin.headers)
+        assert r.status_code == 201, r.text
+
     async def test_a_url_with_credentials_is_refused(self, client: httpx.AsyncClient, keys: Keys) -> None:
         r = await client.post(
             PATH, json=body("https://user:pw@hooks.example.org/x"), headers=keys.admin.headers

@@ -1,9 +1,39 @@
 """GET /workflow and GET /workflow/diagram come from the one table."""
 
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
 import httpx
+import pytest
 
 from app.common.enums import CaseState
+from app.workflows import diagram
 from app.workflows.case_workflow import GUARDS, PAUSABLE, TABLE
+
+
+@pytest.fixture
+def graphviz_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """Each Graphviz run from a process that has rendered nothing yet (the real `dot` runs: the
+    wrapper only records it)."""
+    if shutil.which("dot") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Graphviz (dot) is not installed; .ci/run installs it")
+        pytest.skip("Graphviz is not installed (apt-get install -y graphviz)")
+    runs: list[list[str]] = []
+    real = subprocess.run
+
+    def recorded(args: list[str], *rest: Any, **kw: Any) -> Any:
+        runs.append(list(args))
+        return real(args, *rest, **kw)
+
+    monkeypatch.setattr(subprocess, "run", recorded)
+    diagram.render.cache_clear()
+    yield runs
+    diagram.render.cache_clear()
 
 
 class TestWorkflowJson:
@@ -54,3 +84,14 @@ class TestWorkflowDiagram:
         r = await client.get("/workflow/diagram", params={"format": "png"})
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
+
+    async def test_svg_is_rendered_once_for_many_requests(
+        self, client: httpx.AsyncClient, graphviz_runs: list[list[str]]
+    ) -> None:
+        first = await asyncio.gather(*(client.get("/workflow/diagram?format=svg") for _ in range(8)))
+        again = [await client.get("/workflow/diagram?format=svg") for _ in range(4)]
+        assert {r.status_code for r in first + again} == {200}
+        assert {r.headers["content-type"] for r in first + again} == {"image/svg+xml"}
+        assert len({r.content for r in first + again}) == 1
+        assert "<svg" in first[0].text and all(f">{t.trigger}" in first[0].text for t in TABLE[:3])
+        assert [run[1:] for run in graphviz_runs] == [["-Tsvg"]]

@@ -13,7 +13,7 @@ from app.api.responses import errors
 from app.audit import service
 from app.audit.models import AuditRecord
 from app.auth.access import Permission, audit_scope
-from app.common.schemas import ApiModel
+from app.common.schemas import ApiModel, Cursor
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[permission(Permission.AUDIT_READ)])
 
@@ -54,7 +54,7 @@ async def audit_records(
     session: SessionDep,
     principal: PrincipalDep,
     case_id: Annotated[uuid.UUID | None, Query(alias="caseId")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[Cursor, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Audit records in the order written, after the `after` id, optionally of one case,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import ContextAloneDep, PagingDep, PrincipalDep, SessionDep, database, permission
 from app.api.responses import errors
 from app.auth.access import Permission, event_scope, require
-from app.common.schemas import Page
+from app.common.schemas import Cursor, Page
 from app.events import feed, inbound
 from app.events.models import InboundEvent, OutboxEvent
 from app.events.schemas import DomainEvent, FeedItem, FeedPage, InboundEventPublic, InboundStatus
@@ -37,9 +37,7 @@ def _public(record: InboundEvent) -> InboundEventPublic:
 async def events_feed(
     session: SessionDep,
     principal: PrincipalDep,
-    after: Annotated[
-        int, Query(ge=0, le=2**63 - 1, description="The cursor of the last event already read")
-    ] = 0,
+    after: Annotated[Cursor, Query(description="The cursor of the last event already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=FEED_LIMIT_MAX)] = 100,
 ) -> FeedPage:
     """Outbound events after `after`, in order, for the prisons in the caller's caseload."""
