@@ -89,7 +89,9 @@ class TestIndexesBuiltWithoutHoldingOffWrites:
         finally:
             event.remove(Engine, "before_cursor_execute", record)
 
-        index_ddl = [(s, level) for s, level in sent if "INDEX" in s]
+        # 0007's own indexes (later migrations build theirs the same way).
+        mine = ("ix_case_id_reference", "ix_party_id_names")
+        index_ddl = [(s, level) for s, level in sent if "INDEX" in s and any(n in s for n in mine)]
         assert index_ddl == [
             ("DROP INDEX CONCURRENTLY IF EXISTS ix_case_id_reference", "AUTOCOMMIT"),
             ("CREATE INDEX CONCURRENTLY ix_case_id_reference ON rj_case (id, reference)", "AUTOCOMMIT"),

@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 
+from app.audit import checkpoints
 from app.db import Database
 from app.events import feed, inbound
 from app.idempotency import service as idempotency
@@ -59,6 +60,7 @@ async def run_once(db: Database, *, worker: str | None = None) -> dict[str, int]
         "deliveriesDead": delivery.dead,
         "inboundRetried": await inbound.retry_due(db),
         "idempotencyKeysPurged": await purge_idempotency_keys(db),
+        "auditCheckpoints": await checkpoints.publish_if_due(db),
     }
 
 
