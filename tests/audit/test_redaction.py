@@ -284,7 +284,14 @@ class TestDatabaseRefusesRedaction:
         target = (await audit_records(api.db, case["id"]))[1]
         with pytest.raises(DBAPIError, match="audit records cannot be changed or removed"):
             async with app_role.transaction() as session:
-                await session.execute(blanked(target))
+                # Exactly the change `audit_redact` makes.
+                await session.execute(
+                    text(
+                        "UPDATE audit_record SET before = NULL, after = NULL, redacted = true, "
+                        """actor = (actor::jsonb || '{"name": null}'::jsonb)::json WHERE id = :id"""
+                    ),
+                    {"id": target.id},
+                )
         with pytest.raises(DBAPIError, match="permission denied to set role"):
             async with app_role.transaction() as session:
                 await session.execute(text("SET LOCAL ROLE rj_audit_redactor"))
@@ -293,7 +300,9 @@ class TestDatabaseRefusesRedaction:
     async def test_the_function_refuses_a_purge_record_of_a_case_the_trail_shows_open(
         self, api: Api, app_role: Database
     ) -> None:
+        clock.freeze(T0)
         case = await api.to_state("assessment")
+        clock.advance(PAST_RETENTION)
         records = await audit_records(api.db, case["id"])
         last = records[-1]
         with pytest.raises(DBAPIError, match="names no closing record of the case"):
