@@ -182,19 +182,52 @@ def cmd_clients_rotate(args: argparse.Namespace) -> int:
     return _run(job)
 
 
-def cmd_audit_verify(_args: argparse.Namespace) -> int:
-    """Exit 0 when the whole trail verifies, 1 naming the first bad record."""
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the whole trail verifies (against the newest checkpoint too, if there is one),
+    1 naming the first bad record."""
+    from app.audit import checkpoints
     from app.audit.service import verify
+    from app.errors import AppError
+
+    path: Path | None = Path(args.checkpoint) if args.checkpoint else None
+    folder = get_settings().audit_checkpoint_dir
+    if path is None and folder:
+        path = checkpoints.latest(Path(folder))
+    try:
+        checkpoint = checkpoints.load(path) if path is not None else None
+    except AppError as exc:
+        return _fail(exc.message)
 
     async def job(db: Any) -> int:
         async with db.snapshot() as session:
-            result = await verify(session)
-        if result.valid:
-            print(f"audit trail verifies: {result.checked} records checked ({result.redacted} redacted)")
-            return 0
-        return _fail(
-            f"audit trail broken after {result.checked} good records: {json.dumps(result.first_invalid)}"
-        )
+            result = await verify(session, checkpoint=checkpoint)
+        if not result.valid:
+            return _fail(
+                f"audit trail broken after {result.checked} good records: {json.dumps(result.first_invalid)}"
+            )
+        print(f"audit trail verifies: {result.checked} records checked ({result.redacted} redacted)")
+        if checkpoint is not None:
+            print(
+                f"every chain holds the head published in {path} "
+                f"({len(checkpoint.heads)} chains, {checkpoint.created_at:%Y-%m-%d %H:%M:%S} UTC)"
+            )
+        return 0
+
+    return _run(job)
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    """Write a signed checkpoint of every chain's head and publish its digest as an event."""
+    from app.audit import checkpoints
+    from app.errors import AppError
+
+    async def job(db: Any) -> int:
+        try:
+            checkpoint, path = await checkpoints.publish(db, Path(args.out) if args.out else None)
+        except AppError as exc:
+            return _fail(exc.message)
+        print(f"wrote {path}: the heads of {len(checkpoint.heads)} chains, digest {checkpoint.digest}")
+        return 0
 
     return _run(job)
 
@@ -229,6 +262,11 @@ def cmd_retention_purge(args: argparse.Namespace) -> int:
             )
         for reference in summary.cases:
             print(f"  {reference}")
+        if summary.unproven:
+            left = len(summary.unproven)
+            print(f"retention: left {left} as they are, their audit trail not showing them due:")
+            for reason in summary.unproven:
+                print(f"  {reason}")
         return 0
 
     return _run(job)
@@ -314,7 +352,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
-    audit.add_parser("verify", help="recompute the hash chains").set_defaults(func=cmd_audit_verify)
+    verify = audit.add_parser("verify", help="recompute the hash chains")
+    verify.add_argument(
+        "--checkpoint",
+        help="a checkpoint file whose heads every chain must still hold "
+        "(default: the newest in RJ_AUDIT_CHECKPOINT_DIR, when set)",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+    checkpoint = audit.add_parser(
+        "checkpoint", help="write a signed checkpoint of every chain's head, and publish its digest"
+    )
+    checkpoint.add_argument(
+        "--out", help="the file to write (default: a new file in RJ_AUDIT_CHECKPOINT_DIR)"
+    )
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
 
     retention = sub.add_parser("retention", help="data retention").add_subparsers(
         dest="retention_command", required=True

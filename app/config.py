@@ -5,7 +5,7 @@ import os
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The levels `RJ_LOG_LEVEL` takes (`app/logs.py`), the quietest last.
@@ -105,6 +105,22 @@ class Settings(BaseSettings):
     concern_check_hours: float = Field(default=4, gt=0)
     retention_years: int = Field(default=6, ge=1)
     pseudonym_key: str | None = None
+    audit_checkpoint_key: str | None = Field(
+        default=None,
+        description="The secret audit checkpoints are signed with (HMAC-SHA256). Keep it out of the "
+        "database, its backups and the database's hosts: whoever holds it can sign a rewritten trail.",
+    )
+    audit_checkpoint_dir: str | None = Field(
+        default=None,
+        description="Where the timed work writes a signed checkpoint of every audit chain's head, and where "
+        "`rj-casework audit verify` finds the newest; ship the files somewhere the database's users "
+        "cannot write. Unset: checkpoints only from `rj-casework audit checkpoint --out FILE`.",
+    )
+    audit_checkpoint_interval_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the timed work writes a checkpoint into RJ_AUDIT_CHECKPOINT_DIR.",
+    )
     incident_reporting_timeout_seconds: float = Field(default=5.0, gt=0)
     incident_reporting_tries: int = Field(default=3, ge=1, le=10)
     incident_reporting_backoff_seconds: float = Field(default=0.5, ge=0)
@@ -127,6 +143,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_level(cls, value: str) -> str:
         return log_level(value)
+
+    @field_validator("audit_checkpoint_dir")
+    @classmethod
+    def _checkpoints_signed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not info.data.get("audit_checkpoint_key"):
+            raise ValueError("checkpoints are signed: set RJ_AUDIT_CHECKPOINT_KEY too")
+        return value
 
     @field_validator("cors_origins", "jwt_algorithms", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Identity, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Identity, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -16,7 +16,24 @@ class AuditRecord(SQLModel, table=True):
     """One change: who, what (before and after), when, and its place in its chain."""
 
     __tablename__ = "audit_record"
-    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),)
+    __table_args__ = (
+        UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),
+        # What verification reads beyond its walk (`app.audit.redaction`): redacted records, and
+        # the purge records naming them; few among the records, so the indexes stay small.
+        Index(
+            "ix_audit_record_redacted",
+            "chain",
+            "seq",
+            postgresql_where=text("redacted"),
+            sqlite_where=text("redacted"),
+        ),
+        Index(
+            "ix_audit_record_purges",
+            "id",
+            postgresql_where=text("action = 'retention.purged'"),
+            sqlite_where=text("action = 'retention.purged'"),
+        ),
+    )
 
     id: int | None = Field(
         default=None,

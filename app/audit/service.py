@@ -19,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from app import clock
+from app.audit import checkpoints, redaction
 from app.audit.chain import canonical, content_from_texts, content_hash, link_hash
+from app.audit.checkpoints import Checkpoint
 from app.audit.models import GLOBAL_CHAIN, AuditChainHead, AuditRecord
 from app.cases.models import Case
 from app.common.jsonable import plain
+from app.config import get_settings
 from app.context import RequestContext
 
 
@@ -376,8 +379,12 @@ def _content_matches(row: Row) -> bool:
     return bool(hashlib.sha256(canonical(content)).hexdigest() == expected)
 
 
-async def verify(source: AsyncSession | AsyncEngine, *, batch_size: int = 10_000) -> Verification:
-    """Recompute every chain; report the first record changed, removed or reordered.
+async def verify(
+    source: AsyncSession | AsyncEngine, *, batch_size: int = 10_000, checkpoint: Checkpoint | None = None
+) -> Verification:
+    """Recompute every chain; report the first record changed, removed or reordered, redacted
+    without a lawful purge naming it (`app.audit.redaction`), or, given a checkpoint, no longer the
+    record the checkpoint published as its chain's head.
 
     On PostgreSQL two connections share one snapshot: one walks the links in chain order from
     the index that carries them, merged with the heads; the other reads the records in the
@@ -388,22 +395,29 @@ async def verify(source: AsyncSession | AsyncEngine, *, batch_size: int = 10_000
         # opens its own connections, which share one exported snapshot among themselves.
         engine = engine.engine
     if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
-        return await _verify_postgres(engine, batch_size)
+        return await _verify_postgres(engine, batch_size, checkpoint)
     if isinstance(source, AsyncEngine):
         async with AsyncSession(source) as own:
-            return await _verify_generic(own, batch_size)
-    return await _verify_generic(source, batch_size)
+            return await _verify_generic(own, batch_size, checkpoint)
+    return await _verify_generic(source, batch_size, checkpoint)
 
 
 def _problem_key(problem: dict[str, Any]) -> tuple[str, int]:
     return (str(problem["chain"]), int(problem["seq"]))
 
 
+def _first(*problems: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The first problem in chain order; of two at one place, the one given first."""
+    return min((p for p in problems if p is not None), key=_problem_key, default=None)
+
+
 # Above this many records the content checks are spread over processes, one per core.
 PARALLEL_FROM = 200_000
 
 
-async def _verify_postgres(engine: AsyncEngine, batch_size: int) -> Verification:
+async def _verify_postgres(
+    engine: AsyncEngine, batch_size: int, checkpoint: Checkpoint | None
+) -> Verification:
     async with engine.connect() as links_conn:
         links_pg: Any = (await links_conn.get_raw_connection()).driver_connection
         async with links_pg.transaction(isolation="repeatable_read", readonly=True):
@@ -420,16 +434,17 @@ async def _verify_postgres(engine: AsyncEngine, batch_size: int) -> Verification
                 for n in range(parts)
             ]
             dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            links, walked = await asyncio.gather(
-                _walk_links(links_pg, batch_size), _walk_ranges(dsn, snapshot, ranges, batch_size)
+            links, walked, extra = await asyncio.gather(
+                _walk_links(links_pg, batch_size),
+                _walk_ranges(dsn, snapshot, ranges, batch_size),
+                _whole_trail(dsn, snapshot, checkpoint),
             )
             content = min((p for p, _r in walked if p is not None), key=_problem_key, default=None)
             redacted = sum(r for _p, r in walked)
-            problems = [p for p in (links[0], content) if p is not None]
-            if not problems:
-                return Verification(True, links[1], redacted, None)
             # The first problem in chain order, the order a single walk would have met it.
-            first = min(problems, key=_problem_key)
+            first = _first(links[0], content, extra)
+            if first is None:
+                return Verification(True, links[1], redacted, None)
             checked, redacted_before = await links_pg.fetchrow(
                 "SELECT count(*), count(*) FILTER (WHERE redacted) FROM audit_record "
                 "WHERE (chain, seq) < ($1, $2)",
@@ -440,6 +455,23 @@ async def _verify_postgres(engine: AsyncEngine, batch_size: int) -> Verification
 
 
 Walked = tuple[dict[str, Any] | None, int]
+
+
+async def _whole_trail(dsn: str, snapshot: str, checkpoint: Checkpoint | None) -> dict[str, Any] | None:
+    """The checks made of the whole trail at once (redactions; the checkpoint's heads), on a
+    connection of their own in the walks' snapshot, while the walks go on."""
+    import asyncpg
+
+    pg = await asyncpg.connect(dsn)
+    try:
+        async with pg.transaction(isolation="repeatable_read", readonly=True):
+            await pg.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            problem = await redaction.problem_on_driver(pg, get_settings().retention_years)
+            if checkpoint is not None:
+                problem = _first(problem, await checkpoints.problem_on_driver(pg, checkpoint))
+            return problem
+    finally:
+        await pg.close()
 
 
 async def _walk_ranges(
@@ -570,8 +602,15 @@ async def _walk_records(pg: Any, query: str, batch_size: int, args: tuple[Any, .
     return first, redacted
 
 
-async def _verify_generic(session: AsyncSession, batch_size: int) -> Verification:
+async def _verify_generic(
+    session: AsyncSession, batch_size: int, checkpoint: Checkpoint | None
+) -> Verification:
     """One walk in chain order doing every check (SQLite)."""
+    extra = await redaction.problem_on_session(session, get_settings().retention_years)
+    if checkpoint is not None:
+        extra = _first(extra, await checkpoints.problem_on_session(session, checkpoint))
+    # The walk stops at the first problem of the whole-trail checks, if it meets none before.
+    stop = _problem_key(extra) if extra is not None else None
     walk = _Links(prev_at=_PREV, hash_at=_HASH)
     redacted = 0
     case_heads = select(col(Case.id), col(Case.audit_seq), col(Case.audit_head))
@@ -607,10 +646,14 @@ async def _verify_generic(session: AsyncSession, batch_size: int) -> Verificatio
         for r in partition:
             row = tuple(r)
             checked = walk.checked
+            if stop is not None and (row[0], row[1]) > stop:
+                return Verification(False, checked, redacted, extra)
             problem = walk.row(row) or _content_problem(row)
             if problem:
-                return Verification(False, checked, redacted, problem)
+                return Verification(False, checked, redacted, _first(problem, extra))
+            if (row[0], row[1]) == stop:
+                return Verification(False, checked, redacted, extra)
             redacted += int(bool(row[_REDACTED]))
         await asyncio.sleep(0)
-    problem = walk.end()
+    problem = _first(walk.end(), extra)
     return Verification(problem is None, walk.checked, redacted, problem)

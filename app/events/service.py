@@ -21,6 +21,9 @@ SAFEGUARDING_RAISED = "restorative-justice.safeguarding.raised"
 # A concern nobody acknowledged in time: about the concern, not a task, so a type of its own.
 SAFEGUARDING_OVERDUE = "restorative-justice.safeguarding.overdue"
 TASK_OVERDUE = "restorative-justice.task.overdue"
+# The digest of every audit chain's head, published so that a rewritten chain can be found from
+# outside the database (`app.audit.checkpoint`).
+AUDIT_CHECKPOINT = "restorative-justice.audit.checkpoint"
 
 OUTBOUND_TYPES = (
     CASE_CREATED,
@@ -29,6 +32,7 @@ OUTBOUND_TYPES = (
     SAFEGUARDING_RAISED,
     SAFEGUARDING_OVERDUE,
     TASK_OVERDUE,
+    AUDIT_CHECKPOINT,
 )
 
 

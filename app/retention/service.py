@@ -8,7 +8,9 @@ so that reports still add up. Prisoner numbers become a stable keyed pseudonym (
 prisoner gets the same pseudonym in every purged case, so the reoffending measure still links
 them; without the key nobody can recover the number). Audit records of a purged case lose
 their content and actor's name and are marked redacted; their hashes and places in the chain
-stay, so `audit verify` still passes and counts them as redacted.
+stay. The purge's own record names each record it redacts with its content hash, and the closing
+record the retention period counts from (`app.audit.redaction`), so `audit verify` still passes,
+counts them as redacted, and fails any redaction made another way.
 """
 
 import base64
@@ -20,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, select, text, update
+from sqlalchemy import Column, ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from app import clock
-from app.audit.models import GLOBAL_CHAIN, AuditRecord
+from app.audit import redaction
+from app.audit.redaction import retention_cutoff
 from app.audit.service import record_case_change, record_global_change
 from app.cases import repository as cases_repo
 from app.cases.models import Case, Consent, Party
@@ -122,14 +125,6 @@ def pseudonym(key: str, prisoner_number: str) -> str:
     return PSEUDONYM_PREFIX + base64.b32encode(digest).decode().lower()[:6]
 
 
-def retention_cutoff(now: datetime, years: int) -> datetime:
-    """`years` before `now` (29 February falls back to the 28th)."""
-    try:
-        return now.replace(year=now.year - years)
-    except ValueError:
-        return now.replace(year=now.year - years, day=28)
-
-
 def _due_conditions(cutoff: datetime) -> list[ColumnElement[bool]]:
     return [
         col(Case.state) == CaseState.CLOSED.value,
@@ -147,6 +142,9 @@ class PurgeSummary:
     cases: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     concerns: int = 0
+    # Past retention by their own rows, but not by their audit trail (no closing record in it, or
+    # one within retention): left as they are, each with the reason.
+    unproven: list[str] = field(default_factory=list)
     audit_records_redacted: int = 0
     rows_changed: int = 0
 
@@ -206,7 +204,6 @@ async def purge(
     total = len(due) + len(concerns)
     for done, (case_id, reference) in enumerate(due, start=1):
         async with db.transaction() as session:
-            await _allow_redaction(session)
             case = await cases_repo.get_case(session, str(case_id), lock=True)
             # Reopened, put on hold or purged by someone else since we looked: leave it.
             if (
@@ -218,9 +215,13 @@ async def purge(
                 continue
             if case.closed_at is None or case.closed_at > cutoff:
                 continue
-            rows, records = await purge_case(session, case, key)
-            await _record_purge(
-                session, "case", case.id, {"reference": reference, "closedAt": case.closed_at}, records
+            plan = await redaction.plan(session, "case", case.id, cutoff)
+            if isinstance(plan, str):
+                summary.unproven.append(f"case {reference}: {plan}")
+                continue
+            rows = await purge_case(session, case, key)
+            records = await _record_purge(
+                session, "case", case.id, {"reference": reference, "closedAt": case.closed_at}, plan
             )
             summary.cases.append(reference)
             summary.rows_changed += rows
@@ -229,13 +230,16 @@ async def purge(
             progress(done, total)
     for done, concern_id in enumerate(concerns, start=len(due) + 1):
         async with db.transaction() as session:
-            await _allow_redaction(session)
             concern = await session.get(SafeguardingConcern, concern_id, with_for_update=True)
             if concern is None or concern.prisoner_number.startswith(PSEUDONYM_PREFIX):
                 continue
-            rows, records = await purge_concern(session, concern, key)
-            await _record_purge(
-                session, "concern", concern.id, {"acknowledgedAt": concern.acknowledged_at}, records
+            plan = await redaction.plan(session, "concern", concern.id, cutoff)
+            if isinstance(plan, str):
+                summary.unproven.append(f"concern {concern.id}: {plan}")
+                continue
+            rows = await purge_concern(session, concern, key)
+            records = await _record_purge(
+                session, "concern", concern.id, {"acknowledgedAt": concern.acknowledged_at}, plan
             )
             summary.concerns += 1
             summary.rows_changed += rows
@@ -246,31 +250,35 @@ async def purge(
 
 
 async def _record_purge(
-    session: AsyncSession, entity_type: str, entity_id: uuid.UUID, what: dict[str, Any], records: int
-) -> None:
-    """The purge's own audit record, on the global chain: it names nobody."""
-    await record_global_change(
+    session: AsyncSession,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    what: dict[str, Any],
+    plan: redaction.Plan,
+) -> int:
+    """The purge's own audit record, on the global chain, naming each record it redacts by its
+    place and content hash (it names nobody); then the redaction itself. How many were redacted."""
+    record = await record_global_change(
         session,
         SYSTEM_CONTEXT,
-        action="retention.purged",
+        action=redaction.PURGED,
         entity_type=entity_type,
         entity_id=entity_id,
         after={
             **what,
             "retentionYears": get_settings().retention_years,
-            "auditRecordsRedacted": records,
+            "auditRecordsRedacted": len(plan.redacted),
+            "closure": plan.closure,
+            "redacted": plan.redacted,
         },
     )
+    await session.flush()
+    return await redaction.redact(session, record)
 
 
-async def _allow_redaction(session: AsyncSession) -> None:
-    if (await session.connection()).dialect.name == "postgresql":
-        # The only way past the audit table's guard: blank content, never hashes or order.
-        await session.execute(text("SET LOCAL rj.audit_redaction = 'on'"))
-
-
-async def purge_concern(session: AsyncSession, concern: SafeguardingConcern, key: str) -> tuple[int, int]:
-    """Anonymise a concern raised without a case, its two tasks, its events and audit records."""
+async def purge_concern(session: AsyncSession, concern: SafeguardingConcern, key: str) -> int:
+    """Anonymise a concern raised without a case, its two tasks and its events; rows changed
+    (its audit records are redacted by `_record_purge`)."""
     number = concern.prisoner_number
     for name, value in dict(REDACTIONS)[SafeguardingConcern].items():
         setattr(concern, name, value)
@@ -296,17 +304,12 @@ async def purge_concern(session: AsyncSession, concern: SafeguardingConcern, key
         if (e.payload.get("additionalInformation") or {}).get("concernId") == str(concern.id)
     ]
     changed += _pseudonymise_payloads(session, mine, key)
-    records = await _redact_audit(
-        session,
-        col(AuditRecord.chain) == GLOBAL_CHAIN,
-        col(AuditRecord.entity_type) == "concern",
-        col(AuditRecord.entity_id) == str(concern.id),
-    )
-    return changed, records
+    return changed
 
 
-async def purge_case(session: AsyncSession, case: Case, key: str) -> tuple[int, int]:
-    """Anonymise one case and everything held with it; (rows changed, audit records redacted)."""
+async def purge_case(session: AsyncSession, case: Case, key: str) -> int:
+    """Anonymise one case and everything held with it; rows changed (its audit records are
+    redacted by `_record_purge`)."""
     now = clock.now()
     changed = 0
     for name, value in CASE_REDACTIONS.items():
@@ -330,7 +333,7 @@ async def purge_case(session: AsyncSession, case: Case, key: str) -> tuple[int, 
                 .values(prisoner_number=pseudonym(key, number))
             )
     changed += await _pseudonymise_events(session, case.id, key)
-    return changed, await _redact_audit(session, col(AuditRecord.case_id) == case.id)
+    return changed
 
 
 def _case_column(model: type[SQLModel]) -> Column[Any]:
@@ -358,21 +361,6 @@ def _pseudonymise_payloads(session: AsyncSession, events: list[OutboxEvent], key
             session.add(event)
             changed += 1
     return changed
-
-
-async def _redact_audit(session: AsyncSession, *where: ColumnElement[bool]) -> int:
-    records = (
-        await session.execute(select(AuditRecord).where(*where, col(AuditRecord.redacted).is_(False)))
-    ).scalars()
-    count = 0
-    for record in records:
-        record.actor = {**record.actor, "name": None}
-        record.before = None
-        record.after = None
-        record.redacted = True
-        session.add(record)
-        count += 1
-    return count
 
 
 async def set_legal_hold(

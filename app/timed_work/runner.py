@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 
+from app.audit import checkpoints
 from app.config import Settings
 from app.db import Database
 from app.events import feed, inbound
@@ -64,6 +65,7 @@ async def run_once(db: Database, *, runner: str | None = None) -> dict[str, int]
         "deliveriesDead": delivery.dead,
         "inboundRetried": await inbound.retry_due(db),
         "idempotencyKeysPurged": await purge_idempotency_keys(db),
+        "auditCheckpoints": await checkpoints.publish_if_due(db),
     }
 
 

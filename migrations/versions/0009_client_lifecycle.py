@@ -1,6 +1,6 @@
 """API clients can be revoked and their keys rotated
 
-Revision ID: 0010_client_lifecycle
+Revision ID: 0009_client_lifecycle
 Revises: 0008_scoped_integrations
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import app.db
 
-revision: str = "0010_client_lifecycle"
+revision: str = "0009_client_lifecycle"
 down_revision: str | Sequence[str] | None = "0008_scoped_integrations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
