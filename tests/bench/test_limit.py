@@ -37,10 +37,12 @@ async def test_pgbench_moves_real_cases_and_puts_them_back(
     await load_national(db, scale=0.002, keys_file=tmp_path / "keys.json", progress=False)
     keys = json.loads((tmp_path / "keys.json").read_text())
     monkeypatch.setenv("RJ_DATABASE_URL", url)  # the capture sets it; put back after the test
-    # As served: a key looked up once is trusted for a while, so a move is its transaction alone.
+    # As served: a key looked up once is remembered for a while, so a move is the read of the
+    # keys' revocation counter, then its transaction alone.
     monkeypatch.setenv("RJ_AUTH_CACHE_SECONDS", "5")
     pause, resume, captured = await runner.capture_transition(url, keys)
-    assert [q.split()[0].upper() for q, _ in pause] == ["BEGIN", "SELECT", "WITH", "COMMIT"]
+    assert [q.split()[0].upper() for q, _ in pause] == ["SELECT", "BEGIN", "SELECT", "WITH", "COMMIT"]
+    assert "api_client_generation" in pause[0][0]
     script, variables = runner.pgbench_script(pause, resume, captured)
     path = tmp_path / "transition.sql"
     path.write_text(script)
