@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,24 @@ async def _drop_pg_database(admin_url: str, name: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def database_at(database_url: str, revision: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own beside the suite's, migrated up to `revision`, dropped afterwards."""
+    if not database_url.startswith("postgresql"):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'{revision}.db'}"
+        await upgrade(Settings(database_url=url), revision)
+        yield url
+        return
+    name = f"rjmig_{uuid.uuid4().hex[:8]}"
+    await _create_pg_database(database_url, name)
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade(Settings(database_url=url), revision)
+        yield url
+    finally:
+        await _drop_pg_database(database_url, name)
 
 
 @pytest.fixture(scope="session")

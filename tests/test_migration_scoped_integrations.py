@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.auth.models import ApiClient
@@ -19,7 +18,7 @@ from app.db import UTCDateTime
 from app.events.models import OutboxEvent
 from app.migrate import upgrade
 from app.webhooks.models import WebhookDelivery
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.conftest import database_at
 
 AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -51,21 +50,10 @@ INBOUND = sa.table(
 
 
 @pytest.fixture
-async def at_0007(database_url: str, is_postgres: bool, tmp_path: Path) -> AsyncIterator[str]:
+async def at_0007(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """A database of its own, migrated to 0007."""
-    if not is_postgres:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'at-0007.db'}"
-        await upgrade(Settings(database_url=url), "0007_task_list_indexes")
+    async with database_at(database_url, "0007_task_list_indexes", tmp_path) as url:
         yield url
-        return
-    name = f"rjmig_{uuid.uuid4().hex[:8]}"
-    await _create_pg_database(database_url, name)
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade(Settings(database_url=url), "0007_task_list_indexes")
-        yield url
-    finally:
-        await _drop_pg_database(database_url, name)
 
 
 def client(prisons: list[str]) -> dict[str, Any]:

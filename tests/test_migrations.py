@@ -1,6 +1,5 @@
 """The migrations build exactly the schema the models describe, and start-up checks for them."""
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -8,7 +7,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.api.app import create_app
@@ -16,7 +15,7 @@ from app.config import Settings
 from app.db import Database
 from app.migrate import NotMigratedError, current_revisions, ensure_migrated, head_revisions, upgrade
 from app.models import metadata
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.conftest import database_at
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -61,17 +60,11 @@ class TestIndexesBuiltWithoutHoldingOffWrites:
     """PostgreSQL: 0007 builds its indexes CONCURRENTLY, outside any transaction."""
 
     @pytest.fixture
-    async def at_0006(self, database_url: str, is_postgres: bool) -> AsyncIterator[str]:
+    async def at_0006(self, database_url: str, is_postgres: bool, tmp_path: Path) -> AsyncIterator[str]:
         if not is_postgres:
             pytest.skip("CONCURRENTLY is PostgreSQL's")
-        name = f"rjmig_{uuid.uuid4().hex[:8]}"
-        await _create_pg_database(database_url, name)
-        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-        try:
-            await upgrade(Settings(database_url=url), "0006_one_history")
+        async with database_at(database_url, "0006_one_history", tmp_path) as url:
             yield url
-        finally:
-            await _drop_pg_database(database_url, name)
 
     async def test_they_are_built_concurrently_in_autocommit(self, at_0006: str) -> None:
         # An index of one of the names, as a build cut short would leave it (there invalid).

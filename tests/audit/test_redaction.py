@@ -29,7 +29,7 @@ from app.db import Database
 from app.migrate import upgrade
 from app.retention import service as retention
 from tests.audit.forge import blanked, forge_purge, purge_record, tamper
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.conftest import database_at
 from tests.records import audit_records
 from tests.support import Api, Keys
 
@@ -348,21 +348,10 @@ class TestDatabaseRefusesRedaction:
 
 
 @pytest.fixture
-async def before_redaction(database_url: str, is_postgres: bool, tmp_path: Path) -> AsyncIterator[str]:
+async def before_redaction(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """A database of its own at the revision before purges named what they redact."""
-    if not is_postgres:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'before.db'}"
-        await upgrade(Settings(database_url=url), "0009_client_lifecycle")
+    async with database_at(database_url, "0009_client_lifecycle", tmp_path) as url:
         yield url
-        return
-    name = f"rjlegacy_{uuid.uuid4().hex[:8]}"
-    await _create_pg_database(database_url, name)
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade(Settings(database_url=url), "0009_client_lifecycle")
-        yield url
-    finally:
-        await _drop_pg_database(database_url, name)
 
 
 class TestPurgesFromBefore:
