@@ -1,14 +1,17 @@
 """The SQL statements a request sends: captured, and compared between two requests."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from unittest.mock import patch
 
+import httpx
 from sqlalchemy import event
 
 from app.db import Database
+from tests.support import Api, Key
 
 
 @asynccontextmanager
@@ -60,3 +63,29 @@ async def work_of(db: Database, request: Callable[[], Awaitable[Any]]) -> list[t
             done.append((statement, rows))
         await conn.rollback()
     return done
+
+
+async def same_work(
+    api: Api, key: Key, out_of_scope: str, *, method: str = "GET", path: str = "/cases/{}", **kw: Any
+) -> httpx.Response:
+    """Ask for a record out of the caller's scope (a case, unless `path` names another) and for one
+    that does not exist: both 404, with the same statements each finding the same (nothing). The
+    refusal of the first, returned."""
+    missing = str(uuid.uuid4())
+
+    async def ask(record_id: str) -> httpx.Response:
+        return await api.client.request(method, path.format(record_id), headers=key.headers, **kw)
+
+    await ask(missing)  # anything a first request alone prepares is prepared
+    answers: dict[str, httpx.Response] = {}
+
+    async def asked(record_id: str) -> None:
+        answers[record_id] = await ask(record_id)
+
+    for_missing = await work_of(api.db, lambda: asked(missing))
+    for_hidden = await work_of(api.db, lambda: asked(out_of_scope))
+    assert answers[missing].status_code == answers[out_of_scope].status_code == 404
+    assert answers[missing].json()["errorCode"] == answers[out_of_scope].json()["errorCode"]
+    assert for_missing, "the request sent no statement"
+    assert for_hidden == for_missing
+    return answers[out_of_scope]

@@ -5,7 +5,21 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, not_, select, true
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlmodel import col
 
 from app.audit.models import AuditRecord
@@ -309,23 +323,39 @@ def task_scope(principal: Principal) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
-def sees_rep(principal: Principal, rep: Rep) -> bool:
-    """Whether the caller may see a rep's record: their prisons; a rep only their own."""
-    if not has(principal, Permission.REP_READ) or not principal.covers(rep.prison_id):
-        return False
-    if principal.role == Role.REP:
-        return rep.id == principal.rep_id
-    return True
-
-
 def rep_scope(principal: Principal) -> ColumnElement[bool]:
-    """`sees_rep` as a SQL condition."""
+    """The reps a caller may see, as a SQL condition: those of their prisons; a rep only
+    themself. (Reading reps at all takes `Permission.REP_READ`, checked apart.)"""
     conditions: list[ColumnElement[bool]] = []
     if principal.prisons is not None:
         conditions.append(col(Rep.prison_id).in_(sorted(principal.prisons)))
     if principal.role == Role.REP:
         conditions.append(col(Rep.id) == principal.rep_id)
     return and_(true(), *conditions)
+
+
+# `rep_scope` for a statement built once, on PostgreSQL (the day list's one-statement read,
+# `app.reps.service.day_list_on_driver`), the caller given as the values of its parameters
+# (`rep_scope_values`): the caseload (NULL: every prison), and whether the rep must be the caller's
+# own. A rep out of scope is then not found, as one that does not exist is: the same statement,
+# finding nothing.
+_SCOPE_PRISONS = bindparam("scope_prisons", type_=ARRAY(Text))
+REP_SCOPE_BOUND = and_(
+    or_(_SCOPE_PRISONS.is_(None), col(Rep.prison_id) == any_(_SCOPE_PRISONS)),
+    or_(
+        not_(bindparam("scope_own_only", type_=Boolean)),
+        col(Rep.id) == bindparam("scope_rep_id", type_=Uuid),
+    ),
+)
+
+
+def rep_scope_values(principal: Principal) -> dict[str, Any]:
+    """The values of `REP_SCOPE_BOUND`'s parameters for the caller, by name."""
+    return {
+        "scope_prisons": None if principal.prisons is None else sorted(principal.prisons),
+        "scope_own_only": principal.role == Role.REP,
+        "scope_rep_id": principal.rep_id,
+    }
 
 
 # What a rep may see of the letters of their own cases: only what a practitioner has read and

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_global_change
-from app.auth.access import rep_scope, sees_rep
+from app.auth.access import REP_SCOPE_BOUND, Permission, has, rep_scope, rep_scope_values
 from app.common.enums import ContactKind, RepStatus, TaskKind
 from app.common.sql_json import with_member
 from app.config import get_settings
@@ -75,12 +75,21 @@ async def create_rep(session: AsyncSession, ctx: RequestContext, body: RepCreate
 
 
 async def get_rep(session: AsyncSession, principal: Principal, rep_id: uuid.UUID) -> Rep:
-    """A rep within the caller's caseload (a rep principal sees only themself)."""
-    return _seen(principal, rep_id, await session.get(Rep, rep_id))
+    """A rep within the caller's caseload (a rep principal sees only themself). One outside it is
+    looked for as one that does not exist is: the caseload is in the statement's `WHERE`, which
+    finds nothing, and the refusal is the same."""
+    _may_read_reps(principal, rep_id)
+    found = await session.execute(select(Rep).where(col(Rep.id) == rep_id, rep_scope(principal)))
+    return _found(rep_id, found.scalar_one_or_none())
 
 
-def _seen(principal: Principal, rep_id: uuid.UUID, rep: Rep | None) -> Rep:
-    if rep is None or not sees_rep(principal, rep):
+def _may_read_reps(principal: Principal, rep_id: uuid.UUID) -> None:
+    if not has(principal, Permission.REP_READ):
+        raise NotFoundError(f"no rep {rep_id}")
+
+
+def _found(rep_id: uuid.UUID, rep: Rep | None) -> Rep:
+    if rep is None:
         raise NotFoundError(f"no rep {rep_id}")
     return rep
 
@@ -174,12 +183,13 @@ async def daily_list(session: AsyncSession, rep: Rep, day: date) -> DailyList:
     return _day_list(rep, day, rows, now=now, reference=reference)
 
 
-# The rep and the JSON of the rep's tasks for a day in one statement, for a PostgreSQL driver
-# connection.
+# The rep, within the caller's scope, and the JSON of the rep's tasks for a day in one statement,
+# for a PostgreSQL driver connection. A rep out of scope is not found, so its tasks are not read
+# (the tasks' subquery is evaluated only for a row found).
 _REP_COLUMNS = tuple(c.name for c in Rep.__table__.columns)  # type: ignore[attr-defined]
 _REP_DAY_ON_DRIVER = on_driver(
     select(*(col(getattr(Rep, name)) for name in _REP_COLUMNS), tasks.DAY_TASKS_JSON).where(
-        col(Rep.id) == bindparam("rep_id")
+        col(Rep.id) == bindparam("rep_id"), REP_SCOPE_BOUND
     )
 )
 
@@ -188,12 +198,13 @@ async def day_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUI
     """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
     in one round trip: the same refusal, and the same list as JSON text, its tasks written by
     PostgreSQL (tests/reps/test_direct.py compares the two, byte for byte)."""
+    _may_read_reps(principal, rep_id)
     now, end, reference = _day_times(day)
     values = tasks.day_rows_values(rep_id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
     sql, args = _REP_DAY_ON_DRIVER
-    row = await driver.fetchrow(sql, *args(values))
+    row = await driver.fetchrow(sql, *args(values | rep_scope_values(principal)))
     found = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row[:-1], strict=True)))
-    rep = _seen(principal, rep_id, found)
+    rep = _found(rep_id, found)
     frame = _day_list(rep, day, [], now=now, reference=reference).model_dump_json(by_alias=True)
     return with_member(frame, "tasks", row[-1])
 

@@ -5,12 +5,17 @@ A timed-work runner claims due rows by setting a lease (`claimed_until`): on Pos
 does the same. Each outcome is written as soon as it is known. A runner that dies mid-batch
 leaves leases behind that run out, and the rows are delivered again by whoever comes next: a
 delivery can arrive twice in that case (receivers deduplicate on `webhook-id`), never not at all.
+
+Each delivery looks its target's host up once, judges the addresses (`app.webhooks.targets`) and
+connects to one of them itself, never to whatever the name resolves to by then; redirects are not
+followed.
 """
 
 import asyncio
 import json
 import logging
 import uuid
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,7 +32,7 @@ from app.errors import TargetNotAllowedError
 from app.events.models import OutboxEvent
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.schemas import DeliveryStatus
-from app.webhooks.targets import check_target
+from app.webhooks.targets import Target, resolve_target
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +133,29 @@ async def claim_due(db: Database, runner: str, *, limit: int) -> list[Job]:
         ]
 
 
+class Clients:
+    """HTTP clients for one pass, one for each target origin (scheme, host name, port).
+
+    Requests go to an address, not a name, so a client's pool keeps connections by address:
+    with one client for every target, a connection made over TLS for one name would be reused
+    for another name at the same address. One client for each origin keeps each name's own.
+    """
+
+    def __init__(self, stack: AsyncExitStack, timeout: httpx.Timeout) -> None:
+        self._stack = stack
+        self._timeout = timeout
+        self._clients: dict[tuple[str, bytes, int | None], httpx.AsyncClient] = {}
+
+    def of(self, url: httpx.URL) -> httpx.AsyncClient:
+        """The client for requests to the URL's origin."""
+        origin = (url.scheme, url.raw_host, url.port)
+        client = self._clients.get(origin)
+        if client is None:
+            client = self._clients[origin] = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+            self._stack.push_async_callback(client.aclose)
+        return client
+
+
 async def deliver_due(db: Database, runner: str, *, limit: int | None = None) -> Outcome:
     """Claim one batch of due deliveries and send them, a few at a time."""
     settings = get_settings()
@@ -136,36 +164,53 @@ async def deliver_due(db: Database, runner: str, *, limit: int | None = None) ->
     if not jobs:
         return outcome
     gate = asyncio.Semaphore(settings.webhook_concurrency)
-    timeout = httpx.Timeout(settings.webhook_timeout_seconds)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    async with AsyncExitStack() as stack:
+        clients = Clients(stack, httpx.Timeout(settings.webhook_timeout_seconds))
 
         async def one(job: Job) -> None:
             async with gate:
-                await _deliver(db, client, runner, job, outcome)
+                await _deliver(db, clients, runner, job, outcome)
 
         await asyncio.gather(*(one(job) for job in jobs))
     return outcome
 
 
-async def _deliver(db: Database, client: httpx.AsyncClient, runner: str, job: Job, outcome: Outcome) -> None:
+async def _deliver(db: Database, clients: Clients, runner: str, job: Job, outcome: Outcome) -> None:
     settings = get_settings()
     status_code: int | None = None
     permanent = False
     try:
-        await check_target(job.url, allow_private=settings.webhook_allow_private_targets)
+        target = await resolve_target(job.url, allow_private=settings.webhook_allow_private_targets)
         headers = {
             **sign(job.secret, msg_id=str(job.event_id), body=job.body),
             "content-type": "application/json",
             "user-agent": f"rj-casework/{__version__}",
         }
-        response = await client.post(job.url, content=job.body.encode(), headers=headers)
+        response = await _post(clients.of(target.url), target, job.body.encode(), headers)
         status_code = response.status_code
         error = None if response.is_success else f"the receiver answered {response.status_code}"
     except TargetNotAllowedError as exc:
         error, permanent = exc.message, True
+    except OSError as exc:
+        error = f"{httpx.URL(job.url).host} cannot be resolved now: {exc}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     await _record(db, runner, job, status_code=status_code, error=error, permanent=permanent, outcome=outcome)
+
+
+async def _post(
+    client: httpx.AsyncClient, target: Target, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the target at each of its checked addresses in turn, until one takes the
+    connection (nothing is sent to an address that did not)."""
+    failed: httpx.TransportError | None = None
+    for address in target.addresses:
+        url, host, extensions = target.request_to(address)
+        try:
+            return await client.post(url, content=body, headers=headers | host, extensions=extensions)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            failed = exc
+    raise failed or httpx.ConnectError(f"{target.url.host} has no address")
 
 
 async def _record(

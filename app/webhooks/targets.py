@@ -1,13 +1,17 @@
 """Where the service may send webhooks: public addresses only, unless an admin setting allows more.
 
 Checked when a subscription is made and again before every delivery (a name may resolve
-elsewhere later), so a subscription cannot be used to reach the service's own network.
+elsewhere later), so a subscription cannot be used to reach the service's own network. A delivery
+looks its host up once and connects to an address it judged (`Target`): the name is not looked up
+again to connect, where it could answer otherwise (DNS rebinding).
 """
 
 import asyncio
 import ipaddress
 import socket
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_network
+from typing import Any
 
 import httpx
 
@@ -59,9 +63,44 @@ def _refuse(message: str) -> TargetNotAllowedError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A webhook URL and the addresses its host was found at, each judged: where to connect."""
+
+    url: httpx.URL
+    addresses: tuple[Address, ...]
+
+    def request_to(self, address: Address) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+        """The URL with `address` as its host, the `Host` header naming the URL's own host (and
+        port), and over https the request extension that has TLS name that host (`sni_hostname`:
+        httpcore gives it to the handshake as `server_hostname`, used both for SNI and to check
+        the certificate), so that the receiver sees the request the URL names."""
+        pinned = self.url.copy_with(host=str(address))
+        extensions = {"sni_hostname": self.url.raw_host.decode("ascii")} if self.url.scheme == "https" else {}
+        return pinned, {"host": self.url.netloc.decode("ascii")}, extensions
+
+
 async def check_target(url: str, *, allow_private: bool) -> None:
     """Refuse URLs that are not plain http(s), or whose host is or resolves to any address that
-    is not public."""
+    is not public (or does not resolve)."""
+    parsed = _parse(url)
+    if allow_private:
+        return
+    try:
+        await _judged(parsed)
+    except OSError:
+        raise _refuse(f"{parsed.host} cannot be resolved") from None
+
+
+async def resolve_target(url: str, *, allow_private: bool) -> Target:
+    """The URL and every address its host is or resolves to now, looked up once and refused as
+    `check_target` refuses; OSError when the host cannot be looked up now (to try again later)."""
+    parsed = _parse(url)
+    addresses = await (_addresses(parsed) if allow_private else _judged(parsed))
+    return Target(parsed, tuple(dict.fromkeys(addresses)))
+
+
+def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -70,24 +109,32 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         raise _refuse("a webhook URL must be http:// or https:// with a host")
     if parsed.userinfo:
         raise _refuse("a webhook URL must not carry a user name or password")
-    if allow_private:
-        return
-    for address in await _addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)):
+    return parsed
+
+
+async def _judged(url: httpx.URL) -> list[Address]:
+    """The host's addresses, each public, or the refusal naming the first that is not."""
+    addresses = await _addresses(url)
+    for address in addresses:
         if not is_public(address):
             raise _refuse(
-                f"{parsed.host} is {address}, a loopback, link-local, private or reserved address, or "
+                f"{url.host} is {address}, a loopback, link-local, private or reserved address, or "
                 "one that carries such an IPv4 address; webhooks go to public addresses only "
                 "(RJ_WEBHOOK_ALLOW_PRIVATE_TARGETS=true allows others)"
             )
+    return addresses
 
 
-async def _addresses(host: str, port: int) -> list[Address]:
+async def _addresses(url: httpx.URL) -> list[Address]:
+    """The addresses the URL's host is or resolves to (looked up by its ASCII name, as a
+    connection to the name would look it up)."""
+    host = url.raw_host.decode("ascii")
     try:
-        return [ipaddress.ip_address(host.strip("[]"))]
+        return [ipaddress.ip_address(host)]
     except ValueError:
         pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        raise _refuse(f"{host} cannot be resolved") from None
+    port = url.port or (443 if url.scheme == "https" else 80)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not infos:
+        raise socket.gaierror(socket.EAI_NONAME, f"{host} has no address")
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

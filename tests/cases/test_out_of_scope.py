@@ -2,43 +2,14 @@
 statements, in the same number, each finding nothing. Held by the statements each request sends,
 not by timing them; on PostgreSQL for the direct paths (`app.api.direct`) and the routes alike."""
 
-import uuid
-from typing import Any
-
-import httpx
 import pytest
 
 from app.db import Database
 from tests.mediation import case_with_rep, rep_key
-from tests.statements import work_of
-from tests.support import Api, Key, direct_answers, make_key, until
+from tests.statements import same_work
+from tests.support import Api, direct_answers, make_key, until
 
 PAUSE = {"trigger": "pause", "until": until(hours=6), "reason": "cooling off"}
-
-
-async def same_work(
-    api: Api, key: Key, out_of_scope: str, *, method: str = "GET", path: str = "/cases/{}", **kw: Any
-) -> httpx.Response:
-    """Ask for a case out of the caller's scope and for one that does not exist: both 404, with
-    the same statements each finding the same (nothing). The refusal of the first, returned."""
-    missing = str(uuid.uuid4())
-
-    async def ask(case_id: str) -> httpx.Response:
-        return await api.client.request(method, path.format(case_id), headers=key.headers, **kw)
-
-    await ask(missing)  # anything a first request alone prepares is prepared
-    answers: dict[str, httpx.Response] = {}
-
-    async def asked(case_id: str) -> None:
-        answers[case_id] = await ask(case_id)
-
-    for_missing = await work_of(api.db, lambda: asked(missing))
-    for_hidden = await work_of(api.db, lambda: asked(out_of_scope))
-    assert answers[missing].status_code == answers[out_of_scope].status_code == 404
-    assert answers[missing].json()["errorCode"] == answers[out_of_scope].json()["errorCode"]
-    assert for_missing, "the request sent no statement"
-    assert for_hidden == for_missing
-    return answers[out_of_scope]
 
 
 class TestCaseOutOfScope:

@@ -55,21 +55,55 @@ async def subscribe(
     return dict(r.json())
 
 
+# What the DNS stand-in answers for a name: an address, several addresses in one answer (a tuple;
+# none, for a name that does not resolve), or a list of such answers given in turn, the last one
+# for every lookup after.
+Answer = str | tuple[str, ...]
+
+
 @pytest.fixture
-def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A stand-in for DNS: the names the test puts here resolve to the address given, every other
-    name as the machine resolves it. Change an entry to make a name resolve elsewhere later."""
-    names: dict[str, str] = {}
+def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, Answer | list[Answer]]:
+    """A stand-in for DNS: the names the test puts here resolve to the addresses given, every other
+    name as the machine resolves it. Change an entry, or give answers in turn, to make a name
+    resolve elsewhere later."""
+    names: dict[str, Answer | list[Answer]] = {}
     real = socket.getaddrinfo
 
     def getaddrinfo(host: Any, port: Any, *rest: Any, **kw: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if name not in names:
             return real(host, port, *rest, **kw)
-        address, number = names[name], int(port or 0)
-        if ":" in address:
-            return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number, 0, 0))]
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number))]
+        given = names[name]
+        if isinstance(given, list):
+            answer = given.pop(0) if len(given) > 1 else given[0]
+        else:
+            answer = given
+        if answer == ():
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        number = int(port or 0)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number, 0, 0))
+            if ":" in address
+            else (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number))
+            for address in ((answer,) if isinstance(answer, str) else answer)
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return names
+
+
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, int], tuple[str, int]]:
+    """A stand-in for the network beyond this machine: a connection to an (address, port) put
+    here reaches the local (address, port) given instead, as if the public address were there;
+    every other connection is made as usual."""
+    routes: dict[tuple[str, int], tuple[str, int]] = {}
+    real = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple):
+            address = routes.get((address[0], address[1]), address)
+        real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return routes

@@ -3,8 +3,11 @@
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,9 +23,9 @@ from app.timed_work.runner import publish_events, run_once
 from app.webhooks.delivery import deliver_due, sign
 from app.webhooks.models import WebhookDelivery
 from tests.conftest import FIXTURES
-from tests.servers import LocalServer, WebhookReceiver
+from tests.servers import LocalServer, Redirector, Tls, WebhookReceiver
 from tests.support import Api, Keys, aware
-from tests.webhooks.conftest import subscribe
+from tests.webhooks.conftest import SECRET, Answer, subscribe
 
 SCHEMA = Draft202012Validator(
     json.loads((FIXTURES / "events/domain-event.schema.json").read_text()),
@@ -220,6 +223,231 @@ class TestTargets:
         [delivery] = dead.json()["content"]
         assert (delivery["attempts"], delivery["lastStatusCode"]) == (1, None)
         assert f"hooks.rj.test is {ip_address(address)}" in delivery["lastError"]
+
+
+HOST = "hooks.rj.test"
+PUBLIC = "93.184.216.34"
+
+
+@pytest.fixture
+def inside() -> Iterator[tuple[WebhookReceiver, LocalServer]]:
+    """A receiver on 127.0.0.1 standing for a service inside the network, which webhooks must not
+    reach (private targets are not allowed unless a test allows them)."""
+    hook = WebhookReceiver(SECRET)
+    server = LocalServer(hook).start()
+    yield hook, server
+    server.stop()
+
+
+async def delivery_of(api: Api, keys: Keys, subscription: dict[str, Any]) -> dict[str, Any]:
+    """The subscription's one delivery, as the admin reads it."""
+    listed = await api.client.get(
+        f"/webhook-subscriptions/{subscription['id']}/deliveries", headers=keys.admin.headers
+    )
+    [delivery] = listed.json()["content"]
+    return dict(delivery)
+
+
+class TestTheCheckedAddress:
+    """A delivery looks its host up once, judges every address, and connects to one of those."""
+
+    async def test_a_name_rebound_after_the_check_is_sent_only_to_the_checked_address(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        network: dict[tuple[str, int], tuple[str, int]],
+        inside: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        private_hook, private_server = inside
+        public_hook = WebhookReceiver(SECRET)
+        public_server = LocalServer(public_hook).start()
+        try:
+            url_port = private_server.port
+            network[(PUBLIC, url_port)] = ("127.0.0.1", public_server.port)
+            dns[HOST] = PUBLIC
+            subscription = await subscribe(api.client, keys, f"http://{HOST}:{url_port}/hook")
+            await api.refer()
+            dns[HOST] = [PUBLIC, "127.0.0.1"]  # public when checked, loopback when asked again
+            assert (await run_once(db))["delivered"] == 1
+        finally:
+            public_server.stop()
+        assert private_hook.received == 0
+        assert public_hook.received == 1
+        assert public_hook.hosts == [f"{HOST}:{url_port}"]
+        assert (await delivery_of(api, keys, subscription))["status"] == "delivered"
+
+    async def test_a_name_that_changes_its_answer_after_the_lookup_is_sent_where_it_was_looked_up(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        receiver: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        hook, server = receiver  # private targets allowed
+        await subscribe(api.client, keys, f"http://{HOST}:{server.port}/hook")
+        await api.refer()
+        dns[HOST] = ["127.0.0.1", "127.0.0.2"]  # the receiver, then an address where nothing listens
+        assert (await run_once(db))["delivered"] == 1
+        assert hook.received == 1
+        assert hook.hosts == [f"{HOST}:{server.port}"]
+
+    @pytest.mark.parametrize("answer", ["127.0.0.1", (PUBLIC, "127.0.0.1")], ids=["private", "one of two"])
+    async def test_a_name_rebound_to_a_private_address_is_refused_and_nothing_connects(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        inside: tuple[WebhookReceiver, LocalServer],
+        answer: Answer,
+    ) -> None:
+        hook, server = inside
+        dns[HOST] = PUBLIC
+        subscription = await subscribe(api.client, keys, f"http://{HOST}:{server.port}/hook")
+        await api.refer()
+        dns[HOST] = answer
+        assert (await run_once(db))["deliveriesDead"] == 1
+        assert hook.received == 0
+        delivery = await delivery_of(api, keys, subscription)
+        assert (delivery["attempts"], delivery["lastStatusCode"]) == (1, None)
+        assert f"{HOST} is 127.0.0.1" in delivery["lastError"]
+
+    async def test_each_checked_address_is_tried_in_turn_until_one_connects(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        receiver: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        hook, server = receiver
+        await subscribe(api.client, keys, f"http://{HOST}:{server.port}/hook")
+        await api.refer()
+        dns[HOST] = ("127.0.0.2", "127.0.0.1")  # nothing listens on the first
+        assert (await run_once(db))["delivered"] == 1
+        assert hook.hosts == [f"{HOST}:{server.port}"]
+
+    async def test_a_name_that_does_not_resolve_now_is_tried_again_later(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        receiver: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        hook, server = receiver
+        subscription = await subscribe(api.client, keys, f"http://{HOST}:{server.port}/hook")
+        await api.refer()
+        dns[HOST] = ()
+        assert (await run_once(db))["delivered"] == 0
+        delivery = await delivery_of(api, keys, subscription)
+        assert (delivery["status"], delivery["attempts"]) == ("pending", 1)
+        assert f"{HOST} cannot be resolved now" in delivery["lastError"]
+        clock.advance(timedelta(minutes=5))
+        dns[HOST] = "127.0.0.1"
+        assert (await run_once(db))["delivered"] == 1
+        assert hook.hosts == [f"{HOST}:{server.port}"]
+
+    async def test_a_redirect_is_not_followed(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        receiver: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        hook, server = receiver
+        redirector = Redirector(server.url + "/hook")
+        elsewhere = LocalServer(redirector).start()
+        try:
+            subscription = await subscribe(api.client, keys, elsewhere.url + "/hook")
+            await api.refer()
+            assert (await run_once(db))["delivered"] == 0
+        finally:
+            elsewhere.stop()
+        assert (redirector.requests, hook.received) == (1, 0)
+        delivery = await delivery_of(api, keys, subscription)
+        assert (delivery["status"], delivery["lastStatusCode"]) == ("pending", 307)
+
+
+class TestHttps:
+    """Over https the connection goes to the checked address, and TLS still names the host: the
+    server is sent the name (SNI) and its certificate must be for that name."""
+
+    @pytest.fixture
+    def tls_receiver(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, allow_private: None
+    ) -> Iterator[tuple[WebhookReceiver, LocalServer]]:
+        """A receiver on 127.0.0.1 over TLS, with a certificate for hooks.rj.test only, from an
+        authority the service trusts (SSL_CERT_FILE)."""
+        tls = Tls.issue(tmp_path, HOST)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
+        hook = WebhookReceiver(SECRET)
+        server = LocalServer(hook, tls=tls).start()
+        yield hook, server
+        server.stop()
+
+    async def test_the_certificate_is_checked_against_the_host_name(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        tls_receiver: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        hook, server = tls_receiver
+        dns[HOST] = "127.0.0.1"
+        subscription = await subscribe(api.client, keys, f"https://{HOST}:{server.port}/hook")
+        await api.refer()
+        assert (await run_once(db))["delivered"] == 1
+        assert hook.hosts == [f"{HOST}:{server.port}"]
+        assert (await delivery_of(api, keys, subscription))["lastStatusCode"] == 200
+
+    async def test_a_certificate_for_another_name_is_refused(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        tls_receiver: tuple[WebhookReceiver, LocalServer],
+    ) -> None:
+        hook, server = tls_receiver
+        dns["other.rj.test"] = "127.0.0.1"
+        subscription = await subscribe(api.client, keys, f"https://other.rj.test:{server.port}/hook")
+        await api.refer()
+        assert (await run_once(db))["delivered"] == 0
+        assert hook.received == 0
+        delivery = await delivery_of(api, keys, subscription)
+        assert (delivery["status"], delivery["lastStatusCode"]) == ("pending", None)
+        assert "CERTIFICATE_VERIFY_FAILED" in delivery["lastError"]
+
+    async def test_a_connection_made_for_one_name_is_not_used_for_another_at_the_same_address(
+        self,
+        api: Api,
+        keys: Keys,
+        db: Database,
+        dns: dict[str, Answer | list[Answer]],
+        tls_receiver: tuple[WebhookReceiver, LocalServer],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        hook, server = tls_receiver
+        monkeypatch.setenv("RJ_WEBHOOK_CONCURRENCY", "1")  # one after another, on one connection
+        get_settings.cache_clear()
+        dns[HOST] = dns["other.rj.test"] = "127.0.0.1"
+        clock.freeze(clock.now())
+        await subscribe(api.client, keys, f"https://{HOST}:{server.port}/hook")
+        await api.refer()
+        await publish_events(db)
+        clock.advance(timedelta(seconds=1))  # the first name's delivery is sent first
+        other = await subscribe(api.client, keys, f"https://other.rj.test:{server.port}/hook")
+        await api.refer()
+        await publish_events(db)
+        outcome = await deliver_due(db, "runner")
+        assert (outcome.claimed, outcome.delivered) == (3, 2)
+        assert hook.hosts == [f"{HOST}:{server.port}"] * 2
+        assert "CERTIFICATE_VERIFY_FAILED" in (await delivery_of(api, keys, other))["lastError"]
 
 
 class TestRunners:
