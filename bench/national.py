@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.audit.chain import content_from_texts, link_hash
 from app.auth.service import KEY_PREFIX, hash_key
-from app.cases.models import Case
 from app.common.jsonable import canonical_json
 from app.db import Database
 from app.models import metadata
+from app.models.cases import Case
 
 KEYS_FILE = Path("national-keys.json")
 SPAN = timedelta(days=3 * 365)

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.auth.models import ApiClient
 from app.auth.service import hash_key
 from app.cli import main
 from app.config import Settings
 from app.db import Database
-from app.reps.models import Rep
+from app.models.auth import ApiClient
+from app.models.reps import Rep
 
 WHOSE = [
     ("practitioner", "Helen Ashworth", "MDI (Moorland)"),

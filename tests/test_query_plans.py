@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from app.cases.models import Case
 from app.db import Database
-from app.reps.models import Rep
+from app.models.cases import Case
+from app.models.reps import Rep
 from bench.national import Plan, load_national
 from tests.statements import captured
 

@@ -13,7 +13,6 @@ from app.audit.service import record_case_change
 from app.auth.access import rep_scope
 from app.auth.service import is_practitioner_in
 from app.cases import repository as repo
-from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate
 from app.common.enums import CaseState, RepStatus
@@ -26,8 +25,9 @@ from app.errors import (
     ValidationFailedError,
     VersionMismatchError,
 )
+from app.models.cases import Case, CaseRep, Consent, Party
+from app.models.reps import Rep
 from app.nonassociations.service import keep_apart_between
-from app.reps.models import Rep
 from app.tasks import service as tasks
 
 # States in which a case counts against a rep's limit of active cases.

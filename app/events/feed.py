@@ -18,8 +18,8 @@ from sqlmodel import col
 from app import clock
 from app.auth.access import delivers
 from app.db import dialect_insert, new_id
-from app.events.models import EventFeedHead, OutboxEvent
-from app.webhooks.models import WebhookDelivery, WebhookSubscription, WebhookSubscriptionPrison
+from app.models.events import EventFeedHead, OutboxEvent
+from app.models.webhooks import WebhookDelivery, WebhookSubscription, WebhookSubscriptionPrison
 
 PENDING = "pending"
 

@@ -12,7 +12,6 @@ from sqlmodel import col
 from app.cases import repository as repo
 from app.db import Database
 from app.events import feed
-from app.events.models import OutboxEvent
 from app.events.service import (
     CASE_CLOSED,
     CASE_CREATED,
@@ -21,6 +20,7 @@ from app.events.service import (
     emit,
     emit_case_event,
 )
+from app.models.events import OutboxEvent
 from tests.conftest import FIXTURES
 from tests.support import Api, Keys
 

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditRecord
-from app.cases.models import Case
 from app.config import get_settings
 from app.db import Database
 from app.events import inbound
-from app.tasks.models import Task
+from app.models.audit import AuditRecord
+from app.models.cases import Case
+from app.models.tasks import Task
 from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.servers import IncidentSystem, LocalServer, load_fixture

@@ -10,8 +10,8 @@ from app.api.responses import errors
 from app.auth.access import Permission, event_scope, require
 from app.common.schemas import Cursor, Page
 from app.events import feed, inbound
-from app.events.models import InboundEvent, OutboxEvent
 from app.events.schemas import DomainEvent, FeedItem, FeedPage, InboundEventPublic, InboundStatus
+from app.models.events import InboundEvent, OutboxEvent
 
 router = APIRouter(prefix="/events", tags=["events"])
 

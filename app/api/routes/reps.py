@@ -16,8 +16,8 @@ from app.cases.schemas import PrisonId
 from app.common.enums import RepStatus
 from app.common.schemas import Day, Page
 from app.errors import ForbiddenError
+from app.models.reps import Rep
 from app.reps import printable, service
-from app.reps.models import Rep
 from app.reps.schemas import DailyList, RepActivity, RepCreate, RepPatch, RepPublic
 
 router = APIRouter(prefix="/reps", tags=["reps"])

@@ -13,8 +13,8 @@ from app.cases.schemas import PrisonId
 from app.common.enums import ConcernStatus
 from app.common.schemas import Page
 from app.context import Principal
+from app.models.safeguarding import SafeguardingConcern
 from app.safeguarding import service
-from app.safeguarding.models import SafeguardingConcern
 from app.safeguarding.schemas import ConcernAcknowledge, ConcernCreate, ConcernView
 from app.safeguarding.views import present_concern
 

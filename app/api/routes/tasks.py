@@ -11,14 +11,14 @@ from sqlmodel import col
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, case_in_scope, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison, sees_task, task_scope
-from app.cases.models import Case, Party
 from app.cases.repository import get_case
 from app.common.enums import AssigneeType, CaseState, TaskKind, TaskStatus
 from app.common.schemas import Page
 from app.context import Principal
 from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
+from app.models.cases import Case, Party
+from app.models.tasks import Task
 from app.tasks import completion, service
-from app.tasks.models import Task
 from app.tasks.schemas import (
     AssigneeRef,
     TaskComplete,
