@@ -13,11 +13,11 @@ from app import clock
 from app.auth.service import create_client
 from app.cases import repository as repo
 from app.cases import service as cases
-from app.cases import transitions
 from app.cases.schemas import CasePatch, ConferenceProposal, ConsentCreate, PartyCreate, TransitionRequest
 from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
+from app.flows import transitions
 from app.models.cases import Case
 from app.referrals import service as referrals
 from app.referrals.schemas import Incident, ReferralCreate, SourceRef

@@ -1,5 +1,5 @@
 """Changing cases: details, parties, consents and assignment (moves through the workflow are
-`app.cases.transitions`)."""
+`app.flows.transitions`)."""
 
 import uuid
 from typing import Any

@@ -24,7 +24,7 @@ from app.api.responses import case_response, errors, page_response
 from app.audit.timeline import actor_words, case_records, sentence
 from app.auth.access import Permission, require
 from app.cases import repository as repo
-from app.cases import service, transitions
+from app.cases import service
 from app.cases.schemas import (
     CasePatch,
     CaseView,
@@ -44,6 +44,7 @@ from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, RequestModel, StrictBool, Timestamp
 from app.context import Principal
+from app.flows import transitions
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
