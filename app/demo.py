@@ -17,7 +17,7 @@ from app.cases.schemas import CasePatch, ConferenceProposal, ConsentCreate, Part
 from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
-from app.flows import transitions
+from app.flows import case_assignment, transitions
 from app.models.cases import Case
 from app.referrals import service as referrals
 from app.referrals.schemas import Incident, ReferralCreate, SourceRef
@@ -206,7 +206,7 @@ async def _walk(
 ) -> None:
     bundle = await repo.load_bundle(session, case)
     if path:
-        await cases.set_assignment(
+        await case_assignment.set_assignment(
             session,
             ctx,
             bundle,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.contacts.schemas import CONTACT_WORDS
+from app.common.enums import CONTACT_WORDS
 from app.models.audit import AuditRecord
 
 TRIGGER_WORDS = {

@@ -13,10 +13,9 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_global_change
 from app.auth.access import rep_scope, sees_rep
-from app.common.enums import ContactKind, RepStatus, TaskKind
+from app.common.enums import CONTACT_WORDS, ContactKind, RepStatus, TaskKind
 from app.common.sql_json import with_member
 from app.config import get_settings
-from app.contacts.schemas import CONTACT_WORDS
 from app.context import Principal, RequestContext
 from app.db import on_driver, read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError

@@ -14,8 +14,7 @@ import uuid
 from app.audit import checkpoints
 from app.config import Settings
 from app.db import Database
-from app.events import feed
-from app.flows import inbound_events
+from app.flows import inbound_events, publishing
 from app.idempotency import service as idempotency
 from app.safeguarding.service import notify_overdue
 from app.timed_work.due import mark_overdue_tasks, resume_due_cases
@@ -36,7 +35,7 @@ async def publish_events(db: Database) -> int:
     published = 0
     for _ in range(PUBLISH_BATCHES):
         async with db.transaction() as session:
-            done = await feed.publish(session)
+            done = await publishing.publish(session)
         published += done
         if not done:
             break

@@ -11,7 +11,7 @@ from app.auth.access import Permission, event_scope, require
 from app.common.schemas import Cursor, Page
 from app.events import feed
 from app.events.schemas import DomainEvent, FeedItem, FeedPage, InboundEventPublic, InboundStatus
-from app.flows import inbound_events
+from app.flows import inbound_events, publishing
 from app.models.events import InboundEvent, OutboxEvent
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -42,7 +42,7 @@ async def events_feed(
     limit: Annotated[int, Query(ge=1, le=FEED_LIMIT_MAX)] = 100,
 ) -> FeedPage:
     """Outbound events after `after`, in order, for the prisons in the caller's caseload."""
-    await feed.publish(session, wait=False)
+    await publishing.publish(session, wait=False)
     events = await feed.read_feed(session, scope=event_scope(principal), after=after, limit=limit)
     items = [_item(e) for e in events]
     return FeedPage(content=items, next_cursor=items[-1].cursor if items else after)
