@@ -23,6 +23,7 @@ from app.referrals import service as referrals
 from app.referrals.schemas import Incident, ReferralCreate, SourceRef
 from app.reps import service as reps
 from app.reps.schemas import RepCreate
+from app.seed.national import load_national
 
 KEYS_FILE = Path("demo-keys.txt")
 PRISON_NAMES = {"MDI": "Moorland", "LEI": "Leeds"}
@@ -53,8 +54,6 @@ STATE_PATHS: dict[str, list[str]] = {
 async def load_demo(db: Database, *, scale: str, only_if_empty: bool) -> int:
     """Load the demo set; with `only_if_empty`, do nothing when cases exist."""
     if scale == "national":
-        from bench.national import load_national  # type: ignore[import-not-found,unused-ignore]
-
         return int(await load_national(db))
     async with db.transaction() as session:
         count = (await session.execute(select(func.count()).select_from(Case))).scalar_one()

@@ -23,7 +23,7 @@ from app.context import Principal
 from app.db import Database
 from app.models.cases import Case, CaseFlag, CaseRep, Consent
 from app.models.safeguarding import SafeguardingConcern
-from bench.national import Plan, load_national
+from app.seed.national import Plan, load_national
 from tests import stamp_guard
 
 PLAN = Plan(prisons=2, cases=240, consents=700, audit_records=2400, tasks=300)

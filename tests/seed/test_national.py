@@ -12,7 +12,7 @@ from app.db import Database
 from app.models.audit import AuditChainHead, AuditRecord
 from app.models.cases import Case, Consent, Party
 from app.models.tasks import Task
-from bench.national import Plan, load_national
+from app.seed.national import Plan, load_national
 
 SCALE = 0.0004  # 120 cases, 2 prisons
 
