@@ -13,16 +13,17 @@ from app import clock
 from app.auth.service import create_client
 from app.cases import repository as repo
 from app.cases import service as cases
-from app.cases import transitions
-from app.cases.models import Case
 from app.cases.schemas import CasePatch, ConferenceProposal, ConsentCreate, PartyCreate, TransitionRequest
 from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
+from app.flows import case_assignment, transitions
+from app.models.cases import Case
 from app.referrals import service as referrals
 from app.referrals.schemas import Incident, ReferralCreate, SourceRef
 from app.reps import service as reps
 from app.reps.schemas import RepCreate
+from app.seed.national import load_national
 
 KEYS_FILE = Path("demo-keys.txt")
 PRISON_NAMES = {"MDI": "Moorland", "LEI": "Leeds"}
@@ -53,8 +54,6 @@ STATE_PATHS: dict[str, list[str]] = {
 async def load_demo(db: Database, *, scale: str, only_if_empty: bool) -> int:
     """Load the demo set; with `only_if_empty`, do nothing when cases exist."""
     if scale == "national":
-        from bench.national import load_national  # type: ignore[import-not-found,unused-ignore]
-
         return int(await load_national(db))
     async with db.transaction() as session:
         count = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
@@ -206,7 +205,7 @@ async def _walk(
 ) -> None:
     bundle = await repo.load_bundle(session, case)
     if path:
-        await cases.set_assignment(
+        await case_assignment.set_assignment(
             session,
             ctx,
             bundle,

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.audit.models import AuditRecord
-from app.events.models import OutboxEvent
-from app.tasks.models import Task
+from app.models.audit import AuditRecord
+from app.models.events import OutboxEvent
+from app.models.tasks import Task
 from tests.support import Api, Key, until
 
 

@@ -8,13 +8,13 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditRecord
-from app.cases.models import Case
-from app.conferences.models import Conference
 from app.db import Database
-from app.events.models import OutboxEvent
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
+from app.models.audit import AuditRecord
+from app.models.cases import Case
+from app.models.conferences import Conference
+from app.models.events import OutboxEvent
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 from tests.support import Key
 
 

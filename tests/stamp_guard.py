@@ -15,8 +15,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlmodel import col
 
-from app.cases.models import Case
 from app.cases.view_cache import VIEW_CHILDREN
+from app.models.cases import Case
 
 _NOTE = """
 CREATE OR REPLACE FUNCTION rj_test_note_case_row() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -13,7 +13,7 @@ from app.api import direct
 from app.auth.service import create_client
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
-from app.reps.models import Rep
+from app.models.reps import Rep
 
 
 @dataclass

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import GLOBAL_CHAIN, AuditRecord
-from app.auth.models import ApiClient
 from app.cli import main
 from app.config import Settings, get_settings
 from app.db import Database
+from app.models.audit import GLOBAL_CHAIN, AuditRecord
+from app.models.auth import ApiClient
 from tests.support import Api, Keys, until
 
 

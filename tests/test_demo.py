@@ -3,19 +3,24 @@ demo-keys.txt, each line saying whose it is: role, person and prisons; two of th
 the same prison. A later start loads nothing and prints no key."""
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
-from app.auth.models import ApiClient
 from app.auth.service import hash_key
 from app.cli import main
 from app.config import Settings
 from app.db import Database
-from app.reps.models import Rep
+from app.models.auth import ApiClient
+from app.models.cases import Case
+from app.models.reps import Rep
+from app.seed.national import Plan
+
+NATIONAL_SCALE = 0.0004  # 120 cases in two prisons
 
 WHOSE = [
     ("practitioner", "Helen Ashworth", "MDI (Moorland)"),
@@ -111,3 +116,23 @@ class TestLaterStart:
         assert code == 0
         assert out == ""
         assert err == "demo: 8 cases already present; keys from the first start are in demo-keys.txt\n"
+
+
+class TestNationalScale:
+    async def test_loads_the_national_data_set_from_the_package(
+        self,
+        settings: Settings,
+        db: Database,
+        in_tmp: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("RJ_NATIONAL_SCALE", str(NATIONAL_SCALE))
+        code = await asyncio.to_thread(main, ["demo", "--scale", "national"])
+        _out, err = capsys.readouterr()
+
+        assert code == 0, err
+        async with db.transaction() as session:
+            cases = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
+        assert cases == Plan.scaled(NATIONAL_SCALE).cases
+        assert set(json.loads((in_tmp / "national-keys.json").read_text())) >= {"practitioners", "reps"}

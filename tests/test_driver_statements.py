@@ -10,8 +10,8 @@ from sqlalchemy import Select, select
 from sqlmodel import col
 
 from app import db
-from app.cases.models import Case
 from app.cases.repository import _PageStatements
+from app.models.cases import Case
 
 
 def _statement(prisons: list[str], state: str, since: datetime | None = None) -> Select[uuid.UUID]:

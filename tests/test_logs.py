@@ -16,9 +16,9 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from app import logs
-from app.cases.models import Case
 from app.config import Settings
 from app.db import Database
+from app.models.cases import Case
 from tests.support import Api, until
 
 

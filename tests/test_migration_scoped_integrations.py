@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth.models import ApiClient
-from app.cases.models import Case
 from app.config import Settings
 from app.db import UTCDateTime
-from app.events.models import OutboxEvent
 from app.migrate import upgrade
-from app.webhooks.models import WebhookDelivery
+from app.models.auth import ApiClient
+from app.models.cases import Case
+from app.models.events import OutboxEvent
+from app.models.webhooks import WebhookDelivery
 from tests.conftest import database_at
 
 AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from app.cases.models import Case
 from app.db import Database
-from app.reps.models import Rep
-from bench.national import Plan, load_national
+from app.models.cases import Case
+from app.models.reps import Rep
+from app.seed.national import Plan, load_national
 from tests.statements import captured
 
 # Thousands of cases in forty prisons: enough rows that reading a whole table costs more than

@@ -1,7 +1,7 @@
 """The direct paths on PostgreSQL: the busiest requests, answered on a driver connection.
 
 `POST /cases/{id}/transitions` is the service's busiest change. A move of the case alone
-(`app.cases.transitions.moves_case_alone`) asked for plainly (a JSON body of a declared length
+(`app.flows.transitions.moves_case_alone`) asked for plainly (a JSON body of a declared length
 that validates, a bearer API key, no idempotency key) is made on a driver connection
 (`app.cases.direct`) by this middleware (`DirectWrites`), in front of the application's routing,
 dependencies and session: the same checks, move, audit record, event and response, for much less
@@ -46,10 +46,10 @@ from app.auth.service import PrincipalCache, authenticate_on_driver
 from app.cases import direct
 from app.cases import repository as repo
 from app.cases.schemas import TransitionRequest
-from app.cases.transitions import moves_case_alone
 from app.context import Principal, RequestContext
 from app.db import Database, driver_transaction
 from app.errors import ValidationFailedError
+from app.flows.transitions import moves_case_alone
 from app.referrals import service as referrals
 from app.referrals.schemas import ReferralCreate
 from app.reps import service as reps

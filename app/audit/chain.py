@@ -6,8 +6,8 @@ from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from app.audit.models import AuditRecord
 from app.common.jsonable import canonical_json
+from app.models.audit import AuditRecord
 
 
 def canonical(value: Any) -> bytes:

@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditChainHead
-from app.cases.models import Case
 from app.common.jsonable import canonical_json
 from app.config import get_settings
 from app.db import Database
 from app.errors import ValidationFailedError
 from app.events.service import AUDIT_CHECKPOINT, emit
+from app.models.audit import AuditChainHead
+from app.models.cases import Case
 
 FORMAT = "rj-casework audit checkpoint 1"
 FILE_PREFIX = "audit-checkpoint-"

@@ -28,8 +28,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.db import UTCDateTime, on_postgres
+from app.models.audit import GLOBAL_CHAIN, AuditRecord
 
 PURGED = "retention.purged"
 REOPENED = "case.reopen"

@@ -22,11 +22,11 @@ from app import clock
 from app.audit import checkpoints, redaction
 from app.audit.chain import canonical, content_from_texts, content_hash, link_hash
 from app.audit.checkpoints import Checkpoint
-from app.audit.models import GLOBAL_CHAIN, AuditChainHead, AuditRecord
-from app.cases.models import Case
 from app.common.jsonable import plain
 from app.config import get_settings
 from app.context import RequestContext
+from app.models.audit import GLOBAL_CHAIN, AuditChainHead, AuditRecord
+from app.models.cases import Case
 
 
 def _values(

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.audit.models import AuditRecord
-from app.contacts.schemas import CONTACT_WORDS
+from app.common.enums import CONTACT_WORDS
+from app.models.audit import AuditRecord
 
 TRIGGER_WORDS = {
     "accept": "Accepted for assessment",

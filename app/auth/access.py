@@ -22,18 +22,18 @@ from sqlalchemy import (
 )
 from sqlmodel import col
 
-from app.audit.models import AuditRecord
-from app.auth.models import ApiClient
-from app.cases.models import Case, CaseRep
 from app.common.enums import LetterStatus, Role
 from app.context import Principal
 from app.errors import ForbiddenError
-from app.events.models import InboundEvent, OutboxEvent
-from app.letters.models import Letter
-from app.reps.models import Rep
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
-from app.webhooks.models import WebhookSubscription, WebhookSubscriptionPrison
+from app.models.audit import AuditRecord
+from app.models.auth import ApiClient
+from app.models.cases import Case, CaseRep
+from app.models.events import InboundEvent, OutboxEvent
+from app.models.letters import Letter
+from app.models.reps import Rep
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
+from app.models.webhooks import WebhookSubscription, WebhookSubscriptionPrison
 
 
 class Permission(StrEnum):

@@ -30,7 +30,7 @@ from app.common.patterns import PRISON_ID
 from app.config import Settings
 from app.context import Principal
 from app.errors import ForbiddenError, UnauthenticatedError
-from app.reps.models import Rep
+from app.models.reps import Rep
 
 log = logging.getLogger(__name__)
 

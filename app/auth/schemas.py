@@ -5,9 +5,9 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.auth.models import ApiClient
 from app.auth.service import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, ClientStatus, status_of
 from app.common.schemas import ApiModel, RequestModel, StrictInt
+from app.models.auth import ApiClient
 
 
 class ClientPublic(ApiModel):

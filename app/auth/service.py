@@ -17,13 +17,13 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_global_change
 from app.auth.access import manages_client
-from app.auth.models import ApiClient, ApiClientGeneration
 from app.common.enums import Role
 from app.common.patterns import PRISON_ID
 from app.context import Principal, RequestContext
 from app.db import dialect_insert, read_row
 from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
-from app.reps.models import Rep
+from app.models.auth import ApiClient, ApiClientGeneration
+from app.models.reps import Rep
 
 KEY_PREFIX = "rjk_"
 

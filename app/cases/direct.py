@@ -2,20 +2,21 @@
 bundle and the one statement writing the case, its audit record and its event, in a transaction
 of the caller's asyncpg connection (`app.db.Database.driver`), without a session.
 
-The checks and the move itself are `app.cases.transitions`' own (`plan_case_move`), so a move
+The checks and the move itself are `app.flows.transitions`' own (`plan_case_move`), so a move
 made here is the move `fire_transition` makes: same refusals, same audit record, same event.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from app.cases import moves, transitions
+from app.cases import moves
 from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.schemas import TransitionRequest
 from app.context import RequestContext
 from app.db import driver_transaction
 from app.errors import NotFoundError
+from app.flows import transitions
 
 
 async def fire_transition(

@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.chain import CONTENT_FIELDS
-from app.audit.models import AuditRecord
-from app.cases.models import Case, Party, own_columns
 from app.common.jsonable import canonical_json
 from app.db import new_row, on_postgres
-from app.events.models import OutboxEvent
+from app.models.audit import AuditRecord
+from app.models.cases import Case, Party, own_columns
+from app.models.events import OutboxEvent
 
 # What a move through the workflow changes on the case row.
 _MOVED_COLUMNS = (

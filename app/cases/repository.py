@@ -34,7 +34,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from app.auth.access import CASE_SCOPE_SQL, case_scope, case_scope_values
-from app.cases.models import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
 from app.cases.view_cache import CaseViewCache
 from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
@@ -50,7 +49,8 @@ from app.db import (
     plain_row,
     read_row,
 )
-from app.safeguarding.models import SafeguardingConcern
+from app.models.cases import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
+from app.models.safeguarding import SafeguardingConcern
 
 _T = TypeVar("_T")
 

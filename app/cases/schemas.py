@@ -16,14 +16,16 @@ from app.common.enums import (
     RiskLevel,
     Trigger,
 )
-from app.common.patterns import PRISON_ID, PRISONER_NUMBER
-from app.common.schemas import ApiModel, RequestModel, StrictBool, Timestamp
-
-PrisonerNumber = Annotated[str, StringConstraints(pattern=PRISONER_NUMBER)]
-PrisonId = Annotated[str, StringConstraints(pattern=PRISON_ID)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
+from app.common.schemas import (
+    ApiModel,
+    LongText,
+    Name,
+    PrisonerNumber,
+    RequestModel,
+    ShortText,
+    StrictBool,
+    Timestamp,
+)
 
 # The parts of a conference's arrangements that scheduling and rearranging share, defaults included.
 SupportingRepIds = Annotated[list[uuid.UUID], Field(default_factory=list, max_length=10)]

@@ -108,6 +108,15 @@ class ContactKind(StrEnum):
     WELLBEING = "wellbeing"
 
 
+# How people name each kind of contact (timeline, a rep's activity).
+CONTACT_WORDS: dict[str, str] = {
+    ContactKind.ASSESSMENT: "Assessment visit",
+    ContactKind.SHUTTLE: "Shuttle mediation round",
+    ContactKind.SUPPORT: "Support visit",
+    ContactKind.WELLBEING: "Wellbeing visit",
+}
+
+
 class LetterStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"

@@ -12,11 +12,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Strict,
+    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from app.common.patterns import PRISON_ID, PRISONER_NUMBER
 
 T = TypeVar("T")
 
@@ -96,6 +99,13 @@ def _json_integer(value: Any) -> Any:
 # JSON numbers and booleans as sent: no "5" for 5, no 1 for true.
 StrictInt = Annotated[int, BeforeValidator(_json_integer)]
 StrictBool = Annotated[bool, Strict()]
+
+# Fields many shapes share: who and where, by the prison's own identifiers, and free text.
+PrisonerNumber = Annotated[str, StringConstraints(pattern=PRISONER_NUMBER)]
+PrisonId = Annotated[str, StringConstraints(pattern=PRISON_ID)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
 
 
 def _storable(value: Any) -> bool:

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.cases.schemas import ShortText
 from app.common.enums import AgreementStatus
-from app.common.schemas import ApiModel, Day, RequestModel, StrictBool
+from app.common.schemas import ApiModel, Day, RequestModel, ShortText, StrictBool
 
 Description = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 

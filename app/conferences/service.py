@@ -11,11 +11,9 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_case_change
 from app.auth.access import sees_keep_apart_details
-from app.cases.models import Case
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal
 from app.common.enums import AgreementStatus, AssigneeType, CaseState, TaskKind
-from app.conferences.models import AgreementItem, Conference
 from app.conferences.schemas import (
     AgreementItemPublic,
     ConferenceOutcome,
@@ -24,6 +22,8 @@ from app.conferences.schemas import (
 )
 from app.context import Principal, RequestContext
 from app.errors import InvalidStateError, KeepApartError, NotFoundError, ValidationFailedError
+from app.models.cases import Case
+from app.models.conferences import AgreementItem, Conference
 from app.nonassociations.service import keep_apart_between
 from app.tasks import service as tasks
 from app.workflows.case_workflow import keep_apart_allows

@@ -11,14 +11,6 @@ from app.common.schemas import ApiModel, RequestModel, StrictInt, Timestamp
 
 Summary = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
-# How people name each kind of contact (timeline, a rep's activity).
-CONTACT_WORDS: dict[str, str] = {
-    ContactKind.ASSESSMENT: "Assessment visit",
-    ContactKind.SHUTTLE: "Shuttle mediation round",
-    ContactKind.SUPPORT: "Support visit",
-    ContactKind.WELLBEING: "Wellbeing visit",
-}
-
 
 class ContactCreate(RequestModel):
     kind: ContactKind

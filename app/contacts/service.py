@@ -10,13 +10,13 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_case_change
 from app.auth.access import may_act_for_rep, sees_contact_summary
-from app.cases.models import Party
 from app.cases.repository import CaseBundle
 from app.common.enums import CaseState, ContactKind
-from app.contacts.models import Contact
 from app.contacts.schemas import ContactPublic
 from app.context import Principal, RequestContext
 from app.errors import ForbiddenError, InvalidStateError, ValidationFailedError
+from app.models.cases import Party
+from app.models.contacts import Contact
 
 # Clocks on wing terminals drift; a contact "in the future" by more than this is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)

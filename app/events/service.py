@@ -6,11 +6,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.cases.models import Case
 from app.common.jsonable import plain
 from app.config import get_settings
 from app.db import new_id, new_row
-from app.events.models import OutboxEvent
+from app.models.cases import Case
+from app.models.events import OutboxEvent
 
 EVENT_VERSION = 1
 

@@ -22,7 +22,7 @@ from app import clock
 from app.config import get_settings
 from app.db import dialect_insert, new_id, rowcount
 from app.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
-from app.idempotency.models import IdempotencyKey
+from app.models.idempotency import IdempotencyKey
 
 IN_PROGRESS = "in_progress"
 COMMITTED = "committed"

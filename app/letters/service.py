@@ -15,7 +15,6 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_case_change
 from app.auth.access import Permission, letter_scope, sees_letter, sees_practitioner_comments
-from app.cases.models import Case, Party
 from app.cases.repository import CaseBundle
 from app.common.enums import CaseState, ConsentScope, LetterStatus, TaskKind, TaskStatus
 from app.context import Principal, RequestContext
@@ -26,10 +25,11 @@ from app.errors import (
     NotFoundError,
     ValidationFailedError,
 )
-from app.letters.models import Letter
 from app.letters.schemas import LetterPublic
+from app.models.cases import Case, Party
+from app.models.letters import Letter
+from app.models.tasks import Task
 from app.tasks import service as tasks
-from app.tasks.models import Task
 
 L = LetterStatus
 S = CaseState

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases import repository as repo
 from app.cases import service as cases
-from app.cases.models import Case
 from app.cases.schemas import PartyCreate
 from app.common.enums import CaseState, Category, PartyRole
 from app.context import RequestContext
 from app.errors import ValidationFailedError
+from app.models.cases import Case
 from app.referrals.schemas import Incident, IncidentReport, ReferralCreate, SourceRef
 from app.referrals.service import refer
 

@@ -4,9 +4,19 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.cases.schemas import LongText, Name, PartyCreate, PrisonerNumber, PrisonId, ShortText
+from app.cases.schemas import PartyCreate
 from app.common.enums import Category
-from app.common.schemas import ForeignModel, ForeignTime, RequestModel, Timestamp
+from app.common.schemas import (
+    ForeignModel,
+    ForeignTime,
+    LongText,
+    Name,
+    PrisonerNumber,
+    PrisonId,
+    RequestModel,
+    ShortText,
+    Timestamp,
+)
 
 
 class SourceRef(RequestModel):

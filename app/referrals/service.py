@@ -9,7 +9,6 @@ from app import clock
 from app.audit.service import next_case_record
 from app.cases import moves
 from app.cases import repository as repo
-from app.cases.models import Case, Party
 from app.cases.repository import CaseBundle
 from app.cases.service import party_snapshot
 from app.common.enums import CaseState
@@ -17,6 +16,7 @@ from app.context import RequestContext
 from app.db import new_id, new_row
 from app.errors import ValidationFailedError
 from app.events.service import CASE_CREATED, case_event_values
+from app.models.cases import Case, Party
 from app.referrals.schemas import ReferralCreate
 
 

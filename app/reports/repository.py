@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from app.cases.models import Case, Party
 from app.common.enums import AssigneeType, ConcernStatus, TaskKind, TaskStatus
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
+from app.models.cases import Case, Party
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 
 PercentileMethod = Literal["sql", "python"]
 

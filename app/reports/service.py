@@ -8,11 +8,12 @@ from sqlmodel import col
 
 from app import clock
 from app.auth.access import View, view_of
-from app.cases.models import Case
 from app.common import csv
 from app.common.dates import day_end, day_start
 from app.common.enums import CaseState, Outcome
 from app.context import Principal
+from app.models.cases import Case
+from app.models.safeguarding import SafeguardingConcern
 from app.reports import repository as repo
 from app.reports.repository import PercentileMethod
 from app.reports.schemas import (
@@ -24,7 +25,6 @@ from app.reports.schemas import (
     ReportSummary,
     WellbeingChecks,
 )
-from app.safeguarding.models import SafeguardingConcern
 
 REOFFENDING_WINDOW_DAYS = 90
 NO_OUTCOME = "none"

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.cases.schemas import Name, PrisonerNumber, PrisonId
 from app.common.enums import RepStatus, TaskKind
-from app.common.schemas import ApiModel, Day, RequestModel, StrictInt
+from app.common.schemas import ApiModel, Day, Name, PrisonerNumber, PrisonId, RequestModel, StrictInt
 
 Location = Annotated[str, StringConstraints(max_length=100)]
 

@@ -13,15 +13,15 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_global_change
 from app.auth.access import REP_SCOPE_BOUND, Permission, has, rep_scope, rep_scope_values
-from app.common.enums import ContactKind, RepStatus, TaskKind
+from app.common.enums import CONTACT_WORDS, ContactKind, RepStatus, TaskKind
 from app.common.sql_json import with_member
 from app.config import get_settings
-from app.contacts.models import Contact
-from app.contacts.schemas import CONTACT_WORDS
 from app.context import Principal, RequestContext
 from app.db import on_driver, read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
-from app.reps.models import Rep
+from app.models.contacts import Contact
+from app.models.reps import Rep
+from app.models.tasks import Task
 from app.reps.schemas import (
     ActivityItem,
     ActivityTotal,
@@ -31,7 +31,6 @@ from app.reps.schemas import (
     RepPatch,
 )
 from app.tasks import service as tasks
-from app.tasks.models import Task
 
 
 def rep_snapshot(rep: Rep) -> dict[str, object]:

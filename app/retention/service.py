@@ -31,19 +31,19 @@ from app.audit import redaction
 from app.audit.redaction import retention_cutoff
 from app.audit.service import record_case_change, record_global_change
 from app.cases import repository as cases_repo
-from app.cases.models import Case, Consent, Party
 from app.common.enums import CaseState
-from app.conferences.models import AgreementItem, Conference
 from app.config import get_settings
-from app.contacts.models import Contact
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
 from app.errors import InvalidStateError, ValidationFailedError
-from app.events.models import OutboxEvent
 from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED
-from app.letters.models import Letter
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
+from app.models.cases import Case, Consent, Party
+from app.models.conferences import AgreementItem, Conference
+from app.models.contacts import Contact
+from app.models.events import OutboxEvent
+from app.models.letters import Letter
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 
 REDACTED = "REDACTED"
 PSEUDONYM_PREFIX = "x"

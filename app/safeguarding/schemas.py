@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from app.cases.schemas import PrisonerNumber, PrisonId, ShortText
 from app.common.enums import ConcernCategory, ConcernStatus
-from app.common.schemas import ApiModel, RequestModel
+from app.common.schemas import ApiModel, PrisonerNumber, PrisonId, RequestModel, ShortText
 
 Detail = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 

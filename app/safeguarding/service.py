@@ -19,19 +19,19 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_change, record_global_change
 from app.auth.access import concern_scope, require_prison, sees_case, sees_concern
-from app.auth.models import ApiClient
 from app.cases import repository as cases_repo
-from app.cases.models import Case, CaseRep, Party
 from app.common.enums import AssigneeType, ConcernCategory, ConcernStatus, Role, TaskKind, TaskStatus
 from app.config import get_settings
 from app.context import SYSTEM_CONTEXT, Principal, RequestContext
 from app.db import Database
 from app.errors import ForbiddenError, InvalidStateError, NotFoundError, ValidationFailedError
 from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED, emit
-from app.reps.models import Rep
-from app.safeguarding.models import DutyPractitioner, SafeguardingConcern
+from app.models.auth import ApiClient
+from app.models.cases import Case, CaseRep, Party
+from app.models.reps import Rep
+from app.models.safeguarding import DutyPractitioner, SafeguardingConcern
+from app.models.tasks import Task
 from app.safeguarding.schemas import ConcernCreate
-from app.tasks.models import Task
 from app.tasks.service import new_task
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from app.auth.access import View, view_of
 from app.common.enums import ConcernCategory, ConcernStatus
 from app.context import Principal
 from app.errors import NotFoundError
-from app.safeguarding.models import SafeguardingConcern
+from app.models.safeguarding import SafeguardingConcern
 from app.safeguarding.schemas import ConcernDetail, ConcernReceipt, ConcernView
 from app.safeguarding.service import is_overdue
 

@@ -17,17 +17,17 @@ from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.auth.access import cases_in_caseload, concern_scope, rep_scope, task_scope
-from app.cases.models import Case, CaseRep, Consent, Party
 from app.cases.service import party_snapshot
 from app.common.dates import day_end, day_start
 from app.common.jsonable import plain
 from app.context import Principal
-from app.reps.models import Rep
+from app.models.audit import GLOBAL_CHAIN, AuditRecord
+from app.models.cases import Case, CaseRep, Consent, Party
+from app.models.reps import Rep
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 from app.reps.service import rep_snapshot
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
 
 
 def _within(column: Any, start: datetime | None, end: datetime | None) -> ColumnElement[bool]:

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.cases.schemas import PrisonId
 from app.common.enums import AssigneeType, ConcernCategory, TaskKind, TaskStatus
-from app.common.schemas import ApiModel, RequestModel, StrictInt, Timestamp
+from app.common.schemas import ApiModel, PrisonId, RequestModel, StrictInt, Timestamp
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 

@@ -12,14 +12,14 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_change
 from app.auth.service import is_practitioner_in
-from app.cases.models import Case, Party
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
 from app.common.sql_json import json_flag, json_quoted, json_text_agg, json_text_object, json_time, json_value
 from app.context import RequestContext
 from app.errors import InvalidStateError, ValidationFailedError
-from app.reps.models import Rep
-from app.tasks.models import Task
+from app.models.cases import Case, Party
+from app.models.reps import Rep
+from app.models.tasks import Task
 
 # The contract's promise: someone checks on the person within 4 hours of a safeguarding concern.
 SAFEGUARDING_CHECK_WITHIN = timedelta(hours=4)

@@ -8,15 +8,15 @@ from sqlmodel import col
 
 from app import clock
 from app.cases import repository as repo
-from app.cases import transitions
-from app.cases.models import Case, Party
 from app.cases.schemas import TransitionRequest
 from app.common.enums import CaseState, Trigger
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
 from app.events.service import TASK_OVERDUE, emit, emit_case_event
+from app.flows import transitions
+from app.models.cases import Case, Party
+from app.models.tasks import Task
 from app.tasks import service as tasks
-from app.tasks.models import Task
 
 log = logging.getLogger(__name__)
 

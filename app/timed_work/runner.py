@@ -14,7 +14,7 @@ import uuid
 from app.audit import checkpoints
 from app.config import Settings
 from app.db import Database
-from app.events import feed, inbound
+from app.flows import inbound_events, publishing
 from app.idempotency import service as idempotency
 from app.safeguarding.service import notify_overdue
 from app.timed_work.due import mark_overdue_tasks, resume_due_cases
@@ -35,7 +35,7 @@ async def publish_events(db: Database) -> int:
     published = 0
     for _ in range(PUBLISH_BATCHES):
         async with db.transaction() as session:
-            done = await feed.publish(session)
+            done = await publishing.publish(session)
         published += done
         if not done:
             break
@@ -63,7 +63,7 @@ async def run_once(db: Database, *, runner: str | None = None) -> dict[str, int]
         "delivered": delivery.delivered,
         "deliveryRetries": delivery.retrying,
         "deliveriesDead": delivery.dead,
-        "inboundRetried": await inbound.retry_due(db),
+        "inboundRetried": await inbound_events.retry_due(db),
         "idempotencyKeysPurged": await purge_idempotency_keys(db),
         "auditCheckpoints": await checkpoints.publish_if_due(db),
     }

@@ -29,8 +29,8 @@ from app.common.backoff import backoff_seconds
 from app.config import get_settings
 from app.db import Database, rowcount
 from app.errors import TargetNotAllowedError
-from app.events.models import OutboxEvent
-from app.webhooks.models import WebhookDelivery, WebhookSubscription
+from app.models.events import OutboxEvent
+from app.models.webhooks import WebhookDelivery, WebhookSubscription
 from app.webhooks.schemas import DeliveryStatus
 from app.webhooks.targets import Target, resolve_target
 

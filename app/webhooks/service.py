@@ -13,7 +13,7 @@ from app.config import get_settings
 from app.context import Principal, RequestContext
 from app.db import fetch_page
 from app.errors import InvalidStateError, NotFoundError
-from app.webhooks.models import WebhookDelivery, WebhookSubscription, WebhookSubscriptionPrison
+from app.models.webhooks import WebhookDelivery, WebhookSubscription, WebhookSubscriptionPrison
 from app.webhooks.schemas import DeliveryPublic, DeliveryStatus, SubscriptionCreate, SubscriptionPublic
 from app.webhooks.targets import check_target
 

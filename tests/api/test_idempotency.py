@@ -14,12 +14,12 @@ from app import clock
 from app.api.app import ROUTE_MODULES
 from app.api.idempotency import commit_with_request, dependencies_for
 from app.api.routes import health, workflow
-from app.cases.models import Case, Consent
 from app.db import Database
 from app.errors import IdempotencyInProgressError
 from app.idempotency import service
-from app.idempotency.models import IdempotencyKey
-from app.reps.models import Rep
+from app.models.cases import Case, Consent
+from app.models.idempotency import IdempotencyKey
+from app.models.reps import Rep
 from app.timed_work.runner import purge_idempotency_keys
 from tests.conftest import FIXTURES
 from tests.servers import load_fixture
@@ -288,7 +288,7 @@ class TestEveryCreatingPost:
         self, client: httpx.AsyncClient, keys: Keys, db: Database, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from app.config import get_settings
-        from app.webhooks.models import WebhookSubscription
+        from app.models.webhooks import WebhookSubscription
 
         monkeypatch.setenv("RJ_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         get_settings.cache_clear()

@@ -10,11 +10,11 @@ from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlmodel import col
 
 from app.audit.chain import content_hash, link_hash
-from app.audit.models import GLOBAL_CHAIN, AuditChainHead, AuditRecord
 from app.audit.service import record_global_change
-from app.cases.models import Case
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
+from app.models.audit import GLOBAL_CHAIN, AuditChainHead, AuditRecord
+from app.models.cases import Case
 from tests.records import audit_records
 
 

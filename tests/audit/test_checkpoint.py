@@ -14,12 +14,12 @@ from sqlmodel import col
 
 from app import clock
 from app.audit import checkpoints
-from app.audit.models import AuditRecord
-from app.cases.models import Case
 from app.cli import main
 from app.config import Settings, get_settings
-from app.events.models import OutboxEvent
 from app.events.service import AUDIT_CHECKPOINT
+from app.models.audit import AuditRecord
+from app.models.cases import Case
+from app.models.events import OutboxEvent
 from app.timed_work.runner import run_once
 from tests.audit.forge import rehash_chain, tamper
 from tests.records import audit_records

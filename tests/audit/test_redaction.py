@@ -20,13 +20,13 @@ from sqlmodel import col
 
 from app import clock
 from app.api.app import create_app
-from app.audit.models import AuditRecord
 from app.audit.service import verify as verify_trail
-from app.cases.models import Case
 from app.cli import main
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import upgrade
+from app.models.audit import AuditRecord
+from app.models.cases import Case
 from app.retention import service as retention
 from tests.audit.forge import blanked, forge_purge, purge_record, tamper
 from tests.conftest import database_at

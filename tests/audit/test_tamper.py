@@ -11,9 +11,9 @@ from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlmodel import col
 
 from app.audit.chain import content_hash, link_hash
-from app.audit.models import GLOBAL_CHAIN, AuditRecord
 from app.cli import main
 from app.db import Database
+from app.models.audit import GLOBAL_CHAIN, AuditRecord
 from tests.records import audit_records, count_audit_records
 from tests.support import Api
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from app.auth.models import ApiClient
+from app.models.auth import ApiClient
 from tests.records import audit_records, count_audit_records, count_cases
 from tests.support import Api, Key, referral_body
 

@@ -13,11 +13,11 @@ from sqlmodel import col
 
 from app import clock
 from app.api.app import create_app
-from app.audit.models import GLOBAL_CHAIN, AuditRecord
-from app.auth.models import ApiClient
 from app.config import Settings
 from app.db import Database
-from app.idempotency.models import IdempotencyKey
+from app.models.audit import GLOBAL_CHAIN, AuditRecord
+from app.models.auth import ApiClient
+from app.models.idempotency import IdempotencyKey
 from tests.auth.test_jwt import PROVIDER_KEY, _pem, bearer, jwt_settings, token
 from tests.support import Api, Key, Keys, make_key
 

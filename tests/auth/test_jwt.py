@@ -22,11 +22,11 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.api.app import create_app
-from app.audit.models import AuditRecord
 from app.auth import jwt as jwt_auth
 from app.auth.jwt import JwtConfigError, client_id_of
 from app.config import Settings
 from app.db import Database
+from app.models.audit import AuditRecord
 from tests.support import Api, referral_body
 
 ISSUER = "https://sign-in.prisons.test/auth/issuer"

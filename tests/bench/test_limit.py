@@ -12,8 +12,8 @@ import pytest
 from app.audit.service import verify
 from app.config import Settings
 from app.db import Database
+from app.seed.national import load_national
 from bench import runner
-from bench.national import load_national
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.cases.models import CaseRep
-from app.reps.models import Rep
+from app.models.cases import CaseRep
+from app.models.reps import Rep
 from tests.mediation import audit_of, case_with_rep, tasks_of
 from tests.standins.nonassociations import NonAssociations
 from tests.statements import work_of

@@ -16,14 +16,14 @@ from sqlmodel import col
 from app import clock
 from app.auth.access import case_scope
 from app.cases import repository as repo
-from app.cases.models import Case, CaseFlag, CaseRep, Consent
 from app.cases.repository import CaseFilters
 from app.cases.views import list_views, present_case
 from app.common.enums import Role
 from app.context import Principal
 from app.db import Database
-from app.safeguarding.models import SafeguardingConcern
-from bench.national import Plan, load_national
+from app.models.cases import Case, CaseFlag, CaseRep, Consent
+from app.models.safeguarding import SafeguardingConcern
+from app.seed.national import Plan, load_national
 from tests import stamp_guard
 
 PLAN = Plan(prisons=2, cases=240, consents=700, audit_records=2400, tasks=300)

@@ -11,10 +11,10 @@ from sqlalchemy.orm.exc import UnmappedInstanceError
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditRecord
-from app.cases.models import Case, Party
 from app.db import Database, new_id, new_row, plain_row, read_row
-from app.events.models import OutboxEvent
+from app.models.audit import AuditRecord
+from app.models.cases import Case, Party
+from app.models.events import OutboxEvent
 from tests import stamp_guard
 
 REFERENCE = "MDI-RJ-990001"

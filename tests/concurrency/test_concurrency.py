@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from app.audit.models import AuditRecord
-from app.cases.models import Case
 from app.db import Database
-from app.events.models import OutboxEvent
+from app.models.audit import AuditRecord
+from app.models.cases import Case
+from app.models.events import OutboxEvent
 from tests.server import Server
 from tests.support import Keys, referral_body, until
 

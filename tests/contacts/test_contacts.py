@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app import clock
-from app.contacts.models import Contact
+from app.models.contacts import Contact
 from tests.mediation import audit_of, case_with_rep, rep_key
 from tests.support import Api, Key
 

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from app.audit.models import AuditRecord
 from app.audit.service import verify
-from app.cases.models import Case, Consent, Party
 from app.db import Database
-from app.events.models import OutboxEvent
+from app.models.audit import AuditRecord
+from app.models.cases import Case, Consent, Party
+from app.models.events import OutboxEvent
 from tests.support import Key, referral_body
 
 CLIENTS = 8

@@ -11,8 +11,6 @@ from sqlmodel import col
 
 from app.cases import repository as repo
 from app.db import Database
-from app.events import feed
-from app.events.models import OutboxEvent
 from app.events.service import (
     CASE_CLOSED,
     CASE_CREATED,
@@ -21,6 +19,8 @@ from app.events.service import (
     emit,
     emit_case_event,
 )
+from app.flows import publishing
+from app.models.events import OutboxEvent
 from tests.conftest import FIXTURES
 from tests.support import Api, Keys
 
@@ -172,6 +172,6 @@ class TestPublishing:
     async def test_publishing_twice_publishes_nothing_new(self, api: Api, db: Database) -> None:
         await api.refer()
         async with db.transaction() as session:
-            assert await feed.publish(session) == 1
+            assert await publishing.publish(session) == 1
         async with db.transaction() as session:
-            assert await feed.publish(session) == 0
+            assert await publishing.publish(session) == 0

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditRecord
-from app.cases.models import Case
 from app.config import get_settings
 from app.db import Database
-from app.events import inbound
-from app.tasks.models import Task
+from app.flows import inbound_events
+from app.models.audit import AuditRecord
+from app.models.cases import Case
+from app.models.tasks import Task
 from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.servers import IncidentSystem, LocalServer, load_fixture
@@ -392,6 +392,6 @@ class TestService:
             await post_event(api.client, keys.referrer, released(number="Z9999ZZ", eventId="rel-6"))
         ).json()
         # A processed event is not taken again by a retry, whoever asks.
-        again = await inbound.process(db, uuid.UUID(first["id"]), request_id=None, retry=True)
+        again = await inbound_events.process(db, uuid.UUID(first["id"]), request_id=None, retry=True)
         assert again.status == "processed"
         assert (await api.case(case["id"]))["flags"] == []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.db import Database
-from app.events.models import InboundEvent
+from app.models.events import InboundEvent
 from tests.statements import work_of
 from tests.support import Api, Key, make_key
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from app.letters.models import Letter
+from app.models.letters import Letter
 from tests.mediation import audit_of, case_with_rep, rep_key, tasks_of
 from tests.support import Api, Key, until
 

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from app.api.app import create_app
-from app.audit.models import AuditRecord
-from app.cases.models import Case, Consent
 from app.config import Settings
 from app.db import Database
-from app.events.models import OutboxEvent
+from app.models.audit import AuditRecord
+from app.models.cases import Case, Consent
+from app.models.events import OutboxEvent
 from tests.support import Api, Keys, referral_body
 
 CONCURRENT = 50

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.audit.models import AuditRecord
-from app.events.models import OutboxEvent
+from app.models.audit import AuditRecord
+from app.models.events import OutboxEvent
 from tests.records import audit_records, count_audit_records, count_cases, events
 from tests.support import Api, Key, answered, direct_answers, referral_body
 

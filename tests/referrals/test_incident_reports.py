@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from app.audit.models import AuditRecord
-from app.cases.models import Case
 from app.common.enums import Category
 from app.db import Database
+from app.models.audit import AuditRecord
+from app.models.cases import Case
 from app.referrals.incident_reports import category_for
 from tests.conftest import FIXTURES
 from tests.servers import load_fixture

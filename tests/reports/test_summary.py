@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from app import clock
-from app.cases.models import Case, Party
 from app.db import Database
+from app.models.cases import Case, Party
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 from app.reports import service
 from app.reports.repository import percentile_cont
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
 from tests.support import Api
 
 REP_A = uuid.UUID("00000000-0000-4000-8000-00000000000a")

@@ -14,14 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditRecord
 from app.audit.service import verify
-from app.cases.models import Case
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import ValidationFailedError
-from app.letters.models import Letter
 from app.models import metadata
+from app.models.audit import AuditRecord
+from app.models.cases import Case
+from app.models.letters import Letter
 from app.reports import service as reports
 from app.retention import service as retention
 from tests.support import Api

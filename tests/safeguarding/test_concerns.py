@@ -11,18 +11,18 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from app import clock
-from app.audit.models import AuditRecord
 from app.audit.service import verify
 from app.cases import repository as cases_repo
 from app.common.enums import ConcernCategory
 from app.config import get_settings
 from app.context import RequestContext
 from app.db import Database
-from app.events.models import OutboxEvent
 from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED
-from app.safeguarding.models import SafeguardingConcern
+from app.models.audit import AuditRecord
+from app.models.events import OutboxEvent
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 from app.safeguarding.service import raise_concern
-from app.tasks.models import Task
 from app.timed_work.runner import run_once
 from tests.conftest import FIXTURES
 from tests.support import Api

@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.api.app import create_app
-from app.audit.models import AuditRecord
 from app.config import Settings
 from app.db import Database
-from app.events.models import InboundEvent, OutboxEvent
-from app.webhooks.models import WebhookDelivery
+from app.models.audit import AuditRecord
+from app.models.events import InboundEvent, OutboxEvent
+from app.models.webhooks import WebhookDelivery
 from tests.conftest import FIXTURES, _empty
 from tests.servers import load_fixture
 from tests.support import Key, make_key, referral_body, until

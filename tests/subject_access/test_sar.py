@@ -9,10 +9,10 @@ from sqlalchemy import or_, select
 from sqlmodel import col
 
 from app import clock
-from app.cases.models import Consent, Party
 from app.db import Database
-from app.safeguarding.models import SafeguardingConcern
-from app.tasks.models import Task
+from app.models.cases import Consent, Party
+from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 from tests.support import Api, make_key
 
 A = "A1234BC"  # Dean Walsh: the subject

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 
 from app import clock
-from app.safeguarding.models import SafeguardingConcern
+from app.models.safeguarding import SafeguardingConcern
 from tests.mediation import audit_of, case_with_rep, events_of, rep_key, tasks_of
 from tests.support import Api
 

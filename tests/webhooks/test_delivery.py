@@ -19,9 +19,9 @@ from app import clock
 from app.config import Settings, get_settings
 from app.db import Database
 from app.events.service import emit
+from app.models.webhooks import WebhookDelivery
 from app.timed_work.runner import publish_events, run_once
 from app.webhooks.delivery import deliver_due, sign
-from app.webhooks.models import WebhookDelivery
 from tests.conftest import FIXTURES
 from tests.servers import LocalServer, Redirector, Tls, WebhookReceiver
 from tests.support import Api, Keys, aware

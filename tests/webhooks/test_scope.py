@@ -11,8 +11,8 @@ from sqlmodel import col
 from app import clock
 from app.db import Database
 from app.events.service import emit
+from app.models.webhooks import WebhookDelivery
 from app.timed_work.runner import run_once
-from app.webhooks.models import WebhookDelivery
 from tests.servers import LocalServer, WebhookReceiver
 from tests.statements import work_of
 from tests.support import Api, Key, make_key

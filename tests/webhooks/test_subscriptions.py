@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.audit.models import AuditRecord
 from app.db import Database
-from app.webhooks.models import WebhookSubscription
+from app.models.audit import AuditRecord
+from app.models.webhooks import WebhookSubscription
 from tests.support import Keys
 from tests.webhooks.conftest import ALL_TYPES, SECRET, subscribe
 

@@ -9,8 +9,8 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from app import clock
-from app.cases.models import Case
 from app.common.enums import CONCLUDE_OUTCOMES, DeclineReason
+from app.models.cases import Case
 from app.workflows.case_workflow import GUARDS
 from tests.records import (
     acknowledge_concern,

@@ -11,9 +11,9 @@ from sqlmodel import col
 from app.api.deps import PrincipalDep, SessionDep, database, permission
 from app.api.responses import errors
 from app.audit import service
-from app.audit.models import AuditRecord
 from app.auth.access import Permission, audit_scope
 from app.common.schemas import ApiModel, Cursor
+from app.models.audit import AuditRecord
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[permission(Permission.AUDIT_READ)])
 

@@ -24,7 +24,7 @@ from app.api.responses import case_response, errors, page_response
 from app.audit.timeline import actor_words, case_records, sentence
 from app.auth.access import Permission, require
 from app.cases import repository as repo
-from app.cases import service, transitions
+from app.cases import service
 from app.cases.schemas import (
     CasePatch,
     CaseView,
@@ -32,8 +32,6 @@ from app.cases.schemas import (
     ConsentRecord,
     GuardStatus,
     PartyCreate,
-    PrisonerNumber,
-    PrisonId,
     TimelineEntry,
     TransitionOptions,
     TransitionRequest,
@@ -42,8 +40,9 @@ from app.cases.schemas import (
 from app.cases.view_cache import CaseViewCache
 from app.cases.views import list_views
 from app.common.enums import CaseState
-from app.common.schemas import Page, RequestModel, StrictBool, Timestamp
+from app.common.schemas import Page, PrisonerNumber, PrisonId, RequestModel, StrictBool, Timestamp
 from app.context import Principal
+from app.flows import case_assignment, transitions
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -216,7 +215,7 @@ async def set_assignment(
     version: IfMatchOptional,
 ) -> Response:
     """Assign the practitioner and reps; refused (409) for a rep who may not take the case."""
-    await service.set_assignment(
+    await case_assignment.set_assignment(
         session,
         ctx,
         bundle,

@@ -9,9 +9,10 @@ from app.api.deps import ContextAloneDep, PagingDep, PrincipalDep, SessionDep, d
 from app.api.responses import errors
 from app.auth.access import Permission, event_scope, require
 from app.common.schemas import Cursor, Page
-from app.events import feed, inbound
-from app.events.models import InboundEvent, OutboxEvent
+from app.events import feed
 from app.events.schemas import DomainEvent, FeedItem, FeedPage, InboundEventPublic, InboundStatus
+from app.flows import inbound_events, publishing
+from app.models.events import InboundEvent, OutboxEvent
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -41,7 +42,7 @@ async def events_feed(
     limit: Annotated[int, Query(ge=1, le=FEED_LIMIT_MAX)] = 100,
 ) -> FeedPage:
     """Outbound events after `after`, in order, for the prisons in the caller's caseload."""
-    await feed.publish(session, wait=False)
+    await publishing.publish(session, wait=False)
     events = await feed.read_feed(session, scope=event_scope(principal), after=after, limit=limit)
     items = [_item(e) for e in events]
     return FeedPage(content=items, next_cursor=items[-1].cursor if items else after)
@@ -68,7 +69,7 @@ async def receive_event(
     of it; another sender's event of the same `eventId` is another event.
     """
     require(ctx.principal, Permission.EVENTS_INBOUND)
-    record, new = await inbound.receive(database(request), ctx, body)
+    record, new = await inbound_events.receive(database(request), ctx, body)
     if not new:
         response.status_code = 200
     return _public(record)
@@ -86,7 +87,7 @@ async def list_inbound(
     """Received events about the prisons of the caller's caseload, newest first
     (`?status=failed` for those waiting on a retry); events about no known prison are listed only
     to callers of every prison."""
-    records, total = await inbound.list_inbound(
+    records, total = await inbound_events.list_inbound(
         session, principal, status=status, offset=paging.offset, limit=paging.size
     )
     return Page[InboundEventPublic].of(
@@ -104,7 +105,7 @@ async def get_inbound(
     inbound_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> InboundEventPublic:
     """One received event (404 outside the caller's caseload)."""
-    return _public(await inbound.find(session, inbound_id, principal))
+    return _public(await inbound_events.find(session, inbound_id, principal))
 
 
 @router.post(
@@ -116,4 +117,4 @@ async def replay_inbound(inbound_id: uuid.UUID, request: Request, ctx: ContextAl
     """Act again, now, on an event that failed or was rejected (admin; 404 outside the caller's
     caseload)."""
     require(ctx.principal, Permission.INBOUND_MANAGE)
-    return _public(await inbound.replay(database(request), ctx, inbound_id))
+    return _public(await inbound_events.replay(database(request), ctx, inbound_id))

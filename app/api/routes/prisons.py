@@ -8,8 +8,8 @@ from app.api.deps import ContextDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.common.patterns import PRISON_ID
+from app.models.safeguarding import DutyPractitioner
 from app.safeguarding import service
-from app.safeguarding.models import DutyPractitioner
 from app.safeguarding.schemas import DutyPractitionerPublic, DutyPractitionerSet
 
 router = APIRouter(prefix="/prisons", tags=["safeguarding"])

@@ -6,12 +6,12 @@ from app.api.deps import ContextDep, SessionDep, permission
 from app.api.responses import errors, model_response
 from app.auth.access import Permission, require_prison, sees_case
 from app.cases import repository as repo
-from app.cases.models import Case
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CaseView
 from app.cases.views import present_case
 from app.context import Principal
 from app.errors import ReferralExistsError
+from app.models.cases import Case
 from app.referrals import incident_reports, service
 from app.referrals.schemas import IncidentReport, ReferralCreate
 

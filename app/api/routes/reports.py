@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
-from app.cases.schemas import PrisonId
-from app.common.schemas import Day
+from app.common.schemas import Day, PrisonId
 from app.errors import ValidationFailedError
 from app.reports import service
 from app.reports.schemas import ReportSummary

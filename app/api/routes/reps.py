@@ -12,12 +12,11 @@ from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permis
 from app.api.negotiation import wants_html
 from app.api.responses import errors, model_response
 from app.auth.access import Permission, require_prison
-from app.cases.schemas import PrisonId
 from app.common.enums import RepStatus
-from app.common.schemas import Day, Page
+from app.common.schemas import Day, Page, PrisonId
 from app.errors import ForbiddenError
+from app.models.reps import Rep
 from app.reps import printable, service
-from app.reps.models import Rep
 from app.reps.schemas import DailyList, RepActivity, RepCreate, RepPatch, RepPublic
 
 router = APIRouter(prefix="/reps", tags=["reps"])

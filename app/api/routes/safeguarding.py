@@ -9,12 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
-from app.cases.schemas import PrisonId
 from app.common.enums import ConcernStatus
-from app.common.schemas import Page
+from app.common.schemas import Page, PrisonId
 from app.context import Principal
+from app.models.safeguarding import SafeguardingConcern
 from app.safeguarding import service
-from app.safeguarding.models import SafeguardingConcern
 from app.safeguarding.schemas import ConcernAcknowledge, ConcernCreate, ConcernView
 from app.safeguarding.views import present_concern
 

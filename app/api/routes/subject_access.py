@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
-from app.cases.schemas import PrisonerNumber
-from app.common.schemas import ApiModel, Day
+from app.common.schemas import ApiModel, Day, PrisonerNumber
 from app.errors import ValidationFailedError
 from app.subject_access.service import subject_access
 

@@ -11,14 +11,15 @@ from sqlmodel import col
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, case_in_scope, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison, sees_task, task_scope
-from app.cases.models import Case, Party
 from app.cases.repository import get_case
 from app.common.enums import AssigneeType, CaseState, TaskKind, TaskStatus
 from app.common.schemas import Page
 from app.context import Principal
 from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
-from app.tasks import completion, service
-from app.tasks.models import Task
+from app.flows import task_completion
+from app.models.cases import Case, Party
+from app.models.tasks import Task
+from app.tasks import service
 from app.tasks.schemas import (
     AssigneeRef,
     TaskComplete,
@@ -194,7 +195,7 @@ async def complete_task(
 ) -> TaskPublic:
     """Record a task as done, with its outcome and the time it took (and any concern found)."""
     task, case = await _task_for_update(session, ctx.principal, task_id)
-    await completion.complete(session, ctx, task, case, body)
+    await task_completion.complete(session, ctx, task, case, body)
     return (await present_tasks(session, [task]))[0]
 
 

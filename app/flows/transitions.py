@@ -30,8 +30,8 @@ from app.context import SYSTEM, RequestContext
 from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
 from app.events.service import CASE_CLOSED, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
+from app.models.safeguarding import SafeguardingConcern
 from app.nonassociations.service import keep_apart_between
-from app.safeguarding.models import SafeguardingConcern
 from app.tasks import service as tasks
 from app.workflows import case_workflow as wf
 

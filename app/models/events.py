@@ -73,7 +73,7 @@ class InboundEvent(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=UTCDateTime)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     sender_client_id: uuid.UUID | None = None
-    # The prison the event is about (`app.events.inbound.event_prison`), when it names one: who
+    # The prison the event is about (`app.flows.inbound_events.event_prison`), when it names one: who
     # may see the event among admins. None: for admins of every prison only.
     prison_id: str | None = Field(default=None, max_length=3)
     status: str = Field(max_length=20)

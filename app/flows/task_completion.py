@@ -7,17 +7,17 @@ found while doing the task is raised at once.
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.models import Case, Party
 from app.cases.repository import load_bundle
 from app.common.enums import CaseState, ContactKind, TaskKind
 from app.contacts.service import record_contact
 from app.context import RequestContext
 from app.errors import ValidationFailedError
 from app.letters import service as letters
-from app.letters.models import Letter
+from app.models.cases import Case, Party
+from app.models.letters import Letter
+from app.models.tasks import Task
 from app.safeguarding.service import raise_concern
 from app.tasks import service as tasks
-from app.tasks.models import Task
 from app.tasks.schemas import TaskComplete
 
 VISIT_CONTACTS = {

@@ -25,10 +25,8 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_case_change, record_global_change
 from app.auth.access import cases_in_caseload, inbound_scope, require_prison
-from app.auth.models import ApiClient
 from app.auth.service import principal_of
 from app.cases import repository as repo
-from app.cases.models import Case, CaseFlag, Party
 from app.common.backoff import backoff_seconds
 from app.common.enums import AssigneeType, CaseState, TaskKind
 from app.common.patterns import PRISON_ID, PRISONER_NUMBER
@@ -36,8 +34,10 @@ from app.config import get_settings
 from app.context import SYSTEM, Principal, RequestContext
 from app.db import Database, dialect_insert, fetch_page, new_id, rowcount
 from app.errors import AppError, InvalidStateError, NotFoundError, ValidationFailedError
-from app.events.models import InboundEvent
 from app.events.schemas import DomainEvent, InboundStatus
+from app.models.auth import ApiClient
+from app.models.cases import Case, CaseFlag, Party
+from app.models.events import InboundEvent
 from app.referrals.incident_reporting import IncidentSystemError, fetch_report
 from app.referrals.incident_reports import refer_report
 from app.referrals.schemas import IncidentReport

@@ -7,12 +7,12 @@ import httpx
 from sqlalchemy import func, select
 
 from app.audit.chain import content_hash
-from app.audit.models import AuditChainHead, AuditRecord
 from app.audit.service import verify
-from app.cases.models import Case, Consent, Party
 from app.db import Database
-from app.tasks.models import Task
-from bench.national import Plan, load_national
+from app.models.audit import AuditChainHead, AuditRecord
+from app.models.cases import Case, Consent, Party
+from app.models.tasks import Task
+from app.seed.national import Plan, load_national
 
 SCALE = 0.0004  # 120 cases, 2 prisons
 

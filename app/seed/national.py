@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.audit.chain import content_from_texts, link_hash
 from app.auth.service import KEY_PREFIX, hash_key
-from app.cases.models import Case
 from app.common.jsonable import canonical_json
 from app.db import Database
 from app.models import metadata
+from app.models.cases import Case
 
 KEYS_FILE = Path("national-keys.json")
 SPAN = timedelta(days=3 * 365)
@@ -306,7 +306,7 @@ class Generator:
     def __init__(self, plan: Plan, sink: Sink, *, seed: int, now: datetime, progress: Progress) -> None:
         self.plan = plan
         self.sink = sink
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - made-up data, repeatable from its seed
         self.now = now.replace(microsecond=0)
         self.start = self.now - SPAN
         self.progress = progress
@@ -527,7 +527,7 @@ class Generator:
 
     def outline(self) -> list[tuple[datetime, str, bool, int]]:
         """Every case's referral time, final state, whether declined, and number of parties."""
-        r = random.Random(self.rng.random())
+        r = random.Random(self.rng.random())  # noqa: S311 - made-up data, repeatable from its seed
         n = self.plan.cases
         names = [s for s, _ in ACTIVE_STATES]
         weights = [w for _, w in ACTIVE_STATES]
@@ -586,7 +586,7 @@ class Generator:
         r = self.rng
         prison = self.prisons[i % len(self.prisons)]
         practitioner = self.practitioners[prison]
-        assert self.referrer is not None
+        assert self.referrer is not None  # noqa: S101 - set when the prisons are made, before any case
         number = self.counters.get(prison, 0) + 1
         self.counters[prison] = number
         reference = f"{prison}-RJ-{number:06d}"
@@ -699,7 +699,7 @@ class Generator:
             fire("decline", at, {"reason": reason}, outcome=outcome)
         rows_tasks: list[tuple[Any, ...]] = []
         if accepted:
-            assert rep_id is not None
+            assert rep_id is not None  # noqa: S101 - every prison has reps, so an accepted case has one
             self.sink.add("case_rep", (case_id, rep_id))
             fire("accept", tick(), {}, practitionerId=str(practitioner.id))
             snap["version"] += 1

@@ -1,0 +1,1 @@
+"""Work that spans domains: each flow calls the domains it needs, in one transaction."""
