@@ -2,10 +2,10 @@
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeGuard, TypeVar, cast, overload
 
 from sqlalchemy import ColumnElement, CursorResult, DateTime, Executable, event, func, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
@@ -109,13 +110,49 @@ def plain_row(model: type[T], values: dict[str, Any]) -> T:
     return cast(T, _plain(model, values, changeable=True))
 
 
-def on_postgres(session: AsyncSession | Any) -> bool:
+class DriverRow(Protocol):
+    """A row as the driver gives it (`asyncpg.Record`): its values by position or by column
+    name, a slice of them as a tuple, and all of them in order."""
+
+    @overload
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> tuple[Any, ...]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+
+
+class DriverConnection(Protocol):
+    """What the code asks of a PostgreSQL driver connection (`Database.driver`): the part of
+    `asyncpg.Connection` it uses, so that the type checker checks each use (asyncpg has no
+    types of its own). Statements take their parameters in order, as `$1`, `$2`, ..."""
+
+    async def execute(self, query: str, *args: object, timeout: float | None = None) -> str: ...
+    async def fetch(self, query: str, *args: object, timeout: float | None = None) -> list[DriverRow]: ...
+    async def fetchrow(self, query: str, *args: object, timeout: float | None = None) -> DriverRow | None: ...
+    async def fetchval(
+        self, query: str, *args: object, column: int = 0, timeout: float | None = None
+    ) -> Any: ...
+    def is_closed(self) -> bool: ...
+    def is_in_transaction(self) -> bool: ...
+
+
+def on_postgres(session: AsyncSession | DriverConnection) -> bool:
     """Whether the session talks to PostgreSQL (otherwise SQLite); a driver connection
     (`Database.driver`) is PostgreSQL's own."""
     if not isinstance(session, AsyncSession):
         return True
     bind = session.bind
     return bind is not None and bind.dialect.name == "postgresql"
+
+
+def on_sqlite(conn: AsyncSession | DriverConnection) -> TypeGuard[AsyncSession]:
+    """Whether `conn` is a session on SQLite: `on_postgres`' opposite, for code given a session
+    or a driver connection, which on SQLite can only have been given a session."""
+    if not isinstance(conn, AsyncSession):
+        return False
+    bind = conn.bind
+    return bind is None or bind.dialect.name != "postgresql"
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -163,7 +200,11 @@ async def fetch_page(
 _ASYNCPG: Dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
-def on_driver(statement: ClauseElement) -> tuple[str, Callable[[dict[str, Any]], list[Any]]]:
+# A statement for a driver connection: its SQL, and its parameters in order from named values.
+DriverStatement = tuple[str, Callable[[dict[str, Any]], list[Any]]]
+
+
+def on_driver(statement: ClauseElement) -> DriverStatement:
     """A statement built once, for a PostgreSQL driver connection (`Database.driver`): its SQL,
     and its parameters in order from the values of its named parameters (the values it holds
     itself, such as the literals of its conditions, filled in)."""
@@ -211,7 +252,7 @@ def driver_statement(statement: ClauseElement) -> tuple[str, list[Any]]:
 
 
 @asynccontextmanager
-async def driver_transaction(driver: Any) -> AsyncIterator[Any]:
+async def driver_transaction(driver: DriverConnection) -> AsyncIterator[DriverConnection]:
     """A transaction on a driver connection (`Database.driver`): committed when the block ends,
     rolled back when it raises (so that the connection is pooled again). A cancelled request
     leaves it in its transaction, and `Database.driver` closes the connection instead of pooling
@@ -301,7 +342,7 @@ class Database:
         # The driver connections kept between driver paths (`driver`): at most half the pool,
         # and none when every use of a connection is to be pinged first.
         self.driver_keep = 0 if settings.db_pool_pre_ping else settings.db_pool_size // 2
-        self._kept: list[Any] = []
+        self._kept: list[PoolProxiedConnection] = []
 
     async def warm(self) -> int:
         """Open the pool's connections now (PostgreSQL, when `db_pool_warm`), so that the first
@@ -342,7 +383,7 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Any]:
+    async def driver(self) -> AsyncIterator[DriverConnection]:
         """A pooled PostgreSQL connection's own asyncpg connection, for a hot path whose few
         statements cost less to run than SQLAlchemy's execution of them: the caller runs its own
         transaction on it (BEGIN ... COMMIT). Given back still inside one (a
@@ -358,7 +399,8 @@ class Database:
         if not self.on_postgres:
             raise RuntimeError("the driver connection is PostgreSQL's")
         pooled = await self._kept_or_checkout()
-        driver: Any = pooled.driver_connection
+        # SQLAlchemy types the driver's connection as anything: from here on it is its interface.
+        driver = cast(DriverConnection, pooled.driver_connection)
         try:
             yield driver
         finally:
@@ -373,18 +415,18 @@ class Database:
             else:
                 await greenlet_spawn(pooled.close)
 
-    async def _kept_or_checkout(self) -> Any:
+    async def _kept_or_checkout(self) -> PoolProxiedConnection:
         """The most recently kept driver connection still open, or else one of the engine's
         pool. One the server has closed while it was kept (a restart, an idle timeout) is seen
         closed as soon as the event loop reads its end, and is dropped, not handed out."""
         while self._kept:
             pooled = self._kept.pop()
-            if not pooled.driver_connection.is_closed():
+            if not cast(DriverConnection, pooled.driver_connection).is_closed():
                 return pooled
             await _discard(pooled)
         return await self._checkout()
 
-    async def _checkout(self) -> Any:
+    async def _checkout(self) -> PoolProxiedConnection:
         """A connection of the engine's pool, for `driver`."""
         dbapi = self.engine.dialect.loaded_dbapi
         try:
@@ -426,7 +468,7 @@ class Database:
                 await greenlet_spawn(pooled.close)
 
 
-async def _discard(pooled: Any) -> None:
+async def _discard(pooled: PoolProxiedConnection) -> None:
     """Close a pooled connection for good (the engine's pool opens another in its place)."""
     # Closing a connection awaits the driver: in SQLAlchemy's greenlet, like its own calls.
     await greenlet_spawn(pooled.invalidate)

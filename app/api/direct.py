@@ -47,7 +47,7 @@ from app.cases import direct
 from app.cases import repository as repo
 from app.cases.schemas import TransitionRequest
 from app.context import Principal, RequestContext
-from app.db import Database, driver_transaction
+from app.db import Database, DriverConnection, driver_transaction
 from app.errors import ValidationFailedError
 from app.flows.transitions import moves_case_alone
 from app.referrals import service as referrals
@@ -141,7 +141,7 @@ async def move_case(
     if not moves_case_alone(body):
         return None
 
-    async def move(driver: Any, principal: Principal) -> Response:
+    async def move(driver: DriverConnection, principal: Principal) -> Response:
         require(principal, Permission.TRANSITION_FIRE)
         require(principal, Permission.CASE_READ)
         ctx = RequestContext(principal=principal, request_id=scope["state"].get("request_id"))
@@ -169,7 +169,7 @@ async def make_referral(
     except ValidationError:
         return None
 
-    async def refer(driver: Any, principal: Principal) -> Response | None:
+    async def refer(driver: DriverConnection, principal: Principal) -> Response | None:
         require(principal, Permission.REFERRAL_CREATE)
         require_prison(principal, body.prison_id)
         ctx = RequestContext(principal=principal, request_id=scope["state"].get("request_id"))
@@ -183,7 +183,10 @@ async def make_referral(
 
 
 async def _on_driver(
-    scope: Scope, db: Database, key: str, answer: Callable[[Any, Principal], Awaitable[Response | None]]
+    scope: Scope,
+    db: Database,
+    key: str,
+    answer: Callable[[DriverConnection, Principal], Awaitable[Response | None]],
 ) -> Response | None:
     """The `answer` for the caller with the API key `key`, made on a driver connection; for a
     refusal, the application's own problem; None for a key it does not know (the route then
@@ -250,7 +253,7 @@ async def read_case(scope: Scope, db: Database, key: str, params: Params) -> Res
         return None
     case_id: str = params["case_id"]
 
-    async def read(driver: Any, principal: Principal) -> Response:
+    async def read(driver: DriverConnection, principal: Principal) -> Response:
         require(principal, Permission.CASE_READ)
         bundle = await repo.bundle_on_driver(driver, case_id, lock=False, principal=principal)
         return case_response(principal, in_scope(principal, case_id, bundle))
@@ -265,7 +268,7 @@ async def read_day_list(scope: Scope, db: Database, key: str, params: Params) ->
     if rep_id is None or scope["query_string"]:
         return None
 
-    async def today(driver: Any, principal: Principal) -> Response:
+    async def today(driver: DriverConnection, principal: Principal) -> Response:
         require(principal, Permission.TASK_READ)
         listed = await reps.day_list_on_driver(driver, principal, rep_id, reps.local_today())
         return json_text_response(listed)
@@ -327,7 +330,7 @@ async def read_case_list(scope: Scope, db: Database, key: str, params: Params) -
         return None
     paging = Paging(query.pop("page"), query.pop("size"))
 
-    async def page(driver: Any, principal: Principal) -> Response:
+    async def page(driver: DriverConnection, principal: Principal) -> Response:
         return await cases.case_page(driver, principal, paging, scope["app"].state.case_views, **query)
 
     return await _on_driver(scope, db, key, page)

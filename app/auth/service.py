@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +19,7 @@ from app.auth.access import manages_client
 from app.common.enums import Role
 from app.common.patterns import PRISON_ID
 from app.context import Principal, RequestContext
-from app.db import dialect_insert, read_row
+from app.db import DriverConnection, dialect_insert, read_row
 from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
 from app.models.auth import ApiClient, ApiClientGeneration
 from app.models.reps import Rep
@@ -136,7 +135,9 @@ _DRIVER_LOOKUP = (
 _DRIVER_GENERATION = "SELECT value FROM api_client_generation WHERE id = 1"
 
 
-async def authenticate_on_driver(driver: Any, token: str, cache: PrincipalCache | None) -> Principal | None:
+async def authenticate_on_driver(
+    driver: DriverConnection, token: str, cache: PrincipalCache | None
+) -> Principal | None:
     """`authenticate` on an asyncpg connection (`app.db.Database.driver`)."""
     if not _may_be_key(token):
         return None

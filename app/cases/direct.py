@@ -7,20 +7,19 @@ made here is the move `fire_transition` makes: same refusals, same audit record,
 """
 
 from collections.abc import Callable
-from typing import Any
 
 from app.cases import moves
 from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.schemas import TransitionRequest
 from app.context import RequestContext
-from app.db import driver_transaction
+from app.db import DriverConnection, driver_transaction
 from app.errors import NotFoundError
 from app.flows import transitions
 
 
 async def fire_transition(
-    driver: Any,
+    driver: DriverConnection,
     ctx: RequestContext,
     key: str,
     body: TransitionRequest,

@@ -8,7 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.chain import CONTENT_FIELDS
 from app.common.jsonable import canonical_json
-from app.db import new_row, on_postgres
+from app.db import DriverConnection, new_row, on_postgres, on_sqlite
 from app.models.audit import AuditRecord
 from app.models.cases import Case, Party, own_columns
 from app.models.events import OutboxEvent
@@ -120,7 +120,9 @@ async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], e
         set_committed_value(case, name, getattr(case, name))
 
 
-async def write_move(driver: Any, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
+async def write_move(
+    driver: DriverConnection, case: Case, record: dict[str, Any], event: dict[str, Any]
+) -> None:
     """`save_move` on an asyncpg connection in a transaction that holds the case row lock."""
     if await driver.fetchval(_PG_MOVE, *_move_values(case, record, event)) is None:
         raise RuntimeError(f"case {case.id} vanished while locked")
@@ -151,7 +153,7 @@ _PG_INTAKE = f"""WITH parties AS (
 
 
 async def save_intake(
-    session: AsyncSession | Any,
+    session: AsyncSession | DriverConnection,
     case: Case,
     parties: list[Party],
     record: dict[str, Any],
@@ -160,7 +162,7 @@ async def save_intake(
     """Write a new case's parties with its first audit record and outbound event (one round trip
     on PostgreSQL, on the session's connection or on a driver connection in its transaction;
     through the unit of work elsewhere). The case row is written already."""
-    if not on_postgres(session):
+    if on_sqlite(session):
         session.add_all(parties)
         session.add(new_row(AuditRecord, record))
         session.add(new_row(OutboxEvent, event))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Integer,
+    Row,
     Select,
     String,
     Uuid,
@@ -39,12 +40,16 @@ from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
 from app.context import Principal
 from app.db import (
+    DriverConnection,
+    DriverRow,
+    DriverStatement,
     UTCDateTime,
     dialect_name,
     driver_statement,
     new_row,
     on_driver,
     on_postgres,
+    on_sqlite,
     per_dialect,
     plain_row,
     read_row,
@@ -53,6 +58,10 @@ from app.models.cases import Case, CaseFlag, CaseRep, Consent, Party, PrisonCoun
 from app.models.safeguarding import SafeguardingConcern
 
 _T = TypeVar("_T")
+
+# A row as a session gives it, or as a driver connection does; and rows of either.
+_Row = DriverRow | Row[*tuple[Any, ...]]
+_Rows = Sequence[Row[*tuple[Any, ...]]] | Sequence[DriverRow]
 
 
 @dataclass(slots=True)
@@ -218,7 +227,7 @@ async def get_bundle(
 
 
 async def bundle_on_driver(
-    driver: Any, key: str, *, lock: bool, principal: Principal | None = None
+    driver: DriverConnection, key: str, *, lock: bool, principal: Principal | None = None
 ) -> CaseBundle | None:
     """`get_bundle` on an asyncpg connection (`app.db.Database.driver`). Locked (in the caller's
     transaction), the case, outside any session, can be changed and written by
@@ -233,7 +242,7 @@ async def bundle_on_driver(
     return _bundle_of(row, partial(plain_row if lock else read_row, Case))
 
 
-def _bundle_of(row: Any, case_of: Callable[[dict[str, Any]], Case]) -> CaseBundle:
+def _bundle_of(row: _Row, case_of: Callable[[dict[str, Any]], Case]) -> CaseBundle:
     """A bundle from a row of the case's columns followed by its children as record arrays (see
     `_PG_CASE`), its case built by `case_of` from the case's columns. The children never change
     through a bundle (new ones are added, none is edited), so they are built outside any
@@ -296,7 +305,9 @@ _INSERT_CASE_ON_PG = on_driver(
 _BY_SOURCE_ON_PG = on_driver(_BY_SOURCE)
 
 
-async def _run_on_pg(conn: AsyncSession | Any, statement: tuple[str, Any], values: dict[str, Any]) -> Any:
+async def _run_on_pg(
+    conn: AsyncSession | DriverConnection, statement: DriverStatement, values: dict[str, Any]
+) -> _Row | None:
     """The first row of a statement prepared by `app.db.on_driver`, run on the session's
     connection or on a driver connection (None if it gave none)."""
     sql, args = statement
@@ -306,14 +317,16 @@ async def _run_on_pg(conn: AsyncSession | Any, statement: tuple[str, Any], value
     return (await connection.exec_driver_sql(sql, tuple(args(values)))).first()
 
 
-async def next_reference(session: AsyncSession | Any, prison_id: str) -> str:
+async def next_reference(session: AsyncSession | DriverConnection, prison_id: str) -> str:
     """Take the prison's next case number; never reused, gaps after rollbacks are fine. On a
     session, or on a driver connection in its transaction."""
     values = {"prison_id": prison_id}
-    if on_postgres(session):
-        number = (await _run_on_pg(session, _NEXT_NUMBER_ON_PG, values))[0]
-    else:
+    if on_sqlite(session):
         number = (await session.execute(_NEXT_NUMBER[dialect_name(session)], values)).scalar_one()
+    else:
+        taken = await _run_on_pg(session, _NEXT_NUMBER_ON_PG, values)
+        assert taken is not None  # noqa: S101 - an upsert returns its row
+        number = taken[0]
     return f"{prison_id}-RJ-{number:06d}"
 
 
@@ -326,27 +339,30 @@ def _case_columns(values: dict[str, Any]) -> dict[str, Any]:
     return {**{name: None for name in _CASE_COLUMNS}, "legal_hold": False, **values}
 
 
-async def insert_case_if_new(session: AsyncSession | Any, values: dict[str, Any]) -> Case | None:
+async def insert_case_if_new(session: AsyncSession | DriverConnection, values: dict[str, Any]) -> Case | None:
     """Insert a case unless one with the same source exists: the new case as written (no read
     back; in the session, or on a driver connection for an answer only), or None."""
-    if not on_postgres(session):
+    inserted: _Row | None
+    if on_sqlite(session):
         inserted = (await session.execute(_INSERT_CASE[dialect_name(session)], values)).first()
     else:
         inserted = await _run_on_pg(session, _INSERT_CASE_ON_PG, _case_columns(values))
     return None if inserted is None else _case_of(session, _case_columns(values))
 
 
-async def find_by_source(session: AsyncSession | Any, system: str, reference: str) -> Case | None:
+async def find_by_source(
+    session: AsyncSession | DriverConnection, system: str, reference: str
+) -> Case | None:
     """The case made from a source system's record, if any (on a driver connection, read for
     an answer only)."""
     values = {"system": system, "reference": reference}
-    if not on_postgres(session):
+    if on_sqlite(session):
         return (await session.execute(_BY_SOURCE, values)).scalar_one_or_none()
     row = await _run_on_pg(session, _BY_SOURCE_ON_PG, values)
     return None if row is None else _case_of(session, dict(zip(_CASE_COLUMNS, row, strict=True)))
 
 
-def _case_of(conn: AsyncSession | Any, columns: dict[str, Any]) -> Case:
+def _case_of(conn: AsyncSession | DriverConnection, columns: dict[str, Any]) -> Case:
     """A case row as written or read: in the session, or, on a driver connection, for an answer."""
     return _loaded(conn, Case, columns) if isinstance(conn, AsyncSession) else read_row(Case, columns)
 
@@ -528,7 +544,7 @@ class CaseFilters:
 
 
 async def list_case_views(
-    conn: AsyncSession | Any,
+    conn: AsyncSession | DriverConnection,
     *,
     view: ColumnElement[str],
     name: str,
@@ -552,7 +568,7 @@ async def list_case_views(
     the filters and the page's place (`_PageStatements`), not built and compiled again for a page
     asked for before."""
 
-    async def page(*columns: Any) -> Sequence[Any]:
+    async def page(*columns: Any) -> _Rows:
         def build() -> Select[*tuple[Any, ...]]:
             return (
                 select(*columns, func.count().over())
@@ -566,10 +582,9 @@ async def list_case_views(
         if isinstance(conn, AsyncSession):
             return await _rows(conn, build())
         sql, args = _PAGE_STATEMENTS.get((name, caller, filters, len(columns), offset, limit), build)
-        rows: Sequence[Any] = await conn.fetch(sql, *args)
-        return rows
+        return await conn.fetch(sql, *args)
 
-    found: Sequence[Any] = ()
+    found: _Rows = ()
     if cache is not None and cache.capacity:
         stamps = await page(col(Case.id), ROW_VERSION)
         views = cache.find(name, [(row[0], row[1]) for row in stamps]) if stamps else None
@@ -612,13 +627,12 @@ class _PageStatements:
 _PAGE_STATEMENTS = _PageStatements(1024)
 
 
-async def _rows(conn: AsyncSession | Any, statement: Select[*tuple[Any, ...]]) -> Sequence[Any]:
+async def _rows(conn: AsyncSession | DriverConnection, statement: Select[*tuple[Any, ...]]) -> _Rows:
     """The rows of a statement, on a session or on a driver connection."""
     if isinstance(conn, AsyncSession):
         return (await conn.execute(statement)).all()
     sql, args = driver_statement(statement)
-    rows: Sequence[Any] = await conn.fetch(sql, *args)
-    return rows
+    return await conn.fetch(sql, *args)
 
 
 async def list_cases(

@@ -1,8 +1,6 @@
 """One place that decides which fields of a case each role sees: as models built in Python, and
 as JSON written by PostgreSQL for pages of cases."""
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +31,7 @@ from app.cases.view_cache import CaseViewCache
 from app.common.enums import CaseState, Role
 from app.common.sql_json import json_array, json_object, json_time
 from app.context import Principal
-from app.db import on_postgres
+from app.db import DriverConnection, on_sqlite
 
 
 def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
@@ -260,7 +258,7 @@ def view_name(principal: Principal) -> str:
 
 
 async def list_views(
-    conn: AsyncSession | Any,
+    conn: AsyncSession | DriverConnection,
     principal: Principal,
     filters: CaseFilters,
     *,
@@ -274,18 +272,18 @@ async def list_views(
     cases' views at their current versions; or presented here from the portable statements'
     bundles."""
     scope = case_scope(principal)
-    if on_postgres(conn):
-        name = view_name(principal)
-        return await list_case_views(
-            conn,
-            view=_SQL_VIEWS[name],
-            name=name,
-            scope=scope,
-            caller=principal,
-            filters=filters,
-            offset=offset,
-            limit=limit,
-            cache=cache,
-        )
-    bundles, total = await list_cases(conn, scope=scope, filters=filters, offset=offset, limit=limit)
-    return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total
+    if on_sqlite(conn):
+        bundles, total = await list_cases(conn, scope=scope, filters=filters, offset=offset, limit=limit)
+        return [present_case(principal, bundle).model_dump_json(by_alias=True) for bundle in bundles], total
+    name = view_name(principal)
+    return await list_case_views(
+        conn,
+        view=_SQL_VIEWS[name],
+        name=name,
+        scope=scope,
+        caller=principal,
+        filters=filters,
+        offset=offset,
+        limit=limit,
+        cache=cache,
+    )

@@ -13,7 +13,7 @@ from app.cases.repository import CaseBundle
 from app.cases.service import party_snapshot
 from app.common.enums import CaseState
 from app.context import RequestContext
-from app.db import new_id, new_row
+from app.db import DriverConnection, new_id, new_row
 from app.errors import ValidationFailedError
 from app.events.service import CASE_CREATED, case_event_values
 from app.models.cases import Case, Party
@@ -29,7 +29,9 @@ class Referred:
     bundle: CaseBundle | None = None
 
 
-async def refer(session: AsyncSession | Any, ctx: RequestContext, body: ReferralCreate) -> Referred:
+async def refer(
+    session: AsyncSession | DriverConnection, ctx: RequestContext, body: ReferralCreate
+) -> Referred:
     """The case for this referral, made now or found (the same source record referred before).
     On a session, or on a PostgreSQL driver connection in its transaction (`app.api.direct`)."""
     numbers = [p.prisoner_number for p in body.parties]

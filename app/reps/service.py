@@ -17,7 +17,7 @@ from app.common.enums import CONTACT_WORDS, ContactKind, RepStatus, TaskKind
 from app.common.sql_json import with_member
 from app.config import get_settings
 from app.context import Principal, RequestContext
-from app.db import on_driver, read_row
+from app.db import DriverConnection, on_driver, read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
 from app.models.contacts import Contact
 from app.models.reps import Rep
@@ -193,7 +193,9 @@ _REP_DAY_ON_DRIVER = on_driver(
 )
 
 
-async def day_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUID, day: date) -> str:
+async def day_list_on_driver(
+    driver: DriverConnection, principal: Principal, rep_id: uuid.UUID, day: date
+) -> str:
     """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
     in one round trip: the same refusal, and the same list as JSON text, its tasks written by
     PostgreSQL (tests/reps/test_direct.py compares the two, byte for byte)."""
@@ -202,8 +204,9 @@ async def day_list_on_driver(driver: Any, principal: Principal, rep_id: uuid.UUI
     values = tasks.day_rows_values(rep_id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)
     sql, args = _REP_DAY_ON_DRIVER
     row = await driver.fetchrow(sql, *args(values | rep_scope_values(principal)))
-    found = None if row is None else read_row(Rep, dict(zip(_REP_COLUMNS, row[:-1], strict=True)))
-    rep = _found(rep_id, found)
+    if row is None:
+        raise NotFoundError(f"no rep {rep_id}")
+    rep = read_row(Rep, dict(zip(_REP_COLUMNS, row[:-1], strict=True)))
     frame = _day_list(rep, day, [], now=now, reference=reference).model_dump_json(by_alias=True)
     return with_member(frame, "tasks", row[-1])
 

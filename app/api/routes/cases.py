@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
@@ -42,6 +42,7 @@ from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, PrisonerNumber, PrisonId, RequestModel, StrictBool, Timestamp
 from app.context import Principal
+from app.db import DriverConnection
 from app.flows import case_assignment, transitions
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -78,7 +79,7 @@ CASE_LIST_ROUTE = router.routes[-1]
 
 
 async def case_page(
-    conn: AsyncSession | Any,
+    conn: AsyncSession | DriverConnection,
     principal: Principal,
     paging: Paging,
     cache: CaseViewCache | None,
