@@ -2,8 +2,8 @@
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeGuard, TypeVar, cast, overload
 
@@ -122,10 +122,25 @@ class DriverRow(Protocol):
     def __len__(self) -> int: ...
 
 
+class DriverCursor(Protocol):
+    """A driver connection's open cursor (`asyncpg.cursor.Cursor`): the next `n` rows at a time."""
+
+    async def fetch(self, n: int, *, timeout: float | None = None) -> list[DriverRow]: ...
+
+
+class DriverCursorFactory(Protocol):
+    """What `DriverConnection.cursor` gives (`asyncpg.cursor.CursorFactory`): awaited, a cursor
+    to fetch from; iterated, the rows one by one."""
+
+    def __await__(self) -> Generator[Any, None, DriverCursor]: ...
+    def __aiter__(self) -> AsyncIterator[DriverRow]: ...
+
+
 class DriverConnection(Protocol):
-    """What the code asks of a PostgreSQL driver connection (`Database.driver`): the part of
-    `asyncpg.Connection` it uses, so that the type checker checks each use (asyncpg has no
-    types of its own). Statements take their parameters in order, as `$1`, `$2`, ..."""
+    """What the code asks of a PostgreSQL driver connection (`Database.driver`, or one of
+    asyncpg's own for the audit trail's verification): the part of `asyncpg.Connection` it uses,
+    so that the type checker checks each use (asyncpg has no types of its own). Statements take
+    their parameters in order, as `$1`, `$2`, ..."""
 
     async def execute(self, query: str, *args: object, timeout: float | None = None) -> str: ...
     async def fetch(self, query: str, *args: object, timeout: float | None = None) -> list[DriverRow]: ...
@@ -133,8 +148,15 @@ class DriverConnection(Protocol):
     async def fetchval(
         self, query: str, *args: object, column: int = 0, timeout: float | None = None
     ) -> Any: ...
+    def cursor(
+        self, query: str, *args: object, prefetch: int | None = None, timeout: float | None = None
+    ) -> DriverCursorFactory: ...
+    def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
+    ) -> AbstractAsyncContextManager[None]: ...
     def is_closed(self) -> bool: ...
     def is_in_transaction(self) -> bool: ...
+    async def close(self, *, timeout: float | None = None) -> None: ...
 
 
 def on_postgres(session: AsyncSession | DriverConnection) -> bool:

@@ -8,12 +8,19 @@ from typing import Any
 
 import asyncpg
 import pytest
+from asyncpg.cursor import Cursor, CursorFactory
 from typing_extensions import get_protocol_members
 
 from app.config import Settings
-from app.db import Database, DriverConnection, DriverRow
+from app.db import Database, DriverConnection, DriverCursor, DriverCursorFactory, DriverRow
 
 _METHODS = sorted(get_protocol_members(DriverConnection))
+# Each interface's methods, with asyncpg's class that has them.
+_CURSOR_METHODS = [
+    (ours, theirs, name)
+    for ours, theirs in ((DriverCursor, Cursor), (DriverCursorFactory, CursorFactory))
+    for name in sorted(get_protocol_members(ours))
+]
 
 
 def _parameters(method: Callable[..., Any]) -> list[inspect.Parameter]:
@@ -37,7 +44,7 @@ class TestDriverConnection:
         ours = getattr(DriverConnection, name)
         theirs = getattr(asyncpg.Connection, name, None)
         assert theirs is not None, f"asyncpg's connection has no {name}"
-        assert inspect.iscoroutinefunction(theirs) == inspect.iscoroutinefunction(ours)
+        assert inspect.iscoroutinefunction(inspect.unwrap(theirs)) == inspect.iscoroutinefunction(ours)
 
     @pytest.mark.parametrize("name", _METHODS)
     def test_each_parameter_is_asyncpgs_with_its_default(self, name: str) -> None:
@@ -51,6 +58,25 @@ class TestDriverConnection:
         async with pg.driver() as driver:
             missing = [name for name in _METHODS if not callable(getattr(driver, name, None))]
         assert missing == []
+
+
+class TestDriverCursor:
+    @pytest.mark.parametrize(("ours", "theirs", "name"), _CURSOR_METHODS)
+    def test_each_method_is_asyncpgs_own_awaited_as_asyncpg_awaits_it(
+        self, ours: type, theirs: type, name: str
+    ) -> None:
+        assert callable(getattr(theirs, name, None)), f"asyncpg's {theirs.__name__} has no {name}"
+        # asyncpg's guard of a closed connection wraps some of its coroutines: look beneath it.
+        awaited = inspect.iscoroutinefunction(inspect.unwrap(getattr(theirs, name)))
+        assert awaited == inspect.iscoroutinefunction(getattr(ours, name))
+
+    async def test_a_cursor_fetches_rows_in_batches_and_iterates_them(self, pg: Database) -> None:
+        query = "SELECT n FROM generate_series(1, 5) AS n"
+        async with pg.driver() as driver, driver.transaction(readonly=True):
+            cursor = await driver.cursor(query)
+            batches = [[r[0] for r in await cursor.fetch(3)], [r[0] for r in await cursor.fetch(3)]]
+            iterated = [r["n"] async for r in driver.cursor(query, prefetch=2)]
+        assert (batches, iterated) == ([[1, 2, 3], [4, 5]], [1, 2, 3, 4, 5])
 
 
 class TestDriverRow:

@@ -24,7 +24,7 @@ from sqlmodel import col
 from app import clock
 from app.common.jsonable import canonical_json
 from app.config import get_settings
-from app.db import Database
+from app.db import Database, DriverConnection
 from app.errors import ValidationFailedError
 from app.events.service import AUDIT_CHECKPOINT, emit
 from app.models.audit import AuditChainHead
@@ -209,7 +209,7 @@ async def problem_on_session(session: AsyncSession, checkpoint: Checkpoint) -> d
     return _problem(checkpoint, tuple(row) if row is not None else None)
 
 
-async def problem_on_driver(pg: Any, checkpoint: Checkpoint) -> dict[str, Any] | None:
+async def problem_on_driver(pg: DriverConnection, checkpoint: Checkpoint) -> dict[str, Any] | None:
     """The first published head the trail no longer holds, read on an asyncpg connection."""
     chains = [c for c, _s, _h in checkpoint.heads]
     seqs = [s for _c, s, _h in checkpoint.heads]

@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import UTCDateTime, on_postgres
+from app.db import DriverConnection, DriverRow, UTCDateTime, on_postgres
 from app.models.audit import GLOBAL_CHAIN, AuditRecord
 
 PURGED = "retention.purged"
@@ -239,7 +239,7 @@ def _years(value: Any) -> int | None:
     return None
 
 
-def unlawful(purge: Mapping[Any, Any], kept_years: int) -> str | None:
+def unlawful(purge: Mapping[Any, Any] | DriverRow, kept_years: int) -> str | None:
     """Why the purge record (a row of `purges_query`) may not redact what it names, or None."""
     name, entity = f"purge record {purge['id']}", purge["entity_type"]
     closings = CLOSINGS.get(entity)
@@ -281,7 +281,7 @@ class Redactions:
         if self.first is None or _key(problem) < _key(self.first):
             self.first = problem
 
-    def purge(self, row: Mapping[Any, Any]) -> None:
+    def purge(self, row: Mapping[Any, Any] | DriverRow) -> None:
         """A purge that may not redact what it names is named at the first record it names (or
         at itself, when that cannot be read)."""
         if not row["listed"]:
@@ -295,7 +295,7 @@ class Redactions:
         where = {"chain": row["target"], "seq": row["first_seq"], "reason": reason}
         self._add({"id": row["first_id"], **where} if row["first_id"] is not None else where)
 
-    def unnamed(self, row: Mapping[Any, Any] | None) -> None:
+    def unnamed(self, row: Mapping[Any, Any] | DriverRow | None) -> None:
         """The first redacted record no purge names, or that still holds content."""
         if row is not None:
             reason = (
@@ -318,7 +318,7 @@ async def problem_on_session(session: AsyncSession, kept_years: int) -> dict[str
     return fold.first
 
 
-async def problem_on_driver(pg: Any, kept_years: int) -> dict[str, Any] | None:
+async def problem_on_driver(pg: DriverConnection, kept_years: int) -> dict[str, Any] | None:
     """The first problem of the redactions, read on an asyncpg connection in its transaction."""
     fold = Redactions(kept_years)
     async for row in pg.cursor(purges_query("postgresql"), prefetch=1000):

@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,6 +25,7 @@ from app.audit.checkpoints import Checkpoint
 from app.common.jsonable import plain
 from app.config import get_settings
 from app.context import RequestContext
+from app.db import DriverConnection, DriverRow
 from app.models.audit import GLOBAL_CHAIN, AuditChainHead, AuditRecord
 from app.models.cases import Case
 
@@ -204,8 +205,8 @@ class Verification:
     first_invalid: dict[str, Any] | None
 
 
-# The full record, JSON as its stored text.
-Row = tuple[Any, ...]
+# The full record, JSON as its stored text: as the driver gives it, or a session's as a tuple.
+Row = DriverRow | tuple[Any, ...]
 _COLUMNS = (
     "chain, seq, id, case_id, occurred_at, request_id, actor::text, action, entity_type, "
     "entity_id, before::text, after::text, content_hash, prev_hash, hash, redacted"
@@ -419,15 +420,17 @@ async def _verify_postgres(
     engine: AsyncEngine, batch_size: int, checkpoint: Checkpoint | None
 ) -> Verification:
     async with engine.connect() as links_conn:
-        links_pg: Any = (await links_conn.get_raw_connection()).driver_connection
+        links_pg = cast(DriverConnection, (await links_conn.get_raw_connection()).driver_connection)
         async with links_pg.transaction(isolation="repeatable_read", readonly=True):
             snapshot = await links_pg.fetchval("SELECT pg_export_snapshot()")
             if not _SNAPSHOT.match(snapshot):  # pragma: no cover - PostgreSQL's own format
                 raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
-            pages, estimate = await links_pg.fetchrow(
+            size = await links_pg.fetchrow(
                 "SELECT pg_relation_size('audit_record') / current_setting('block_size')::int, "
                 "reltuples FROM pg_class WHERE oid = 'audit_record'::regclass"
             )
+            assert size is not None  # noqa: S101 - the table's own row in pg_class
+            pages, estimate = size
             parts = (os.cpu_count() or 1) if estimate >= PARALLEL_FROM else 1
             ranges = [
                 (pages * n // parts if n else None, pages * (n + 1) // parts if n < parts - 1 else None)
@@ -445,12 +448,14 @@ async def _verify_postgres(
             first = _first(links[0], content, extra)
             if first is None:
                 return Verification(True, links[1], redacted, None)
-            checked, redacted_before = await links_pg.fetchrow(
+            counted = await links_pg.fetchrow(
                 "SELECT count(*), count(*) FILTER (WHERE redacted) FROM audit_record "
                 "WHERE (chain, seq) < ($1, $2)",
                 first["chain"],
                 first["seq"],
             )
+            assert counted is not None  # noqa: S101 - an aggregate gives one row
+            checked, redacted_before = counted
             return Verification(False, checked, redacted_before, first)
 
 
@@ -462,7 +467,7 @@ async def _whole_trail(dsn: str, snapshot: str, checkpoint: Checkpoint | None) -
     connection of their own in the walks' snapshot, while the walks go on."""
     import asyncpg
 
-    pg = await asyncpg.connect(dsn)
+    pg = cast(DriverConnection, await asyncpg.connect(dsn))
     try:
         async with pg.transaction(isolation="repeatable_read", readonly=True):
             await pg.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
@@ -501,7 +506,7 @@ async def _walk_range(
     records there are redacted; read in the snapshot the links are walked in."""
     import asyncpg
 
-    pg = await asyncpg.connect(dsn)
+    pg = cast(DriverConnection, await asyncpg.connect(dsn))
     try:
         async with pg.transaction(isolation="repeatable_read", readonly=True):
             await pg.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
@@ -511,7 +516,7 @@ async def _walk_range(
         await pg.close()
 
 
-async def _walk_links(pg: Any, batch_size: int) -> tuple[dict[str, Any] | None, int]:
+async def _walk_links(pg: DriverConnection, batch_size: int) -> tuple[dict[str, Any] | None, int]:
     """The first problem of order, links or heads, and how many records were walked."""
     walk = _Links(prev_at=3, hash_at=4)
     heads = await pg.cursor(_HEADS)
@@ -532,7 +537,7 @@ async def _walk_links(pg: Any, batch_size: int) -> tuple[dict[str, Any] | None, 
     return walk.end(), walk.checked
 
 
-async def _walk_records(pg: Any, query: str, batch_size: int, args: tuple[Any, ...]) -> Walked:
+async def _walk_records(pg: DriverConnection, query: str, batch_size: int, args: tuple[Any, ...]) -> Walked:
     """The first (in chain order) record whose hashes do not match, and how many are redacted.
 
     The loop is written out for speed; it builds the same bytes as `content_from_texts`, and a
