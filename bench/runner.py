@@ -1039,7 +1039,7 @@ async def main(argv: list[str] | None = None) -> int:
             ep.results.append(result)
             lat = result["latency_us"]
             log(
-                f"{ep.name:12} c={c:<3} {result['rps']:8.0f} req/s  p50 {lat['p50'] / 1000:6.1f}  "
+                f"{ep.name:15} c={c:<3} {result['rps']:8.0f} req/s  p50 {lat['p50'] / 1000:6.1f}  "
                 f"p99 {lat['p99'] / 1000:6.1f} ms  non-2xx {result['other']}  "
                 + (f"audited {result['audit']['audited']}/{result['audit']['ok']}" if ep.audited else "")
                 + ("" if result["latency_consistent"] else f"  {INCONSISTENT} latency figures inconsistent")
