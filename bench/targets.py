@@ -4,13 +4,26 @@ data set smaller than the national one)."""
 
 from typing import Any
 
-# The endpoints whose p99 at 32 clients must be under 50 ms (the pages as served, with views kept).
-P99_ENDPOINTS = ("transitions", "referrals", "case_read", "rep_tasks", "case_list")
+# The endpoints whose p99 at 32 clients must be under 50 ms (the pages as served, with views kept;
+# the moves and case reads with API keys and with JWTs).
+P99_ENDPOINTS = (
+    "transitions",
+    "transitions_jwt",
+    "referrals",
+    "case_read",
+    "case_read_jwt",
+    "rep_tasks",
+    "case_list",
+)
 P99_CLIENTS = 32
 P99_LIMIT_MS = 50.0
 # A rep's day list: p50 under 10 ms at every concurrency up to 32 clients.
 DAY_LIST_P50_MS = 10.0
-RATIO_TO_LIMIT = 0.35
+# The moves' best throughput, with API keys and with JWTs: at least this share of L and of the
+# bare reference's best (each the results' figure named here; None where not measured).
+RATIO_TO_LIMIT = 0.38
+RATIO_TO_BARE = 0.90
+MOVES = {"transition_best_rps": "with API keys", "jwt_transition_best_rps": "with JWTs"}
 VERIFY_RECORDS = 3_000_000
 VERIFY_SECONDS = 30.0
 MEMORY_MB = 200
@@ -39,19 +52,27 @@ def _target(target: str, value: str, met: bool | None) -> dict[str, Any]:
 
 def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with this run's figure for it and whether it is met."""
-    judged = [
-        _target(
-            f"transition throughput at least {RATIO_TO_LIMIT:.0%} of L",
-            f"{results['transition_best_rps']:,.0f} req/s against L = {results['limit']['tps']:,.0f} tps: "
-            f"{results['ratio_to_limit']:.1%}",
-            results["ratio_to_limit"] >= RATIO_TO_LIMIT,
-        ),
-        _target(
-            "transitions above the bare FastAPI + asyncpg reference, at best",
-            f"{results['transition_best_rps']:,.0f} against {results['bare_best_rps']:,.0f} req/s",
-            results["transition_best_rps"] > results["bare_best_rps"],
-        ),
-    ]
+    judged = []
+    limit, bare = results["limit"]["tps"], results["bare_best_rps"]
+    for figure, how in MOVES.items():
+        best = results.get(figure)
+        judged += [
+            _target(
+                f"transition throughput at least {RATIO_TO_LIMIT:.0%} of L, {how}",
+                "not measured"
+                if best is None
+                else f"{best:,.0f} req/s against L = {limit:,.0f} tps: {best / limit:.1%}",
+                None if best is None else best / limit >= RATIO_TO_LIMIT,
+            ),
+            _target(
+                f"transitions at least {RATIO_TO_BARE:.0%} of the bare FastAPI + asyncpg reference, "
+                f"at best, {how}",
+                "not measured"
+                if best is None
+                else f"{best:,.0f} against {bare:,.0f} req/s: {best / bare:.1%}",
+                None if best is None else best / bare >= RATIO_TO_BARE,
+            ),
+        ]
     for name in P99_ENDPOINTS:
         point = _points(results, name).get(P99_CLIENTS)
         judged.append(
