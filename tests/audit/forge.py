@@ -1,21 +1,26 @@
 """What someone with write access to the database could do to the audit trail, for tests that
 check it is found: change rows behind the service's back, blank records as a purge would, write
-a purge record of their own, and rewrite a whole chain with fresh hashes."""
+a purge record of their own, and rewrite a whole chain with fresh hashes; and the two ways of
+asking whether it was found (the API and the command)."""
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlmodel import col
 
 from app.audit.chain import content_hash, link_hash
 from app.audit.service import record_global_change
+from app.cli import main
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
 from app.models.audit import GLOBAL_CHAIN, AuditChainHead, AuditRecord
 from app.models.cases import Case
 from tests.records import audit_records
+from tests.support import Api
 
 
 async def tamper(db: Database, *statements: Update | Delete | Insert) -> None:
@@ -26,6 +31,21 @@ async def tamper(db: Database, *statements: Update | Delete | Insert) -> None:
             await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for statement in statements:
             await conn.execute(statement)
+
+
+async def verify(api: Api) -> dict[str, Any]:
+    """`GET /audit/verify`, as the auditor."""
+    r = await api.client.get("/audit/verify", headers=api.keys.auditor.headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def cli_verify(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`rj-casework audit verify` against the test database (RJ_DATABASE_URL is set by `settings`)."""
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["audit", "verify"])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def blanked(record: AuditRecord) -> Update:

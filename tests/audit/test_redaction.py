@@ -2,7 +2,6 @@
 hash it carries, by a purge record of a case closed past retention. Any other redaction is found
 and named; on PostgreSQL the database refuses it to the application's role."""
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -21,14 +20,13 @@ from sqlmodel import col
 from app import clock
 from app.api.app import create_app
 from app.audit.service import verify as verify_trail
-from app.cli import main
 from app.config import Settings, get_settings
 from app.db import Database
 from app.migrate import upgrade
 from app.models.audit import AuditRecord
 from app.models.cases import Case
 from app.retention import service as retention
-from tests.audit.forge import blanked, forge_purge, purge_record, tamper
+from tests.audit.forge import blanked, cli_verify, forge_purge, purge_record, tamper, verify
 from tests.conftest import database_at
 from tests.records import audit_records
 from tests.support import Api, Keys
@@ -41,19 +39,6 @@ PAST_RETENTION = timedelta(days=6 * 366)
 def keyed(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("RJ_PSEUDONYM_KEY", "test-pseudonym-key")
     get_settings.cache_clear()
-
-
-async def verify(api: Api) -> dict[str, Any]:
-    r = await api.client.get("/audit/verify", headers=api.keys.auditor.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-async def cli_verify(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, ["audit", "verify"])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def closed_long_ago(api: Api) -> dict[str, Any]:

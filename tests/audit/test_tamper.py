@@ -1,47 +1,19 @@
 """A record changed, removed or reordered behind the service's back is found, and named exactly."""
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.dml import Update
 from sqlmodel import col
 
 from app.audit.chain import content_hash, link_hash
-from app.cli import main
-from app.db import Database
 from app.models.audit import GLOBAL_CHAIN, AuditRecord
+from tests.audit.forge import cli_verify, tamper, verify
 from tests.records import audit_records, count_audit_records
 from tests.support import Api
-
-
-async def tamper(db: Database, *statements: Update | Delete | Insert) -> None:
-    """Change audit rows directly, as someone with database access might.
-
-    On PostgreSQL a trigger refuses this; the test's superuser switches it off for the
-    transaction, which is exactly what the verification must still catch."""
-    async with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        for statement in statements:
-            await conn.execute(statement)
-
-
-async def verify(api: Api) -> dict[str, Any]:
-    r = await api.client.get("/audit/verify", headers=api.keys.auditor.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-async def cli_verify(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`rj-casework audit verify` against the test database (RJ_DATABASE_URL is set by `settings`)."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, ["audit", "verify"])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def good_before(records: list[AuditRecord], target: AuditRecord) -> int:
