@@ -2,7 +2,7 @@
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeGuard, TypeVar, cast, overload
@@ -106,7 +106,7 @@ def read_row(model: type[T], values: dict[str, Any]) -> T:
 def plain_row(model: type[T], values: dict[str, Any]) -> T:
     """A row of `model` holding `values` as plain attributes, outside the ORM: read and changed
     like the model's instances at a fraction of the cost, for code that writes the row with a
-    statement of its own (`app.cases.direct`). It cannot be added to a session."""
+    statement of its own (`app.cases.moves.write_move`). It cannot be added to a session."""
     return cast(T, _plain(model, values, changeable=True))
 
 
@@ -273,6 +273,23 @@ def driver_statement(statement: ClauseElement) -> tuple[str, list[Any]]:
     return expanded.statement, args
 
 
+async def scalar(conn: "Conn", statement: ClauseElement) -> Any:
+    """The first column of a statement's first row (None if it gave none), on either handle."""
+    if isinstance(conn, AsyncSession):
+        return (await conn.execute(statement)).scalar()  # type: ignore[call-overload]
+    sql, args = driver_statement(statement)
+    return await conn.fetchval(sql, *args)
+
+
+async def changed(conn: "Conn", statement: ClauseElement) -> int:
+    """Run an UPDATE or DELETE on either handle and say how many rows it touched."""
+    if isinstance(conn, AsyncSession):
+        return await rowcount(conn, statement)  # type: ignore[arg-type]
+    sql, args = driver_statement(statement)
+    # The driver answers with the command's tag, "UPDATE 1".
+    return int((await conn.execute(sql, *args)).rsplit(" ", 1)[-1])
+
+
 @asynccontextmanager
 async def driver_transaction(driver: DriverConnection) -> AsyncIterator[DriverConnection]:
     """A transaction on a driver connection (`Database.driver`): committed when the block ends,
@@ -287,6 +304,67 @@ async def driver_transaction(driver: DriverConnection) -> AsyncIterator[DriverCo
         await driver.execute("ROLLBACK")
         raise
     await driver.execute("COMMIT")
+
+
+# What the code written for both backends works on: on PostgreSQL the driver's own connection
+# (`Database.driver`), on SQLite a session.
+Conn = AsyncSession | DriverConnection
+
+# A step run on a unit's connection just before it commits (`Unit.before_commit`).
+BeforeCommit = Callable[[Conn], Awaitable[None]]
+
+
+class Unit:
+    """One request's work on the database: opened on first use, committed when the work ends
+    (rolled back if it raises), or for a read, no transaction at all on PostgreSQL.
+
+    Code asks for the kind of handle it is written for: `session` for the ORM, or `conn` for
+    code written for both backends on PostgreSQL's driver (on SQLite, `conn` is the session).
+    One request uses one of them: both would be two transactions, and the second is refused.
+    """
+
+    def __init__(self, db: "Database", stack: AsyncExitStack, *, changes: bool) -> None:
+        self._db = db
+        self._stack = stack
+        self._changes = changes
+        self._session: AsyncSession | None = None
+        self._driver: DriverConnection | None = None
+        self._before_commit: list[BeforeCommit] = []
+
+    async def session(self) -> AsyncSession:
+        """The unit's session (opened now if it is not yet)."""
+        if self._session is None:
+            if self._driver is not None:
+                raise RuntimeError("this unit of work is on a driver connection already")
+            opening = self._db.transaction() if self._changes else self._db.reading()
+            self._session = await self._stack.enter_async_context(opening)
+        return self._session
+
+    async def conn(self) -> Conn:
+        """The unit's connection for code written for both backends: PostgreSQL's driver
+        connection (in a transaction, for a change), or the session on SQLite."""
+        if not self._db.on_postgres:
+            return await self.session()
+        if self._driver is None:
+            if self._session is not None:
+                raise RuntimeError("this unit of work has a session already")
+            driver = await self._stack.enter_async_context(self._db.driver())
+            if self._changes:
+                await self._stack.enter_async_context(driver_transaction(driver))
+            self._driver = driver
+        return self._driver
+
+    def before_commit(self, step: BeforeCommit) -> None:
+        """Run `step` in the unit's transaction just before it commits (a session is opened
+        for it if the work opened nothing)."""
+        self._before_commit.append(step)
+
+    async def _finish(self) -> None:
+        if not self._before_commit:
+            return
+        conn: Conn = self._driver if self._driver is not None else await self.session()
+        for step in self._before_commit:
+            await step(conn)
 
 
 def is_sqlite(url: str) -> bool:
@@ -403,6 +481,25 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def unit(self, *, changes: bool) -> AsyncIterator[Unit]:
+        """One unit of work (`Unit`): for a change, committed when the block ends."""
+        async with AsyncExitStack() as stack:
+            unit = Unit(self, stack, changes=changes)
+            yield unit
+            await unit._finish()  # noqa: SLF001 - the unit's own end
+
+    @asynccontextmanager
+    async def looking(self) -> AsyncIterator[Conn]:
+        """A connection for a short read of its own, taking no lock: PostgreSQL's driver
+        connection, or on SQLite a read-only snapshot."""
+        if self.on_postgres:
+            async with self.driver() as driver:
+                yield driver
+            return
+        async with self.snapshot() as session:
+            yield session
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[DriverConnection]:

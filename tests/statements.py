@@ -72,9 +72,10 @@ async def same_work(
     that does not exist: both 404, with the same statements each finding the same (nothing). The
     refusal of the first, returned."""
     missing = str(uuid.uuid4())
+    headers = {**key.headers, **kw.pop("headers", {})}
 
     async def ask(record_id: str) -> httpx.Response:
-        return await api.client.request(method, path.format(record_id), headers=key.headers, **kw)
+        return await api.client.request(method, path.format(record_id), headers=headers, **kw)
 
     await ask(missing)  # anything a first request alone prepares is prepared
     answers: dict[str, httpx.Response] = {}

@@ -6,10 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from app import clock
-from app.api import direct
 from app.auth.service import create_client
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
@@ -274,25 +272,3 @@ def until(**delta: float) -> str:
 def aware(value: str) -> datetime:
     """Parse an RFC 3339 time."""
     return datetime.fromisoformat(value)
-
-
-def direct_answers(monkeypatch: pytest.MonkeyPatch, reader: str) -> list[bool]:
-    """For each request a direct path (`app.api.direct`) took up with its inner function named
-    `reader` ("read" for a case, "today" for a day list, "move" for a transition), whether it
-    answered it (False: it left it to the route)."""
-    made: list[bool] = []
-    real = direct._on_driver
-
-    async def counted(scope: Any, db: Any, key: str, answer: Any) -> Any:
-        response = await real(scope, db, key, answer)
-        if answer.__name__ == reader:
-            made.append(response is not None)
-        return response
-
-    monkeypatch.setattr(direct, "_on_driver", counted)
-    return made
-
-
-def answered(r: httpx.Response) -> tuple[int, str | None, str | None, Any]:
-    """What a direct path's answer must share with the route's: status, type, ETag and body."""
-    return r.status_code, r.headers.get("content-type"), r.headers.get("etag"), r.json()

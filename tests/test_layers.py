@@ -78,12 +78,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
 )
 
 # Imports from a lower layer to a higher one, module to module, each with why it stays.
-RUNS_UP: dict[tuple[str, str], str] = {
-    ("app.cases.direct", "app.flows.transitions"): (
-        "the second request path for a move of the case alone makes the move's own plan "
-        "(plan_case_move) on PostgreSQL's driver; it goes when that path goes"
-    ),
-}
+RUNS_UP: dict[tuple[str, str], str] = {}
 
 # What app/ may not import: the repository around the package, which an installed copy lacks.
 BESIDE = ("bench", "tests", "migrations")

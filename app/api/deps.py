@@ -1,26 +1,23 @@
-"""Dependencies every route shares: the session, the caller, scoped lookups, paging."""
+"""Dependencies every route shares: the unit of work, the caller, scoped lookups, paging."""
 
 import re
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.asgi import bearer_token
-from app.auth import jwt as jwt_auth
-from app.auth import service as auth
-from app.auth.access import Permission, require, sees_case
-from app.cases import repository as repo
+from app.api.authentication import caller
+from app.auth.access import Permission, require
 from app.cases.repository import CaseBundle
+from app.cases.service import visible_case
 from app.config import Settings, get_settings
 from app.context import Principal, RequestContext
-from app.db import Database
-from app.errors import (
-    NotFoundError,
-    UnauthenticatedError,
-    ValidationFailedError,
-)
+from app.db import Database, Unit
+from app.errors import ValidationFailedError
+from app.idempotency import service as idempotency
+from app.idempotency.service import Claim
 
 
 def database(request: Request) -> Database:
@@ -30,21 +27,32 @@ def database(request: Request) -> Database:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Where `app.api.idempotency` keeps the claim on the request's key, in the request's state.
+IDEMPOTENCY_CLAIM = "idempotency"
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: for a change, one transaction committed once the route returns;
-    for a read (GET, HEAD), no transaction at all on PostgreSQL."""
-    db = database(request)
-    if request.method in SAFE_METHODS:
-        async with db.reading() as session:
-            yield session
-        return
-    async with db.transaction() as session:
-        yield session
+async def get_unit(request: Request) -> AsyncIterator[Unit]:
+    """The request's one unit of work (`app.db.Unit`): for a change, one transaction committed
+    once the route returns, the request's idempotency key marked committed in it; for a read
+    (GET, HEAD), no transaction at all on PostgreSQL."""
+    async with database(request).unit(changes=request.method not in SAFE_METHODS) as unit:
+        held = getattr(request.state, IDEMPOTENCY_CLAIM, None)
+        if isinstance(held, Claim):
+            unit.before_commit(partial(idempotency.mark_committed, held=held))
+        yield unit
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# The unit is opened and closed around the route itself, before the response is sent.
+UNIT = Depends(get_unit, scope="function")
+UnitDep = Annotated[Unit, UNIT]
+
+
+async def get_session(unit: UnitDep) -> AsyncSession:
+    """The request's session (`app.db.Unit.session`)."""
+    return await unit.session()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def settings_dependency() -> Settings:
@@ -57,62 +65,36 @@ async def settings_dependency() -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
-async def get_principal(request: Request, session: SessionDep) -> Principal:
-    """The authenticated caller (401 without a valid bearer key). The bearer scheme is declared
-    in the OpenAPI document by `app.api.responses.complete_openapi` (for every operation that
-    may answer 401), not by a dependency solved on every request."""
-    return await _authenticate(request, session)
-
-
-async def get_principal_alone(request: Request) -> Principal:
-    """The caller, looked up in a short transaction of its own.
-
-    For routes that run transactions of their own (and must not hold one open while waiting on
-    another system): the request then holds no transaction at all.
-    """
-    async with database(request).transaction() as session:
-        return await _authenticate(request, session)
-
-
-async def _authenticate(request: Request, session: AsyncSession) -> Principal:
-    """The caller: a JWT from the identity provider, or one of our `rjk_` keys (401 otherwise)."""
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise UnauthenticatedError("a bearer token is required")
-    principal: Principal | None
-    if jwt_auth.is_jwt(token):
-        verifier: jwt_auth.JwtVerifier | None = request.app.state.jwt
-        if verifier is None:
-            raise UnauthenticatedError(
-                "JWT bearer tokens are not accepted: no identity provider is configured"
-            )
-        principal = await verifier.principal(token, request.headers)
-        await jwt_auth.check_rep(session, principal)
-    else:
-        cache: auth.PrincipalCache | None = getattr(request.app.state, "principals", None)
-        principal = await auth.authenticate(session, token, cache)
-    if principal is None:
-        raise UnauthenticatedError("the bearer token is not valid")
-    request.state.principal = principal
-    return principal
+async def get_principal(request: Request) -> Principal:
+    """The caller, identified before routing (`app.api.authentication`): 401 without a valid
+    bearer token. The bearer scheme is declared in the OpenAPI document by
+    `app.api.responses.complete_openapi` (for every operation that may answer 401), not by a
+    dependency solved on every request."""
+    return caller(request.scope["state"])
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-PrincipalAloneDep = Annotated[Principal, Depends(get_principal_alone)]
 
 
 async def get_context(request: Request, principal: PrincipalDep) -> RequestContext:
     """The caller and request id, for services that change data."""
-    return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
-
-
-def get_context_alone(request: Request, principal: PrincipalAloneDep) -> RequestContext:
-    """The caller and request id, without a request transaction (see `get_principal_alone`)."""
-    return RequestContext(principal=principal, request_id=getattr(request.state, "request_id", None))
+    return RequestContext(principal=principal, request_id=request.scope["state"].get("request_id"))
 
 
 ContextDep = Annotated[RequestContext, Depends(get_context)]
-ContextAloneDep = Annotated[RequestContext, Depends(get_context_alone)]
+
+
+def allowed(perm: Permission) -> Any:
+    """The caller and request id, for a caller whose role has `perm` (403 otherwise): a route's
+    permission and its context in one dependency."""
+
+    async def context(request: Request) -> RequestContext:
+        state = request.scope["state"]
+        principal = caller(state)
+        require(principal, perm)
+        return RequestContext(principal=principal, request_id=state.get("request_id"))
+
+    return Depends(context)
 
 
 def permission(perm: Permission) -> Any:
@@ -124,45 +106,21 @@ def permission(perm: Permission) -> Any:
     return Depends(check)
 
 
-async def _case_in_scope(
-    case_id: str, session: AsyncSession, principal: Principal, *, lock: bool
-) -> CaseBundle:
-    require(principal, Permission.CASE_READ)
-    bundle = await repo.get_bundle(session, case_id, lock=lock, principal=principal)
-    return in_scope(principal, case_id, bundle)
-
-
-def in_scope(principal: Principal, case_id: str, bundle: CaseBundle | None) -> CaseBundle:
-    """The case found for `case_id`, if the caller may see it (404 otherwise)."""
-    if bundle is None or not may_see(principal, bundle):
-        raise NotFoundError(f"no case {case_id}")
-    return bundle
-
-
-def may_see(principal: Principal, bundle: CaseBundle) -> bool:
-    """Whether the case is in the caller's scope (its caseload; a rep's own cases)."""
-    return sees_case(
-        principal,
-        bundle.case,
-        rep_assigned=principal.rep_id is not None and principal.rep_id in bundle.rep_ids,
-    )
-
-
 async def case_in_scope(
     session: AsyncSession, principal: Principal, case_id: str, *, lock: bool
 ) -> CaseBundle:
     """A case named in a request body, if the caller may see it (404 otherwise)."""
-    return await _case_in_scope(case_id, session, principal, lock=lock)
+    return await visible_case(session, principal, case_id, lock=lock)
 
 
 async def case_for_read(case_id: str, session: SessionDep, principal: PrincipalDep) -> CaseBundle:
     """The case named in the path, if the caller may see it (404 otherwise)."""
-    return await _case_in_scope(case_id, session, principal, lock=False)
+    return await visible_case(session, principal, case_id, lock=False)
 
 
 async def case_for_update(case_id: str, session: SessionDep, principal: PrincipalDep) -> CaseBundle:
     """The case named in the path, locked for this transaction, if the caller may see it."""
-    return await _case_in_scope(case_id, session, principal, lock=True)
+    return await visible_case(session, principal, case_id, lock=True)
 
 
 CaseForRead = Annotated[CaseBundle, Depends(case_for_read)]

@@ -2,24 +2,24 @@
 
 The middleware claims the key in its own short transaction before the route runs (so that on
 SQLite it never waits on the request's own write lock), and after the route has committed keeps
-the response to replay it. The dependency, installed on the whole application, marks the key
+the response to replay it. The request's unit of work (`app.api.deps.get_unit`) marks the key
 committed inside the request's transaction, so a request's change and its key commit together.
 """
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.asgi import bearer_token, header, read_body, replaying
-from app.api.deps import SessionDep
+from app.api.asgi import header, read_body, replaying
+from app.api.authentication import PRINCIPAL
+from app.api.deps import IDEMPOTENCY_CLAIM, UNIT
 from app.api.problems import problem
-from app.auth import service as auth
+from app.context import Principal
 from app.db import Database
 from app.errors import (
     AppError,
@@ -37,7 +37,6 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 # What a replay repeats besides status and body; request ids and the like stay per request.
 KEPT_HEADERS = ("content-type", "location", "etag")
-STATE_KEY = "idempotency"
 
 
 class IdempotencyMiddleware:
@@ -85,7 +84,7 @@ class IdempotencyMiddleware:
     async def _run_claimed(
         self, db: Database, held: Claim, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        scope.setdefault("state", {})[STATE_KEY] = held
+        scope.setdefault("state", {})[IDEMPOTENCY_CLAIM] = held
         messages: list[Message] = []
 
         async def capture(message: Message) -> None:
@@ -103,33 +102,23 @@ class IdempotencyMiddleware:
 
 
 def dependencies_for(router: APIRouter) -> list[Any]:
-    """The dependencies a router's routes need for the keys: the mark of a key committed in the
-    request's own transaction (`commit_with_request`), if any of its routes is a POST, the only
-    method that takes `Idempotency-Key`. A router of reads alone (health, the workflow) then opens
-    no session for it."""
+    """The dependencies a router's routes need for the keys: the request's unit of work, which
+    marks the key committed in the request's own transaction (`app.api.deps.get_unit`), if any of
+    its routes is a POST, the only method that takes `Idempotency-Key`. A route that uses no
+    unit of its own then still has one for the mark; a router of reads alone (health, the
+    workflow) opens none."""
     takes_keys = any(isinstance(r, APIRoute) and "POST" in (r.methods or ()) for r in router.routes)
-    return [Depends(commit_with_request, scope="function")] if takes_keys else []
-
-
-async def commit_with_request(request: Request, session: SessionDep) -> AsyncIterator[None]:
-    """Mark the request's key committed in the request's own transaction (when it has one)."""
-    yield
-    held = getattr(request.state, STATE_KEY, None)
-    if isinstance(held, Claim):
-        await service.mark_committed(session, held)
+    return [UNIT] if takes_keys else []
 
 
 async def _claim(db: Database, scope: Scope, key: str, body: bytes) -> Claim | StoredResponse | None:
-    token = bearer_token(header(scope, b"authorization"))
-    if token is None:
-        return None  # the route answers 401
+    principal: Principal | None = scope["state"].get(PRINCIPAL)
+    if principal is None or principal.client_id is None:
+        return None  # the route refuses the caller in its own words
     path = scope["path"] + (
         "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
     )
     async with db.transaction() as session:
-        principal = await auth.authenticate(session, token)
-        if principal is None or principal.client_id is None:
-            return None
         return await service.claim(
             session,
             client_id=principal.client_id,

@@ -10,9 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import Scope
 
 from app.errors import AppError
 
@@ -160,21 +158,6 @@ async def _db_error(request: Request, exc: Exception) -> JSONResponse:
     if is_connection_error(exc) or isinstance(exc, ConnectionError | OSError):
         return await _database_down(request, exc)
     return await _unexpected(request, exc)
-
-
-async def handled(scope: Scope, exc: Exception) -> Response | None:
-    """The answer the application's own handlers give `exc`, for a request answered before the
-    application's routing (`app.api.direct`); None for an error only the catch-all handles,
-    which is left to propagate as it would from a route."""
-    handlers: dict[Any, Any] = scope["app"].exception_handlers
-    for kind in type(exc).__mro__:
-        if kind is Exception:
-            return None
-        handler = handlers.get(kind)
-        if handler is not None:
-            response: Response = await handler(Request(scope), exc)
-            return response
-    return None
 
 
 def install(app: FastAPI) -> None:

@@ -335,7 +335,7 @@ def rep_scope(principal: Principal) -> ColumnElement[bool]:
 
 
 # `rep_scope` for a statement built once, on PostgreSQL (the day list's one-statement read,
-# `app.reps.service.day_list_on_driver`), the caller given as the values of its parameters
+# `app.reps.service.day_list_json`), the caller given as the values of its parameters
 # (`rep_scope_values`): the caseload (NULL: every prison), and whether the rep must be the caller's
 # own. A rep out of scope is then not found, as one that does not exist is: the same statement,
 # finding nothing.

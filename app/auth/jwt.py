@@ -22,13 +22,15 @@ import httpx
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlmodel import col
 
 from app import clock
 from app.common.enums import Role
 from app.common.patterns import PRISON_ID
 from app.config import Settings
 from app.context import Principal
+from app.db import Conn, scalar
 from app.errors import ForbiddenError, UnauthenticatedError
 from app.models.reps import Rep
 
@@ -41,6 +43,9 @@ ASYMMETRIC = frozenset(
 ALL_PRISONS = "*"
 # Refetch a JWKS URL for an unknown key id at most this often.
 JWKS_REFETCH_SECONDS = 30.0
+# At most this many verified tokens are remembered per server process (the expired are forgotten
+# first; past the bound, a token is verified on each use).
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class JwtConfigError(ValueError):
@@ -88,6 +93,7 @@ class JwtVerifier:
         self._jwks: dict[str | None, jwt.PyJWK] = {}
         self._jwks_fetched_at = 0.0
         self._jwks_lock = asyncio.Lock()
+        self._verified: dict[str, dict[str, Any]] = {}
         if settings.jwt_public_key_file:
             self._pem_key = _load_pem(Path(settings.jwt_public_key_file))
         elif settings.jwt_jwks_file:
@@ -123,7 +129,27 @@ class JwtVerifier:
         )
 
     async def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a token whose signature, issuer, audience and times are good (401 otherwise)."""
+        """The claims of a token whose signature, issuer, audience and times are good (401 otherwise).
+
+        A token whose signature has verified is remembered until it expires: checking an RSA
+        signature costs more than the rest of a request's own work, and a person's token comes
+        back with each of their requests. Its times are still checked on every use."""
+        known = self._verified.get(token)
+        if known is not None:
+            self._check_times(known)
+            return known
+        claims = await self._verified_claims(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._forget_expired()
+        if len(self._verified) < VERIFIED_TOKENS_KEPT:
+            self._verified[token] = claims
+        return claims
+
+    def _forget_expired(self) -> None:
+        now = clock.now().timestamp() - self.settings.jwt_leeway_seconds
+        self._verified = {t: c for t, c in self._verified.items() if float(c["exp"]) > now}
+
+    async def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -247,12 +273,12 @@ class JwtVerifier:
         return claimed
 
 
-async def check_rep(session: AsyncSession, principal: Principal) -> None:
+async def check_rep(conn: Conn, principal: Principal) -> None:
     """A rep principal must be bound to a rep record within its caseload (403 otherwise)."""
     if principal.rep_id is None:
         return
-    rep = await session.get(Rep, principal.rep_id)
-    if rep is None or not principal.covers(rep.prison_id):
+    prison_id = await scalar(conn, select(col(Rep.prison_id)).where(col(Rep.id) == principal.rep_id))
+    if prison_id is None or not principal.covers(prison_id):
         raise ForbiddenError("the token's rep is not a rep in its caseload")
 
 

@@ -19,7 +19,7 @@ from app.auth.access import manages_client
 from app.common.enums import Role
 from app.common.patterns import PRISON_ID
 from app.context import Principal, RequestContext
-from app.db import DriverConnection, dialect_insert, read_row
+from app.db import Conn, DriverConnection, dialect_insert, read_row
 from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
 from app.models.auth import ApiClient, ApiClientGeneration
 from app.models.reps import Rep
@@ -122,7 +122,7 @@ def _key_expires_at(client: ApiClient, key_hash: str) -> datetime | None:
     return None if client.key_hash == key_hash else client.previous_key_expires_at
 
 
-# What a principal is made of, looked up by `authenticate_on_driver`, with when the key stops
+# What a principal is made of, looked up on PostgreSQL's driver, with when the key stops
 # (a rotated-out key) and the generation read in the same statement.
 _PRINCIPAL_COLUMNS = ("id", "name", "role", "prisons", "all_prisons", "rep_id")
 _DRIVER_LOOKUP = (
@@ -135,13 +135,10 @@ _DRIVER_LOOKUP = (
 _DRIVER_GENERATION = "SELECT value FROM api_client_generation WHERE id = 1"
 
 
-async def authenticate_on_driver(
-    driver: DriverConnection, token: str, cache: PrincipalCache | None
+async def _on_driver(
+    driver: DriverConnection, key_hash: str, cache: PrincipalCache | None
 ) -> Principal | None:
-    """`authenticate` on an asyncpg connection (`app.db.Database.driver`)."""
-    if not _may_be_key(token):
-        return None
-    key_hash = hash_key(token)
+    """`authenticate` on PostgreSQL's driver connection."""
     known = cache.get(key_hash) if cache is not None else None
     if cache is not None and known is not None:
         principal = cache.confirmed(key_hash, known, await driver.fetchval(_DRIVER_GENERATION) or 0)
@@ -176,13 +173,14 @@ def _usable_key(key_hash: str) -> ColumnElement[bool]:
     )
 
 
-async def authenticate(
-    session: AsyncSession, token: str, cache: PrincipalCache | None = None
-) -> Principal | None:
+async def authenticate(conn: Conn, token: str, cache: PrincipalCache | None = None) -> Principal | None:
     """The principal behind a bearer key, or None if the key is unknown, revoked or rotated out."""
     if not _may_be_key(token):
         return None
     key_hash = hash_key(token)
+    if not isinstance(conn, AsyncSession):
+        return await _on_driver(conn, key_hash, cache)
+    session = conn
     known = cache.get(key_hash) if cache is not None else None
     if cache is not None and known is not None:
         generation = (await session.execute(_GENERATION)).scalar_one_or_none() or 0

@@ -8,7 +8,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.chain import CONTENT_FIELDS
 from app.common.jsonable import canonical_json
-from app.db import DriverConnection, new_row, on_postgres, on_sqlite
+from app.db import Conn, DriverConnection, new_row, on_postgres, on_sqlite
 from app.models.audit import AuditRecord
 from app.models.cases import Case, Party, own_columns
 from app.models.events import OutboxEvent
@@ -120,11 +120,13 @@ async def save_move(session: AsyncSession, case: Case, record: dict[str, Any], e
         set_committed_value(case, name, getattr(case, name))
 
 
-async def write_move(
-    driver: DriverConnection, case: Case, record: dict[str, Any], event: dict[str, Any]
-) -> None:
-    """`save_move` on an asyncpg connection in a transaction that holds the case row lock."""
-    if await driver.fetchval(_PG_MOVE, *_move_values(case, record, event)) is None:
+async def write_move(conn: Conn, case: Case, record: dict[str, Any], event: dict[str, Any]) -> None:
+    """`save_move` on either handle (`app.db.Conn`), in a transaction that holds the case row
+    lock (the case as `app.cases.repository.find_bundle` locked it on that handle)."""
+    if isinstance(conn, AsyncSession):
+        await save_move(conn, case, record, event)
+        return
+    if await conn.fetchval(_PG_MOVE, *_move_values(case, record, event)) is None:
         raise RuntimeError(f"case {case.id} vanished while locked")
 
 

@@ -40,6 +40,7 @@ from app.common.enums import ConcernStatus
 from app.common.patterns import CASE_REFERENCE
 from app.context import Principal
 from app.db import (
+    Conn,
     DriverConnection,
     DriverRow,
     DriverStatement,
@@ -216,6 +217,9 @@ async def get_bundle(
     statement = _pg_case(key, lock, principal)
     if statement is None:
         return None
+    # The statement runs as SQL, past the session's autoflush: what the session holds unwritten
+    # (a party just added) is written first, so that the bundle has it.
+    await session.flush()
     conn = await session.connection()
     row = (await conn.exec_driver_sql(*statement)).first()
     if row is None:
@@ -226,12 +230,15 @@ async def get_bundle(
     return _bundle_of(row, partial(read_row, Case))
 
 
-async def bundle_on_driver(
-    driver: DriverConnection, key: str, *, lock: bool, principal: Principal | None = None
+async def find_bundle(
+    conn: Conn, key: str, *, lock: bool = False, principal: Principal | None = None
 ) -> CaseBundle | None:
-    """`get_bundle` on an asyncpg connection (`app.db.Database.driver`). Locked (in the caller's
-    transaction), the case, outside any session, can be changed and written by
+    """`get_bundle` on either handle (`app.db.Conn`). Locked on PostgreSQL's driver (in the
+    caller's transaction), the case, outside any session, can be changed and written by
     `app.cases.moves.write_move`; read alone, it is for an answer only."""
+    if isinstance(conn, AsyncSession):
+        return await get_bundle(conn, key, lock=lock, principal=principal)
+    driver = conn
     statement = _pg_case(key, lock, principal)
     if statement is None:
         return None
@@ -296,7 +303,7 @@ _BY_SOURCE = select(Case).where(
 
 
 # On PostgreSQL the three run as their SQL on the session's connection (or on a driver
-# connection, for `app.api.direct`): SQLAlchemy's execution of an ORM statement (its cache key,
+# connection, `app.db.Conn`): SQLAlchemy's execution of an ORM statement (its cache key,
 # the ORM's own handling of the insert and of the loaded row) costs more than the statement does.
 _NEXT_NUMBER_ON_PG = on_driver(_NEXT_NUMBER["postgresql"])
 _INSERT_CASE_ON_PG = on_driver(

@@ -10,11 +10,13 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change
+from app.auth.access import Permission, require, sees_case
 from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate
 from app.common.enums import CaseState
-from app.context import RequestContext
+from app.context import Principal, RequestContext
+from app.db import Conn
 from app.errors import (
     ConflictError,
     InvalidStateError,
@@ -183,3 +185,27 @@ async def consent_history(session: AsyncSession, case: Case, party_id: uuid.UUID
         select(Consent).where(col(Consent.party_id) == party_id).order_by(col(Consent.audit_seq))
     )
     return list(rows.scalars())
+
+
+def may_see(principal: Principal, bundle: CaseBundle) -> bool:
+    """Whether the case is in the caller's scope (its caseload; a rep's own cases)."""
+    return sees_case(
+        principal,
+        bundle.case,
+        rep_assigned=principal.rep_id is not None and principal.rep_id in bundle.rep_ids,
+    )
+
+
+def in_scope(principal: Principal, key: str, bundle: CaseBundle | None) -> CaseBundle:
+    """The case found for `key`, if the caller may see it (404 otherwise)."""
+    if bundle is None or not may_see(principal, bundle):
+        raise NotFoundError(f"no case {key}")
+    return bundle
+
+
+async def visible_case(conn: Conn, principal: Principal, key: str, *, lock: bool) -> CaseBundle:
+    """The case `key` (id or reference) with all its responses show, if the caller may read it
+    and it is in their scope (404 otherwise, as for a case that does not exist); `lock` takes
+    its row lock for the transaction."""
+    require(principal, Permission.CASE_READ)
+    return in_scope(principal, key, await repo.find_bundle(conn, key, lock=lock, principal=principal))

@@ -3,9 +3,9 @@ audit record and event, and the work that follows some moves (tasks, letters, a 
 
 Most moves need nothing but the case bundle: their guards look only at the case and the
 request, and nothing follows them. Such a move of the case alone (`moves_case_alone`) is checked
-and planned here without touching a store, then written either through the session
-(`fire_transition`) or straight on PostgreSQL's driver (`app.cases.direct`). Any other move
-loads what its guards need and does what follows it through the session.
+and planned here without touching a store (`plan_case_move`), then written on the request's
+connection, on either backend (`fire`). Any other move loads what its guards need and does what
+follows it through the session (`fire_transition`).
 """
 
 from collections.abc import Awaitable, Callable
@@ -22,11 +22,12 @@ from app.auth.service import is_practitioner_in
 from app.cases import moves
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal, TransitionRequest
-from app.cases.service import check_version, snapshot
+from app.cases.service import check_version, snapshot, visible_case
 from app.common.enums import CaseState, DeclineReason, Outcome, Role, TaskKind, Trigger
 from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
+from app.db import Unit
 from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
 from app.events.service import CASE_CLOSED, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
@@ -237,6 +238,25 @@ async def fire_transition(
     follow_on = FOLLOW_ONS.get(Trigger(transition.trigger))
     if follow_on is not None:
         await follow_on(session, ctx, bundle, body, now)
+
+
+async def fire(
+    unit: Unit, ctx: RequestContext, key: str, body: TransitionRequest, *, expected_version: int | None
+) -> CaseBundle:
+    """Fire `body`'s trigger on the case `key` (id or reference) in the request's unit of work,
+    if the caller may see the case (404 otherwise); the case as it now is. A move of the case
+    alone is written on the unit's connection, in a few statements on either backend; any other
+    move, and what follows it, through the unit's session."""
+    if moves_case_alone(body):
+        conn = await unit.conn()
+        bundle = await visible_case(conn, ctx.principal, key, lock=True)
+        for record, event in plan_case_move(ctx, bundle, body, expected_version=expected_version):
+            await moves.write_move(conn, bundle.case, record, event)
+        return bundle
+    session = await unit.session()
+    bundle = await visible_case(session, ctx.principal, key, lock=True)
+    await fire_transition(session, ctx, bundle, body, expected_version=expected_version)
+    return bundle
 
 
 def moves_case_alone(body: TransitionRequest) -> bool:

@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from app import clock
 from app.config import get_settings
-from app.db import dialect_insert, new_id, rowcount
+from app.db import Conn, changed, dialect_insert, new_id, rowcount
 from app.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
 from app.models.idempotency import IdempotencyKey
 
@@ -142,10 +142,10 @@ async def claim(
     )
 
 
-async def mark_committed(session: AsyncSession, held: Claim) -> None:
+async def mark_committed(conn: Conn, held: Claim) -> None:
     """In the request's own transaction: the change and the key commit together, or neither."""
-    marked = await rowcount(
-        session,
+    marked = await changed(
+        conn,
         update(IdempotencyKey)
         .where(
             col(IdempotencyKey.id) == held.id,

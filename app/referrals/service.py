@@ -33,7 +33,7 @@ async def refer(
     session: AsyncSession | DriverConnection, ctx: RequestContext, body: ReferralCreate
 ) -> Referred:
     """The case for this referral, made now or found (the same source record referred before).
-    On a session, or on a PostgreSQL driver connection in its transaction (`app.api.direct`)."""
+    On a session, or on a PostgreSQL driver connection in its transaction (`app.db.Conn`)."""
     numbers = [p.prisoner_number for p in body.parties]
     if len(set(numbers)) != len(numbers):
         raise ValidationFailedError("the same prisoner is named twice among the parties")

@@ -17,7 +17,7 @@ from app.common.enums import CONTACT_WORDS, ContactKind, RepStatus, TaskKind
 from app.common.sql_json import with_member
 from app.config import get_settings
 from app.context import Principal, RequestContext
-from app.db import DriverConnection, on_driver, read_row
+from app.db import Conn, on_driver, read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
 from app.models.contacts import Contact
 from app.models.reps import Rep
@@ -193,12 +193,14 @@ _REP_DAY_ON_DRIVER = on_driver(
 )
 
 
-async def day_list_on_driver(
-    driver: DriverConnection, principal: Principal, rep_id: uuid.UUID, day: date
-) -> str:
-    """`get_rep` and `daily_list` on a PostgreSQL driver connection (`app.db.Database.driver`),
-    in one round trip: the same refusal, and the same list as JSON text, its tasks written by
-    PostgreSQL (tests/reps/test_direct.py compares the two, byte for byte)."""
+async def day_list_json(conn: Conn, principal: Principal, rep_id: uuid.UUID, day: date) -> str:
+    """`get_rep`'s rep (with its refusals) and its `daily_list` for `day`, as JSON text, on either
+    handle. On PostgreSQL's driver in one round trip, the tasks written as JSON by PostgreSQL
+    (tests/reps/test_day_list_json.py holds the two forms to the same text)."""
+    if isinstance(conn, AsyncSession):
+        rep = await get_rep(conn, principal, rep_id)
+        return (await daily_list(conn, rep, day)).model_dump_json(by_alias=True)
+    driver = conn
     _may_read_reps(principal, rep_id)
     now, end, reference = _day_times(day)
     values = tasks.day_rows_values(rep_id, day_end=end, reference=reference, limit=DAILY_LIST_LIMIT)

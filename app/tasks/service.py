@@ -559,7 +559,7 @@ _DAY_ROWS = (
 
 
 # The same tasks as the JSON array `DailyList.tasks` is written as, for a statement that reads
-# the rep with them (the rep named by the same `rep_id`): `app.reps.service.day_list_on_driver`.
+# the rep with them (the rep named by the same `rep_id`): `app.reps.service.day_list_json`.
 # Numbered in the list's order, so that the array keeps it.
 _DAY_NUMBERED = _DAY_ROWS.add_columns(
     (col(Task.due_at) < bindparam("reference")).label("overdue"),

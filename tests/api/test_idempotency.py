@@ -12,7 +12,8 @@ from sqlmodel import col
 
 from app import clock
 from app.api.app import ROUTE_MODULES
-from app.api.idempotency import commit_with_request, dependencies_for
+from app.api.deps import get_unit
+from app.api.idempotency import dependencies_for
 from app.api.routes import health, workflow
 from app.db import Database
 from app.errors import IdempotencyInProgressError
@@ -302,8 +303,8 @@ class TestEveryCreatingPost:
 
 
 class TestWhereTheMarkIsMade:
-    """Every POST marks its key committed in the request's own transaction; a router of reads
-    alone opens no session for it."""
+    """Every POST marks its key committed in the request's own transaction (its unit of work);
+    a router of reads alone opens no unit for it."""
 
     ROUTERS = [module.router for module in ROUTE_MODULES]
 
@@ -311,7 +312,7 @@ class TestWhereTheMarkIsMade:
         with_posts = [r for r in self.ROUTERS if any("POST" in (x.methods or ()) for x in _api_routes(r))]
         assert len(with_posts) >= 10
         for router in with_posts:
-            assert [d.dependency for d in dependencies_for(router)] == [commit_with_request]
+            assert [d.dependency for d in dependencies_for(router)] == [get_unit]
 
     @pytest.mark.parametrize("module", [health, workflow], ids=["health", "workflow"])
     def test_reads_alone_take_no_session_for_it(self, module: Any) -> None:

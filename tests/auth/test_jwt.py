@@ -1,5 +1,6 @@
 """JWT bearer tokens from the prisons' identity provider."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -9,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select
 from sqlmodel import col
 
+from app import clock
 from app.api.app import create_app
 from app.auth import jwt as jwt_auth
 from app.auth.jwt import JwtConfigError, client_id_of
@@ -190,6 +193,66 @@ class TestValidToken:
         case = await api.refer()
         r = await jwt_client.get(f"/cases/{case['id']}", headers=bearer(token(exp=int(time.time()) - 5)))
         assert r.status_code == 200
+
+
+class TestVerifiedTokensRemembered:
+    """A token whose signature verified is not verified again until it expires; its times are
+    still checked on every use."""
+
+    async def test_a_token_is_verified_once_for_all_its_requests(
+        self, api: Api, jwt_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        case = await api.refer()
+        decoded: list[str] = []
+        real = jwt.decode
+
+        def counted(value: str, *args: Any, **kw: Any) -> Any:
+            decoded.append(value)
+            return real(value, *args, **kw)
+
+        monkeypatch.setattr(jwt_auth.jwt, "decode", counted)
+        mine, theirs = token(), token(sub="OTHER_GEN")
+        for value in (mine, mine, theirs, mine):
+            r = await jwt_client.get(f"/cases/{case['id']}", headers=bearer(value))
+            assert r.status_code == 200, r.text
+        assert decoded == [mine, theirs]
+
+    async def test_a_remembered_token_still_expires(self, api: Api, jwt_client: httpx.AsyncClient) -> None:
+        case = await api.refer()
+        value = token(exp=int(time.time()) + 60)
+        assert (await jwt_client.get(f"/cases/{case['id']}", headers=bearer(value))).status_code == 200
+        clock.freeze(clock.now() + timedelta(minutes=5))
+        r = await jwt_client.get(f"/cases/{case['id']}", headers=bearer(value))
+        assert r.status_code == 401
+        assert "expired" in r.json()["detail"]
+
+    async def test_a_token_that_failed_is_not_remembered(
+        self, api: Api, jwt_client: httpx.AsyncClient
+    ) -> None:
+        case = await api.refer()
+        forged = token(OTHER_KEY)
+        for _ in range(2):
+            assert (await jwt_client.get(f"/cases/{case['id']}", headers=bearer(forged))).status_code == 401
+
+    def test_at_most_so_many_are_remembered_the_expired_forgotten_first(
+        self, settings: Settings, pem_file: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(jwt_auth, "VERIFIED_TOKENS_KEPT", 3)
+        verifier = jwt_auth.JwtVerifier(jwt_settings(settings, jwt_public_key_file=str(pem_file)))
+        now = int(time.time())
+
+        async def verify_all(values: list[str]) -> None:
+            for value in values:
+                await verifier.verify(value)
+
+        expiring = [token(sub=f"OLD{n}", exp=now + 1) for n in range(3)]
+        asyncio.run(verify_all(expiring))
+        assert len(verifier._verified) == 3
+        clock.freeze(clock.now() + timedelta(seconds=2 + settings.jwt_leeway_seconds))
+        fresh = [token(sub=f"NEW{n}") for n in range(4)]
+        asyncio.run(verify_all(fresh))
+        # The expired went to make room; the fourth fresh one found none and was not kept.
+        assert set(verifier._verified) == set(fresh[:3])
 
 
 def _hs256_with_public_key() -> str:

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app import clock
 from app.api.app import create_app
 from app.config import Settings
 from app.db import Database
+from tests.statements import captured
 from tests.support import Api, Keys
 
 
@@ -50,19 +51,11 @@ class TestKeyCache:
         self, cached_client: httpx.AsyncClient, keys: Keys, db: Database
     ) -> None:
         await cached_client.get("/reps", headers=keys.manager.headers)
-        seen: list[str] = []
-
-        def listen(*args: object) -> None:
-            seen.append(str(args[2]))
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", listen)
-        try:
+        async with captured(db) as seen:
             r = await cached_client.get("/reps", headers=keys.manager.headers)
-        finally:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", listen)
 
         assert r.status_code == 200
-        touching_clients = [s for s in seen if "api_client" in s]
+        touching_clients = [s for s, _ in seen if "api_client" in s]
         assert len(touching_clients) == 1
         assert "api_client_generation" in touching_clients[0] and "key_hash" not in touching_clients[0]
 
@@ -95,15 +88,15 @@ class TestKeyCache:
         assert (await cached_client.get("/reps", headers=bad)).status_code == 401
 
 
-# A read on the routes, and (on PostgreSQL) a read on the direct path: each test uses one, so
-# that the other cannot have forgotten the key first.
+# A read through a session, and (on PostgreSQL) a read on the driver connection: each test uses
+# one, so that the other cannot have forgotten the key first.
 READS = ["/reps", "/cases/{case_id}"]
 
 
 class TestRevokedWhileRemembered:
-    """Two applications with caches of their own stand for two processes of the service. On
-    PostgreSQL a case is read, and a move made, on the direct path (`app.api.direct`), which looks
-    keys up on a driver connection; a list of reps always goes through the routes."""
+    """Two applications with caches of their own stand for two processes of the service. Every
+    request's key is looked up before routing (`app.api.authentication`): on PostgreSQL on a
+    driver connection, whatever the route then works on."""
 
     @pytest.mark.parametrize("read", READS)
     async def test_a_revoked_key_is_refused_at_once_by_every_process_that_remembers_it(
@@ -134,7 +127,7 @@ class TestRevokedWhileRemembered:
         assert (await cached_client.get(path, headers=keys.practitioner.headers)).status_code == 200
         await api.client.post(f"/clients/{keys.practitioner.client_id}/revoke", headers=keys.admin.headers)
 
-        # A move of the case alone: on PostgreSQL the direct path makes it.
+        # A move of the case alone: on PostgreSQL it is made on the driver connection.
         r = await cached_client.post(
             f"{path}/transitions",
             json={"trigger": "decline", "reason": "unsuitable"},

@@ -1,23 +1,24 @@
 """Cases: list, read, change, parties, consents, assignment, transitions, timeline."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import (
+    IF_MATCH,
     CaseForRead,
     CaseForUpdate,
     ContextDep,
     IfMatchOptional,
     IfMatchRequired,
-    Paging,
     PagingDep,
     PrincipalDep,
     SessionDep,
+    UnitDep,
+    allowed,
+    parse_if_match,
     permission,
 )
 from app.api.responses import case_response, errors, page_response
@@ -37,12 +38,10 @@ from app.cases.schemas import (
     TransitionRequest,
     TriggerOption,
 )
-from app.cases.view_cache import CaseViewCache
 from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, PrisonerNumber, PrisonId, RequestModel, StrictBool, Timestamp
-from app.context import Principal
-from app.db import DriverConnection
+from app.context import RequestContext
 from app.flows import case_assignment, transitions
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -51,7 +50,7 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 @router.get("", response_model=Page[CaseView], responses=errors(422))
 async def list_cases(
     request: Request,
-    session: SessionDep,
+    unit: UnitDep,
     principal: PrincipalDep,
     paging: PagingDep,
     state: CaseState | None = None,
@@ -61,36 +60,6 @@ async def list_cases(
     updated_since: Annotated[Timestamp | None, Query(alias="updatedSince")] = None,
 ) -> Response:
     """Cases in the caller's scope, most recently changed first."""
-    return await case_page(
-        session,
-        principal,
-        paging,
-        request.app.state.case_views,
-        state=state,
-        prison_id=prison_id,
-        rep_id=rep_id,
-        prisoner_number=prisoner_number,
-        updated_since=updated_since,
-    )
-
-
-# On PostgreSQL, a page asked for with an API key is read by `app.api.direct` instead.
-CASE_LIST_ROUTE = router.routes[-1]
-
-
-async def case_page(
-    conn: AsyncSession | DriverConnection,
-    principal: Principal,
-    paging: Paging,
-    cache: CaseViewCache | None,
-    *,
-    state: CaseState | None,
-    prison_id: str | None,
-    rep_id: uuid.UUID | None,
-    prisoner_number: str | None,
-    updated_since: datetime | None,
-) -> Response:
-    """The list route's answer, on a session or on a driver connection (`app.db.Database.driver`)."""
     require(principal, Permission.CASE_READ)
     filters = repo.CaseFilters(
         state=state.value if state else None,
@@ -100,19 +69,40 @@ async def case_page(
         updated_since=updated_since,
     )
     views, total = await list_views(
-        conn, principal, filters, offset=paging.offset, limit=paging.size, cache=cache
+        await unit.conn(),
+        principal,
+        filters,
+        offset=paging.offset,
+        limit=paging.size,
+        cache=request.app.state.case_views,
     )
     return page_response(views, number=paging.page, size=paging.size, total=total)
 
 
 @router.get("/{case_id}", response_model=CaseView, responses=errors(404))
-async def get_case(bundle: CaseForRead, principal: PrincipalDep) -> Response:
+async def get_case(case_id: str, unit: UnitDep, principal: PrincipalDep) -> Response:
     """One case, by id or reference."""
-    return case_response(principal, bundle)
+    return case_response(
+        principal, await service.visible_case(await unit.conn(), principal, case_id, lock=False)
+    )
 
 
-# On PostgreSQL, a case asked for plainly with an API key is read by `app.api.direct` instead.
-CASE_ROUTE = router.routes[-1]
+@router.post(
+    "/{case_id}/transitions",
+    response_model=CaseView,
+    responses=errors(404, 409, 412, 422),
+)
+async def fire_transition(
+    case_id: str,
+    body: TransitionRequest,
+    unit: UnitDep,
+    ctx: Annotated[RequestContext, allowed(Permission.TRANSITION_FIRE)],
+    if_match: Annotated[str | None, IF_MATCH] = None,
+) -> Response:
+    """Fire a workflow trigger (If-Match honoured when sent)."""
+    version = None if if_match is None else parse_if_match(if_match)
+    bundle = await transitions.fire(unit, ctx, case_id, body, expected_version=version)
+    return case_response(ctx.principal, bundle)
 
 
 @router.patch(
@@ -245,31 +235,6 @@ async def transition_options(bundle: CaseForRead, session: SessionDep, ctx: Cont
             for t, unmet in options
         ],
     )
-
-
-async def fire_transition(
-    body: TransitionRequest,
-    bundle: CaseForUpdate,
-    session: SessionDep,
-    ctx: ContextDep,
-    version: IfMatchOptional,
-) -> Response:
-    """Fire a workflow trigger (If-Match honoured when sent)."""
-    await transitions.fire_transition(session, ctx, bundle, body, expected_version=version)
-    return case_response(ctx.principal, bundle)
-
-
-router.add_api_route(
-    "/{case_id}/transitions",
-    fire_transition,
-    methods=["POST"],
-    response_model=CaseView,
-    responses=errors(404, 409, 412, 422),
-    dependencies=[permission(Permission.TRANSITION_FIRE)],
-)
-# On PostgreSQL, a move of the case alone asked for plainly is made by `app.api.direct` instead,
-# in front of the routing.
-TRANSITION_ROUTE = router.routes[-1]
 
 
 @router.get(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import ContextAloneDep, PagingDep, PrincipalDep, SessionDep, database, permission
+from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, database, permission
 from app.api.responses import errors
 from app.auth.access import Permission, event_scope, require
 from app.common.schemas import Cursor, Page
@@ -58,7 +58,7 @@ async def events_feed(
     },
 )
 async def receive_event(
-    body: DomainEvent, request: Request, ctx: ContextAloneDep, response: Response
+    body: DomainEvent, request: Request, ctx: ContextDep, response: Response
 ) -> InboundEventPublic:
     """Receive a prison domain event; its `status` says what became of it.
 
@@ -113,7 +113,7 @@ async def get_inbound(
     response_model=InboundEventPublic,
     responses=errors(404, 409),
 )
-async def replay_inbound(inbound_id: uuid.UUID, request: Request, ctx: ContextAloneDep) -> InboundEventPublic:
+async def replay_inbound(inbound_id: uuid.UUID, request: Request, ctx: ContextDep) -> InboundEventPublic:
     """Act again, now, on an event that failed or was rejected (admin; 404 outside the caller's
     caseload)."""
     require(ctx.principal, Permission.INBOUND_MANAGE)

@@ -1,15 +1,19 @@
 """Intake: referrals that become cases, once per source record."""
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
-from app.api.deps import ContextDep, SessionDep, permission
+from app.api.deps import ContextDep, SessionDep, UnitDep, allowed, permission
 from app.api.responses import errors, model_response
-from app.auth.access import Permission, require_prison, sees_case
+from app.auth.access import Permission, require_prison
 from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CaseView
+from app.cases.service import may_see
 from app.cases.views import present_case
-from app.context import Principal
+from app.context import RequestContext
+from app.db import Conn
 from app.errors import ReferralExistsError
 from app.models.cases import Case
 from app.referrals import incident_reports, service
@@ -26,17 +30,15 @@ router = APIRouter(prefix="/referrals", tags=["referrals"])
         200: {"model": CaseView, "description": "The case already made from this source record"},
         **errors(409, 422),
     },
-    dependencies=[permission(Permission.REFERRAL_CREATE)],
 )
-async def create_referral(body: ReferralCreate, session: SessionDep, ctx: ContextDep) -> Response:
+async def create_referral(
+    body: ReferralCreate, unit: UnitDep, ctx: Annotated[RequestContext, allowed(Permission.REFERRAL_CREATE)]
+) -> Response:
     """Refer an incident; the same source again returns its case (200), or 409 if outside your scope."""
     require_prison(ctx.principal, body.prison_id)
-    referred = await service.refer(session, ctx, body)
-    return await _referred(session, ctx, referred.case, referred.created, referred.bundle)
-
-
-# On PostgreSQL, a referral asked for plainly with an API key is made by `app.api.direct`.
-REFERRAL_ROUTE = router.routes[-1]
+    conn = await unit.conn()
+    referred = await service.refer(conn, ctx, body)
+    return await _referred(conn, ctx, referred.case, referred.created, referred.bundle)
 
 
 @router.post(
@@ -62,28 +64,19 @@ async def refer_incident_report(body: IncidentReport, session: SessionDep, ctx: 
 
 
 async def _referred(
-    session: SessionDep,
-    ctx: ContextDep,
-    case: Case,
-    created: bool,
-    bundle: CaseBundle | None = None,
+    conn: Conn, ctx: RequestContext, case: Case, created: bool, bundle: CaseBundle | None = None
 ) -> Response:
-    if not created:
-        rep_assigned = await repo.rep_is_assigned(session, case.id, ctx.principal.rep_id)
-        if not sees_case(ctx.principal, case, rep_assigned=rep_assigned):
-            # Another prison's case, or another client's referral: say no more than that it exists.
-            raise ReferralExistsError(
-                f"{case.source_system} {case.source_reference} was already referred, "
-                "as a case outside your scope"
-            )
-    bundle = bundle or await repo.load_bundle(session, case)
-    return referred_response(ctx.principal, bundle, created=created)
-
-
-def referred_response(principal: Principal, bundle: CaseBundle, *, created: bool) -> Response:
-    """The case a referral names, as the caller may see it: 201 made now, 200 found."""
+    """The case a referral names, as the caller may see it: 201 made now, 200 found; a case
+    found outside the caller's scope is 409, saying no more than that it exists."""
+    if bundle is None:
+        bundle = await repo.find_bundle(conn, str(case.id))
+        assert bundle is not None  # noqa: S101 - found by the referral in this transaction
+    if not created and not may_see(ctx.principal, bundle):
+        raise ReferralExistsError(
+            f"{case.source_system} {case.source_reference} was already referred, as a case outside your scope"
+        )
     return model_response(
-        present_case(principal, bundle),
+        present_case(ctx.principal, bundle),
         status_code=201 if created else 200,
         etag=bundle.case.version,
         location=f"/cases/{bundle.case.id}",

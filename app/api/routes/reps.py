@@ -6,16 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
+from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, UnitDep, permission
 from app.api.negotiation import wants_html
-from app.api.responses import errors, model_response
+from app.api.responses import errors, json_text_response
 from app.auth.access import Permission, require_prison
 from app.common.enums import RepStatus
 from app.common.schemas import Day, Page, PrisonId
+from app.context import Principal
+from app.db import Unit
 from app.errors import ForbiddenError
-from app.models.reps import Rep
 from app.reps import printable, service
 from app.reps.schemas import DailyList, RepActivity, RepCreate, RepPatch, RepPublic
 
@@ -75,15 +75,18 @@ DAILY_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _daily_list(
-    session: AsyncSession, rep: Rep, day: date | None, accept: str | None
-) -> DailyList | Response:
-    daily = await service.daily_list(session, rep, day or service.local_today())
-    if wants_html(accept):
-        return HTMLResponse(
-            printable.render(daily),
-            headers={"Content-Security-Policy": printable.CONTENT_SECURITY_POLICY},
-        )
-    return model_response(daily)
+    unit: Unit, principal: Principal, rep_id: uuid.UUID, day: date | None, accept: str | None
+) -> Response:
+    """The rep's list for the day (today if none) as JSON, or as one printable sheet."""
+    day = day or service.local_today()
+    if not wants_html(accept):
+        return json_text_response(await service.day_list_json(await unit.conn(), principal, rep_id, day))
+    session = await unit.session()
+    daily = await service.daily_list(session, await service.get_rep(session, principal, rep_id), day)
+    return HTMLResponse(
+        printable.render(daily),
+        headers={"Content-Security-Policy": printable.CONTENT_SECURITY_POLICY},
+    )
 
 
 DayQuery = Annotated[
@@ -98,16 +101,15 @@ DayQuery = Annotated[
     dependencies=[permission(Permission.TASK_READ)],
 )
 async def my_tasks(
-    session: SessionDep,
+    unit: UnitDep,
     principal: PrincipalDep,
     day: DayQuery = None,
     accept: Annotated[str | None, Header()] = None,
-) -> DailyList | Response:
+) -> Response:
     """The calling rep's task list for the day."""
     if principal.rep_id is None:
         raise ForbiddenError("only a rep has a task list of their own; use /reps/{id}/tasks")
-    rep = await service.get_rep(session, principal, principal.rep_id)
-    return await _daily_list(session, rep, day, accept)
+    return await _daily_list(unit, principal, principal.rep_id, day, accept)
 
 
 @router.get(
@@ -118,19 +120,13 @@ async def my_tasks(
 )
 async def rep_tasks(
     rep_id: uuid.UUID,
-    session: SessionDep,
+    unit: UnitDep,
     principal: PrincipalDep,
     day: DayQuery = None,
     accept: Annotated[str | None, Header()] = None,
-) -> DailyList | Response:
+) -> Response:
     """A rep's task list for the day: open tasks due that day or overdue, most urgent first."""
-    rep = await service.get_rep(session, principal, rep_id)
-    return await _daily_list(session, rep, day, accept)
-
-
-# On PostgreSQL, today's list as JSON asked for with an API key is read by `app.api.direct`
-# instead, in front of the routing.
-REP_TASKS_ROUTE = router.routes[-1]
+    return await _daily_list(unit, principal, rep_id, day, accept)
 
 
 def _activity_range(first: date | None, last: date | None) -> tuple[date, date]:
