@@ -1,4 +1,4 @@
-"""`app.db.driver_statement`: a statement built per request, compiled once per shape, must send
+"""`app.db.driver.driver_statement`: a statement built per request, compiled once per shape, must send
 each request's own values, in the order its SQL numbers them; pages' statements kept by what
 decides them are built once each."""
 
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, select
 from sqlmodel import col
 
-from app import db
 from app.cases.repository import _PageStatements
+from app.db import driver as db
 from app.models.cases import Case
 
 
