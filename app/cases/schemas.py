@@ -280,7 +280,8 @@ class ConsentRecord(ApiModel):
     method: ConsentMethod
     recorded_by: str
     recorded_by_role: Role | None = Field(
-        description="The role of the caller who recorded it (null for entries older than the record of it)."
+        description="The role of the caller who recorded it; null when it is not known (an entry "
+        "older than the service's record of roles, whose audit record is gone)."
     )
     recorded_at: datetime
 
