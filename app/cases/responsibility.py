@@ -5,7 +5,9 @@ never evidence of guilt. So the ledger stays inside the service: no outbound eve
 rep's view carries it; staff see it on the case, the subject sees it through subject access.
 """
 
+import hashlib
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,14 @@ from app.common.enums import CaseState
 from app.context import RequestContext
 from app.errors import ForbiddenError, InvalidStateError, NotFoundError, ValidationFailedError
 from app.models.cases import Case, Party, Responsibility
+
+
+def note_facts(note: str | None) -> dict[str, Any]:
+    """What the audit trail keeps of a note: its length and hash, which prove what was written
+    without a copy of it where auditors read (the ledger is kept from them as from everyone)."""
+    if note is None:
+        return {}
+    return {"noteLength": len(note), "noteSha256": hashlib.sha256(note.encode()).hexdigest()}
 
 
 async def record_responsibility(
@@ -74,7 +84,7 @@ async def record_responsibility(
             "acknowledged": entry.acknowledged,
             "method": entry.method,
             "recordedBy": entry.recorded_by,
-            "note": entry.note,
+            **note_facts(entry.note),
         },
     )
     entry.audit_seq = record.seq

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.audit.chain import content_from_texts, link_hash
 from app.auth.service import KEY_PREFIX, hash_key
+from app.cases.responsibility import note_facts
 from app.common.jsonable import canonical_json
 from app.db import Database
 from app.models import metadata
@@ -803,7 +804,7 @@ class Generator:
                         "acknowledged": True,
                         "method": "in_person",
                         "recordedBy": "Practitioner",
-                        "note": note,
+                        **note_facts(note),
                     },
                 )
                 self.sink.add(
