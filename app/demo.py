@@ -12,9 +12,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.auth.service import create_client
 from app.cases import repository as repo
+from app.cases import responsibility
 from app.cases import service as cases
-from app.cases.schemas import CasePatch, ConferenceProposal, ConsentCreate, PartyCreate, TransitionRequest
-from app.common.enums import Category, ConsentMethod, ConsentScope, PartyRole, RepStatus, Role, Trigger
+from app.cases.parties import responsible
+from app.cases.schemas import (
+    CasePatch,
+    ConferenceProposal,
+    ConsentCreate,
+    PartyCreate,
+    ResponsibilityCreate,
+    TransitionRequest,
+)
+from app.common.enums import (
+    Category,
+    ConsentMethod,
+    ConsentScope,
+    PartyRole,
+    RepStatus,
+    ResponsibilityMethod,
+    Role,
+    Trigger,
+)
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
 from app.flows import case_assignment, transitions
@@ -223,13 +241,34 @@ async def _walk(
         )
         for party in bundle.parties:
             for scope in ConsentScope:
+                # Meeting face to face needs the person's own word to the practitioner.
+                face_to_face = scope == ConsentScope.DIRECT
                 await cases.record_consent(
                     session,
                     ctx,
                     bundle,
                     party.id,
                     ConsentCreate(
-                        scope=scope, given=True, recorded_by="Demo rep", method=ConsentMethod.VIA_REP
+                        scope=scope,
+                        given=True,
+                        recorded_by="Helen Ashworth" if face_to_face else "Demo rep",
+                        method=ConsentMethod.IN_PERSON if face_to_face else ConsentMethod.VIA_REP,
+                    ),
+                )
+        # Past assessment, the person who caused harm has acknowledged it; a case still in
+        # assessment shows the guard waiting for it.
+        if len(path) > 1 and "decline" not in path:
+            for party in responsible(bundle.parties):
+                await responsibility.record_responsibility(
+                    session,
+                    ctx,
+                    bundle,
+                    party.id,
+                    ResponsibilityCreate(
+                        acknowledged=True,
+                        method=ResponsibilityMethod.IN_PERSON,
+                        recorded_by="Helen Ashworth",
+                        note="Accepts he threw the first punch; wants to put it right.",
                     ),
                 )
     for trigger in path:

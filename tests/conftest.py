@@ -12,15 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import clock
 from app.api.app import create_app
 from app.config import Settings, get_settings
-from app.db import Database
-from app.migrate import upgrade
+from app.db import Database, make_engine
+from app.migrate import alembic_config, upgrade
 from app.models import metadata
 from tests import stamp_guard
 from tests.standins.nonassociations import (  # noqa: F401 - fixtures shared by every test directory
@@ -78,6 +79,23 @@ async def database_at(database_url: str, revision: str, tmp_path: Path) -> Async
         yield url
     finally:
         await _drop_pg_database(database_url, name)
+
+
+async def downgrade(database_url: str, revision: str) -> None:
+    """Take the database at `database_url` back to `revision` by the migrations' own downgrades:
+    for rows the code of today writes, then seen as an older revision held them."""
+    engine = make_engine(Settings(database_url=database_url))
+    config = alembic_config(database_url)
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")

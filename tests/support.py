@@ -185,6 +185,25 @@ class Api:
             for scope in scopes:
                 await self.consent(case_id, party["id"], scope)
 
+    async def acknowledge(
+        self, case_id: str, party_id: str, acknowledged: bool = True, key: Key | None = None
+    ) -> httpx.Response:
+        """Record whether a party acknowledges their part in the harm (as the practitioner unless
+        told), returning the raw response."""
+        return await self.client.post(
+            f"/cases/{case_id}/parties/{party_id}/responsibility",
+            json={"acknowledged": acknowledged, "method": "in_person", "recordedBy": "Helen Ashworth"},
+            headers=(key or self.keys.practitioner).headers,
+        )
+
+    async def acknowledge_all(self, case_id: str) -> None:
+        """Every party whose role is harmer or both acknowledges their part."""
+        case = await self.case(case_id)
+        for party in case["parties"]:
+            if party["role"] in ("harmer", "both"):
+                r = await self.acknowledge(case_id, party["id"])
+                assert r.status_code == 201, r.text
+
     async def rep(self, prison: str = "MDI", number: str | None = None, **kw: Any) -> dict[str, Any]:
         """Register an active rep."""
         global _counter
@@ -220,10 +239,12 @@ class Api:
     async def ready_for_intervention(
         self, case_id: str, risk: str = "low", facilitator: str = "practitioner"
     ) -> None:
-        """Accept, assess risk, set a facilitator and record every consent."""
+        """Accept, assess risk, set a facilitator, record every consent and every acknowledgement
+        of responsibility."""
         await self.must_fire(case_id, "accept")
         await self.patch(case_id, riskLevel=risk, facilitator=facilitator)
         await self.consent_all(case_id)
+        await self.acknowledge_all(case_id)
 
     def conference(self, **kw: Any) -> dict[str, Any]:
         """Conference details with the practitioner as facilitator, checked by hand."""

@@ -31,6 +31,12 @@ SCOPE_WORDS = {
     "direct": "meeting face to face",
 }
 
+FOLLOW_UP_WORDS = {
+    "rep_visit": "rep visits",
+    "practitioner_only": "the practitioner only",
+    "no_contact": "no one (no contact)",
+}
+
 FIELD_WORDS = {
     "summary": "summary",
     "category": "category",
@@ -87,6 +93,21 @@ def _consent(a: dict[str, Any], _b: dict[str, Any]) -> str:
     )
 
 
+def _responsibility(a: dict[str, Any], _b: dict[str, Any]) -> str:
+    said = "acknowledged" if a.get("acknowledged") else "did not acknowledge"
+    return (
+        f"{a.get('party')} {said} their part in the harm, recorded by {a.get('recordedBy')} "
+        f"({_words(a.get('method'))})."
+    )
+
+
+def _party_updated(a: dict[str, Any], _b: dict[str, Any]) -> str:
+    changes = []
+    if a.get("followUp"):
+        changes.append(f"to be checked on by {FOLLOW_UP_WORDS.get(a['followUp'], _words(a['followUp']))}")
+    return f"{a.get('party')}'s details changed" + (f": {'; '.join(changes)}" if changes else "") + "."
+
+
 def _assignment(a: dict[str, Any], _b: dict[str, Any]) -> str:
     reps = len(a.get("repIds") or [])
     who = "a practitioner" if a.get("practitionerId") else "no practitioner"
@@ -106,6 +127,8 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
         f"{a.get('firstName')} {a.get('lastName')} added as a party ({_words(a.get('role'))})."
     ),
     "consent.recorded": _consent,
+    "responsibility.recorded": _responsibility,
+    "party.updated": _party_updated,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
     "concern.raised": lambda a, _b: (
@@ -150,6 +173,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "task.added": lambda a, _b: f"A {_words(a.get('kind'))} task was added by hand.",
     "task.completed": _task_completed,
     "task.reassigned": lambda a, _b: f"A task was reassigned ({a.get('reason')}).",
+    "task.cancelled": lambda a, _b: f"A {_words(a.get('kind'))} task was cancelled ({a.get('reason')}).",
     "task.rescheduled": lambda a, _b: (
         f"A {_words(a.get('kind'))} task was moved to {a.get('dueAt')} ({a.get('reason')})."
     ),

@@ -42,6 +42,9 @@ class Permission(StrEnum):
     REFERRAL_CREATE = "referral:create"
     PARTY_MANAGE = "party:manage"
     CONSENT_RECORD = "consent:record"
+    CONSENT_READ = "consent:read"
+    RESPONSIBILITY_RECORD = "responsibility:record"
+    RESPONSIBILITY_READ = "responsibility:read"
     TRANSITION_FIRE = "transition:fire"
     ASSIGNMENT_SET = "assignment:set"
     AUDIT_READ = "audit:read"
@@ -85,6 +88,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.REFERRAL_CREATE,
             P.PARTY_MANAGE,
             P.CONSENT_RECORD,
+            P.CONSENT_READ,
+            P.RESPONSIBILITY_RECORD,
+            P.RESPONSIBILITY_READ,
             P.TRANSITION_FIRE,
             P.ASSIGNMENT_SET,
             P.TIMELINE_READ,
@@ -109,6 +115,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.REP: frozenset(
         {
             P.CASE_READ,
+            # Only what they hear on the wings: a withdrawal or a retraction (`may_record_grant`).
+            P.CONSENT_RECORD,
+            P.RESPONSIBILITY_RECORD,
             P.TRANSITION_FIRE,
             P.REP_READ,
             P.TASK_READ,
@@ -169,6 +178,10 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 
 # Roles that see a case's risk notes; a rep never does.
 SEES_RISK_NOTES = frozenset({Role.PRACTITIONER, Role.MANAGER, Role.ADMIN})
+# Roles that see whether a party acknowledges their part in the harm, in the case's full view.
+# Never reps or referrers: an acknowledgement must not become evidence on the wing or in an
+# adjudication, so it stays with the staff who run the case.
+SEES_RESPONSIBILITY = frozenset({Role.PRACTITIONER, Role.MANAGER, Role.ADMIN})
 
 
 class View(StrEnum):
@@ -207,6 +220,17 @@ VIEWS: dict[str, dict[Role, View]] = {
 def view_of(principal: Principal, kind: str) -> View:
     """The view of a `kind` of record the caller gets."""
     return VIEWS[kind][principal.role]
+
+
+# Who may record that a party agrees (a consent given, responsibility acknowledged): those who
+# hear it from the person themself. A rep passes on only a withdrawal or a retraction heard on
+# the wings, which must take effect however it arrives.
+RECORDS_GRANTS = frozenset({Role.PRACTITIONER})
+
+
+def may_record_grant(principal: Principal) -> bool:
+    """Whether the caller may record a consent given or responsibility acknowledged."""
+    return principal.role in RECORDS_GRANTS
 
 
 def sees_concern(principal: Principal, concern: SafeguardingConcern, *, rep_assigned: bool) -> bool:

@@ -55,7 +55,16 @@ from app.db import (
     plain_row,
     read_row,
 )
-from app.models.cases import Case, CaseFlag, CaseRep, Consent, Party, PrisonCounter, own_columns
+from app.models.cases import (
+    Case,
+    CaseFlag,
+    CaseRep,
+    Consent,
+    Party,
+    PrisonCounter,
+    Responsibility,
+    own_columns,
+)
 from app.models.safeguarding import SafeguardingConcern
 
 _T = TypeVar("_T")
@@ -67,13 +76,15 @@ _Rows = Sequence[Row[*tuple[Any, ...]]] | Sequence[DriverRow]
 
 @dataclass(slots=True)
 class CaseBundle:
-    """A case with what its responses show: parties, latest consents, assigned reps, flags."""
+    """A case with what its responses show: parties, latest consents, assigned reps, flags, and
+    each party's latest entry of the responsibility ledger."""
 
     case: Case
     parties: list[Party] = field(default_factory=list)
     consents: dict[tuple[uuid.UUID, str], Consent] = field(default_factory=dict)
     rep_ids: list[uuid.UUID] = field(default_factory=list)
     flags: list[CaseFlag] = field(default_factory=list)
+    responsibility: dict[uuid.UUID, Responsibility] = field(default_factory=dict)
 
 
 # Built once: building and keying a statement costs more than running it from the cache.
@@ -106,11 +117,11 @@ async def get_case(
     return (await session.execute(stmt, {"key": value})).scalar_one_or_none()
 
 
-# PostgreSQL: a case with its parties, consents, reps and flags in one round trip, each kind of
-# child as an array of anonymous records in the order the bundle keeps (parties by arrival,
-# consents in ledger order, flags by time). The driver decodes records with their columns' own
-# types (uuids, times, booleans), so no value is parsed again here. SQLite keeps the portable
-# statements of `load_bundles`.
+# PostgreSQL: a case with its parties, consents, reps, flags and responsibility entries in one
+# round trip, each kind of child as an array of anonymous records in the order the bundle keeps
+# (parties by arrival, consents and responsibility entries in ledger order, flags by time). The
+# driver decodes records with their columns' own types (uuids, times, booleans), so no value is
+# parsed again here. SQLite keeps the portable statements of `load_bundles`.
 _CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns)  # type: ignore[attr-defined]
 
 
@@ -146,20 +157,25 @@ class _Children:
         return built
 
 
-# Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier),
-# flags by time: the orders `load_bundles` reads them in, and a case's views show them in.
+# Parties by arrival, consents and responsibility entries in ledger order (a later entry for a
+# scope, or for a party, replaces an earlier), flags by time: the orders `load_bundles` reads them
+# in, and a case's views show them in.
 PARTY_ORDER = ("created_at", "prisoner_number")
 CONSENT_ORDER = ("audit_seq", "recorded_at", "scope")
+RESPONSIBILITY_ORDER = ("audit_seq", "recorded_at")
 FLAG_ORDER = ("at", "id")
 _PARTIES = _Children(Party, PARTY_ORDER)
 _CONSENTS = _Children(Consent, CONSENT_ORDER)
 _FLAGS = _Children(CaseFlag, FLAG_ORDER)
-# The arrays of a case's parties, consents, flags and reps; `c` is the case row.
+_RESPONSIBILITY = _Children(Responsibility, RESPONSIBILITY_ORDER)
+# The arrays of a case's parties, consents, flags, reps and responsibility entries; `c` is the
+# case row.
 _PG_CHILDREN = (
     _PARTIES.subquery(),
     _CONSENTS.subquery(),
     _FLAGS.subquery(),
     "(SELECT array_agg(r.rep_id ORDER BY r.rep_id) FROM case_rep r WHERE r.case_id = c.id)",
+    _RESPONSIBILITY.subquery(),
 )
 
 
@@ -257,12 +273,14 @@ def _bundle_of(row: _Row, case_of: Callable[[dict[str, Any]], Case]) -> CaseBund
     n = len(_CASE_COLUMNS)
     case = case_of(dict(zip(_CASE_COLUMNS, row[:n], strict=True)))
     bundle = CaseBundle(case=case)
-    parties, consents, flags, reps = row[n : n + 4]
+    parties, consents, flags, reps, responsibility = row[n : n + 5]
     bundle.parties = _PARTIES.rows(parties, case.id)
     for consent in _CONSENTS.rows(consents, case.id):
         bundle.consents[(consent.party_id, consent.scope)] = consent
     bundle.flags = _FLAGS.rows(flags, case.id)
     bundle.rep_ids = list(reps or ())
+    for entry in _RESPONSIBILITY.rows(responsibility, case.id):
+        bundle.responsibility[entry.party_id] = entry
     return bundle
 
 
@@ -380,8 +398,9 @@ async def load_bundle(session: AsyncSession, case: Case) -> CaseBundle:
 
 
 async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool = True) -> list[CaseBundle]:
-    """Bundles for many cases in two queries (parties, consents and reps in one; flags), whatever
-    their number. Without `attach` the children are built outside the session: for reading only."""
+    """Bundles for many cases in three queries (parties, consents and reps in one; flags;
+    responsibility entries), whatever their number. Without `attach` the children are built
+    outside the session: for reading only."""
     made = partial(_loaded, session) if attach else read_row
     bundles = {c.id: CaseBundle(case=c) for c in cases}
     if not bundles:
@@ -402,6 +421,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
                     "role": row[6],
                     "location": row[7],
                     "created_at": row[8],
+                    "follow_up": row[13],
                 },
             )
             bundle.parties.append(party)
@@ -417,6 +437,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
                     "method": row[4],
                     "recorded_by": row[5],
                     "recorded_by_client_id": row[12],
+                    "recorded_by_role": row[13],
                     "recorded_at": row[8],
                     "audit_seq": row[9],
                 },
@@ -429,13 +450,21 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
     )
     for case_flag in flags.scalars():
         bundles[case_flag.case_id].flags.append(case_flag)
+    entries = await session.execute(
+        select(Responsibility)
+        .where(col(Responsibility.case_id).in_(ids))
+        .order_by(*(col(getattr(Responsibility, name)) for name in RESPONSIBILITY_ORDER))
+    )
+    for entry in entries.scalars():
+        bundles[entry.case_id].responsibility[entry.party_id] = entry
     for bundle in bundles.values():
         bundle.rep_ids.sort()
     return [bundles[c.id] for c in cases]
 
 
 def _bundle_rows(ids: Any) -> Any:
-    """Parties, consents (in ledger order) and reps of the cases, as rows of one shape."""
+    """Parties, consents (in ledger order) and reps of the cases, as rows of one shape (the last
+    column: a party's follow-up, a consent's recorder's role)."""
     text, number, flag, uid, moment = (
         String(),
         Integer(),
@@ -458,6 +487,7 @@ def _bundle_rows(ids: Any) -> Any:
         cast(none, flag),
         cast(none, uid),
         cast(none, uid),
+        col(Party.follow_up),
     ).where(col(Party.case_id).in_(ids))
     consents = select(
         literal("c", text),
@@ -473,6 +503,7 @@ def _bundle_rows(ids: Any) -> Any:
         col(Consent.given),
         col(Consent.party_id),
         col(Consent.recorded_by_client_id),
+        col(Consent.recorded_by_role),
     ).where(col(Consent.case_id).in_(ids))
     reps = select(
         literal("r", text),
@@ -488,6 +519,7 @@ def _bundle_rows(ids: Any) -> Any:
         cast(none, flag),
         cast(none, uid),
         cast(none, uid),
+        cast(none, text),
     ).where(col(CaseRep.case_id).in_(ids))
     # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier).
     return union_all(parties, consents, reps).order_by(

@@ -12,8 +12,11 @@ from app.common.enums import (
     ConsentMethod,
     ConsentScope,
     Facilitator,
+    FollowUp,
     PartyRole,
+    ResponsibilityMethod,
     RiskLevel,
+    Role,
     Trigger,
 )
 from app.common.schemas import (
@@ -59,7 +62,34 @@ class ConsentCreate(RequestModel):
     scope: ConsentScope
     given: StrictBool
     recorded_by: ShortText
-    method: ConsentMethod
+    method: ConsentMethod = Field(
+        description="How it was given. A face-to-face (`direct`) consent counts only when given "
+        "`in_person` or `written` and recorded by a practitioner. A rep records only withdrawals, "
+        "always as `via_rep`."
+    )
+
+
+class PartyPatch(RequestModel):
+    """A change to a party: each field left out stays as it is."""
+
+    min_fields = 1
+    never_null = ("follow_up",)
+
+    follow_up: FollowUp | None = Field(
+        default=None,
+        description="How the party wants to be checked on once the work ends: by rep visits, by "
+        "the practitioner only, or not at all. Open wellbeing checks follow at once.",
+    )
+
+
+class ResponsibilityCreate(RequestModel):
+    acknowledged: StrictBool = Field(
+        description="Whether the party acknowledges their part in the harm; false records that "
+        "they do not, or no longer do. Only a practitioner may record true."
+    )
+    method: ResponsibilityMethod
+    recorded_by: ShortText
+    note: LongText | None = None
 
 
 class CasePatch(RequestModel):
@@ -118,6 +148,13 @@ class ConsentStatus(ApiModel):
     recorded_at: datetime
 
 
+class ResponsibilityStatus(ApiModel):
+    """A party's latest entry of the responsibility ledger."""
+
+    acknowledged: bool
+    recorded_at: datetime
+
+
 class PartyPublic(ApiModel):
     id: uuid.UUID
     prisoner_number: str
@@ -126,6 +163,11 @@ class PartyPublic(ApiModel):
     role: PartyRole
     location: str | None
     consents: dict[str, ConsentStatus]
+    follow_up: FollowUp
+    responsibility: ResponsibilityStatus | None = Field(
+        description="Whether the party acknowledges their part in the harm (its latest entry); "
+        "null when nothing is recorded. Shown to staff only."
+    )
 
 
 class PartyForRep(ApiModel):
@@ -237,6 +279,23 @@ class ConsentRecord(ApiModel):
     given: bool
     method: ConsentMethod
     recorded_by: str
+    recorded_by_role: Role | None = Field(
+        description="The role of the caller who recorded it; null when it is not known (an entry "
+        "older than the service's record of roles, whose audit record is gone)."
+    )
+    recorded_at: datetime
+
+
+class ResponsibilityRecord(ApiModel):
+    """One entry of a party's responsibility ledger."""
+
+    id: uuid.UUID
+    party_id: uuid.UUID
+    acknowledged: bool
+    method: ResponsibilityMethod
+    recorded_by: str
+    recorded_by_role: Role | None
+    note: str | None
     recorded_at: datetime
 
 

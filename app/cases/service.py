@@ -10,15 +10,16 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_case_change
-from app.auth.access import Permission, require, sees_case
+from app.auth.access import Permission, may_record_grant, require, sees_case
 from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate
-from app.common.enums import CaseState
+from app.common.enums import CaseState, ConsentMethod, Role
 from app.context import Principal, RequestContext
 from app.db import Conn
 from app.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidStateError,
     NotFoundError,
     ValidationFailedError,
@@ -137,21 +138,30 @@ def party_snapshot(party: Party) -> dict[str, Any]:
 async def record_consent(
     session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, party_id: uuid.UUID, body: ConsentCreate
 ) -> Consent:
-    """Append to the consent ledger; a withdrawal is a consent with `given: false`."""
+    """Append to the consent ledger; a withdrawal is a consent with `given: false`. A rep records
+    only withdrawals (403 for a grant), always as passed on by a rep."""
     case = bundle.case
     party = next((p for p in bundle.parties if p.id == party_id), None)
     if party is None:
         raise NotFoundError(f"no party {party_id} on case {case.reference}")
+    principal = ctx.principal
+    if body.given and not may_record_grant(principal):
+        raise ForbiddenError(
+            f"a {principal.role.value} may record only a withdrawal of consent (given: false); "
+            "a practitioner records consent given"
+        )
     if case.state == CaseState.CLOSED:
         raise InvalidStateError("a closed case cannot be changed; reopen it first")
+    method = ConsentMethod.VIA_REP if principal.role == Role.REP else body.method
     consent = Consent(
         case_id=case.id,
         party_id=party.id,
         scope=body.scope.value,
         given=body.given,
-        method=body.method.value,
+        method=method.value,
         recorded_by=body.recorded_by,
-        recorded_by_client_id=ctx.principal.client_id,
+        recorded_by_client_id=principal.client_id,
+        recorded_by_role=principal.role.value,
         recorded_at=clock.now(),
     )
     await touch(session, case)

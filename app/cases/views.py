@@ -4,11 +4,13 @@ as JSON written by PostgreSQL for pages of cases."""
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.access import SEES_RISK_NOTES, case_scope
+from app.auth.access import SEES_RESPONSIBILITY, SEES_RISK_NOTES, case_scope
+from app.cases.parties import DEFAULT_FOLLOW_UP, follow_up_of
 from app.cases.repository import (
     CONSENT_ORDER,
     FLAG_ORDER,
     PARTY_ORDER,
+    RESPONSIBILITY_ORDER,
     CaseBundle,
     CaseFilters,
     list_case_views,
@@ -25,6 +27,7 @@ from app.cases.schemas import (
     Hold,
     PartyForRep,
     PartyPublic,
+    ResponsibilityStatus,
     Source,
 )
 from app.cases.view_cache import CaseViewCache
@@ -82,6 +85,7 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
             assignment=assignment,
             hold=hold,
         )
+    sees_responsibility = principal.role in SEES_RESPONSIBILITY
     parties = [
         PartyPublic(
             id=p.id,
@@ -100,6 +104,12 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
                 for (party_id, scope), c in sorted(bundle.consents.items(), key=lambda kv: kv[0][1])
                 if party_id == p.id
             },
+            follow_up=follow_up_of(p),
+            responsibility=(
+                ResponsibilityStatus(acknowledged=entry.acknowledged, recorded_at=entry.recorded_at)
+                if sees_responsibility and (entry := bundle.responsibility.get(p.id)) is not None
+                else None
+            ),
         )
         for p in bundle.parties
     ]
@@ -126,7 +136,8 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
 
 # The same views built by PostgreSQL, for pages of cases: each row of `rj_case` as the JSON text
 # `present_case` would send for it, its children read and arranged in the statement (parties by
-# arrival, each party's latest consent for each scope, reps and flags in the bundle's orders).
+# arrival, each party's latest consent for each scope and latest responsibility entry, reps and
+# flags in the bundle's orders).
 # A page is then sent as PostgreSQL wrote it, without building a bundle, a model or a document
 # per case in Python. tests/cases/test_read_paths.py compares both, field by field, for every
 # role on every case of a national data set.
@@ -190,7 +201,21 @@ def _sql_views() -> dict[tuple[str, bool], str]:
     named = {"first_name": "p.first_name", "last_name": "p.last_name"}
     placed = {"role": "p.role", "location": "p.location"}
     for_rep = json_object(id="p.id", **named, **placed)
-    public = json_object(id="p.id", prisoner_number="p.prisoner_number", **named, **placed, consents=consents)
+    # A party's latest responsibility entry (the last in ledger order), or null.
+    latest_entry = ", ".join(f"x.{name} DESC" for name in RESPONSIBILITY_ORDER)
+    responsibility = (
+        f"(SELECT {json_object(acknowledged='x.acknowledged', recorded_at=json_time('x.recorded_at'))} "  # noqa: S608
+        f"FROM responsibility x WHERE x.party_id = p.id ORDER BY {latest_entry} LIMIT 1)"
+    )
+    public = json_object(
+        id="p.id",
+        prisoner_number="p.prisoner_number",
+        **named,
+        **placed,
+        consents=consents,
+        follow_up=f"coalesce(p.follow_up, '{DEFAULT_FOLLOW_UP.value}')",
+        responsibility=responsibility,
+    )
     flags = json_array(
         json_object(
             kind="f.kind", at=json_time("f.at"), detail="f.detail", prisoner_number="f.prisoner_number"

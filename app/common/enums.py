@@ -65,6 +65,19 @@ class ConsentMethod(StrEnum):
     VIA_REP = "via_rep"
 
 
+class ResponsibilityMethod(StrEnum):
+    IN_PERSON = "in_person"
+    WRITTEN = "written"
+
+
+class FollowUp(StrEnum):
+    """How a party wants to be checked on once the work ends."""
+
+    REP_VISIT = "rep_visit"
+    PRACTITIONER_ONLY = "practitioner_only"
+    NO_CONTACT = "no_contact"
+
+
 class DeclineReason(StrEnum):
     UNSUITABLE = "unsuitable"
     DUPLICATE = "duplicate"

@@ -20,6 +20,7 @@ from app import clock
 from app.audit.service import next_case_record
 from app.auth.service import is_practitioner_in
 from app.cases import moves
+from app.cases.parties import follow_up_after_withdrawal, responsible
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal, TransitionRequest
 from app.cases.service import check_version, snapshot, visible_case
@@ -81,7 +82,12 @@ def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionReques
         risk_level=case.risk_level,
         facilitator=case.facilitator,
         party_ids=[p.id for p in bundle.parties],
-        consents={key: c.given for key, c in bundle.consents.items()},
+        consents={
+            key: wf.consent_counts(c.scope, c.given, c.method, c.recorded_by_role)
+            for key, c in bundle.consents.items()
+        },
+        responsible_ids=[p.id for p in responsible(bundle.parties)],
+        acknowledged={party_id: e.acknowledged for party_id, e in bundle.responsibility.items()},
         rep_max_pause=timedelta(hours=get_settings().rep_max_pause_hours),
         purged=case.purged_at is not None,
     )
@@ -385,6 +391,8 @@ async def _wind_down(
     )
     if body.trigger == Trigger.WITHDRAW:
         await withhold_undelivered(session, ctx, case)
+        if body.party_id is not None:  # the withdrawing_party_named guard has passed
+            await follow_up_after_withdrawal(session, bundle, body.party_id)
     tasks.schedule_wellbeing_checks(
         session,
         case=case,

@@ -99,6 +99,9 @@ class Party(SQLModel, table=True):
     role: str = Field(max_length=10)
     location: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # How the party wants to be checked on (`FollowUp`); empty until someone sets it, which
+    # means the default: rep visits.
+    follow_up: str | None = Field(default=None, max_length=20)
 
 
 class Consent(SQLModel, table=True):
@@ -114,6 +117,30 @@ class Consent(SQLModel, table=True):
     method: str = Field(max_length=20)
     recorded_by: str = Field(max_length=200)
     recorded_by_client_id: uuid.UUID | None = None
+    # The caller's role when they recorded it: only a practitioner's record of a face-to-face
+    # consent counts, whatever `recorded_by` says.
+    recorded_by_role: str | None = Field(default=None, max_length=20)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    # The seq of this entry's audit record: a strict order even within one instant.
+    audit_seq: int = 0
+
+
+class Responsibility(SQLModel, table=True):
+    """One entry of a party's responsibility ledger: whether the person who caused harm
+    acknowledges their part in it. Never updated, only appended; the latest entry stands. Kept
+    inside the service: no event, report or rep's view carries it."""
+
+    __tablename__ = "responsibility"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    acknowledged: bool
+    method: str = Field(max_length=20)
+    recorded_by: str = Field(max_length=200)
+    recorded_by_client_id: uuid.UUID | None = None
+    recorded_by_role: str | None = Field(default=None, max_length=20)
+    note: str | None = None
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     # The seq of this entry's audit record: a strict order even within one instant.
     audit_seq: int = 0

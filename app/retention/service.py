@@ -37,7 +37,7 @@ from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
 from app.errors import InvalidStateError, ValidationFailedError
 from app.events.service import SAFEGUARDING_OVERDUE, SAFEGUARDING_RAISED
-from app.models.cases import Case, Consent, Party
+from app.models.cases import Case, Consent, Party, Responsibility
 from app.models.conferences import AgreementItem, Conference
 from app.models.contacts import Contact
 from app.models.events import OutboxEvent
@@ -62,6 +62,7 @@ CASE_REDACTIONS: dict[str, Any] = {
 REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
     (Party, {"first_name": REDACTED, "last_name": REDACTED, "location": None}),
     (Consent, {"recorded_by": REDACTED}),
+    (Responsibility, {"recorded_by": REDACTED, "note": None}),
     (Task, {"instructions": REDACTED, "notes": None, "outcome": None}),
     (Letter, {"body": REDACTED, "practitioner_comments": None}),
     (
@@ -94,8 +95,9 @@ KEPT: dict[str, frozenset[str]] = {
             "audit_head",
         }
     ),
-    "party": frozenset({"role"}),
-    "consent": frozenset({"scope", "method"}),
+    "party": frozenset({"role", "follow_up"}),
+    "consent": frozenset({"scope", "method", "recorded_by_role"}),
+    "responsibility": frozenset({"method", "recorded_by_role"}),
     "task": frozenset({"prison_id", "kind", "status", "assignee_type"}),
     "letter": frozenset({"status"}),
     "conference": frozenset({"supporting_rep_ids"}),

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.audit.chain import content_from_texts, link_hash
 from app.auth.service import KEY_PREFIX, hash_key
+from app.cases.responsibility import note_facts
 from app.common.jsonable import canonical_json
 from app.db import Database
 from app.models import metadata
@@ -174,6 +175,7 @@ DEFAULTED = {
     "audit_record": {"id"},
     "api_client": {"revoked_at", "previous_key_hash", "previous_key_expires_at"},
     "rj_case": {"legal_hold", "legal_hold_reason", "purged_at"},
+    "party": {"follow_up"},
     "task": {"letter_id", "completed_by_rep_id"},
     "conference": {"expected_attendees"},
 }
@@ -185,6 +187,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "rj_case",
         "party",
         "consent",
+        "responsibility",
         "task",
         "case_rep",
         "conference",
@@ -617,10 +620,17 @@ class Generator:
         path = PATHS.get(state, ()) if accepted else ()
         # How many records the chain will hold, so their times can be spread over the case's life.
         consents = self.consents_for(state, parties, extra_consents) if accepted else []
+        # Work past assessment needs every harmer's acknowledgement of their part: open cases
+        # carry it; closed ones ended before the responsibility ledger was kept.
+        acknowledging = [p for p in parties if p[4] != "harmed"] if _acknowledged(state) else []
         n_records = (
             1
             + (1 if declined else 0)
-            + (3 + len(consents) + len(path) + historic_tasks + filler if accepted else 0)
+            + (
+                3 + len(consents) + len(acknowledging) + len(path) + historic_tasks + filler
+                if accepted
+                else 0
+            )
         )
         if state == "closed":
             end = min(created + timedelta(days=r.uniform(20, 150)), self.now - timedelta(minutes=5))
@@ -770,6 +780,45 @@ class Generator:
                         method,
                         "Rep on the wing",
                         practitioner.id,
+                        "practitioner",
+                        at,
+                        seq,
+                    ),
+                )
+            for party in acknowledging:
+                at = tick()
+                entry_id = self.new_id()
+                snap["version"] += 1
+                note = "Accepts his part in what happened on the landing."
+                seq = self.record(
+                    chain,
+                    at,
+                    practitioner,
+                    "responsibility.recorded",
+                    "responsibility",
+                    str(entry_id),
+                    None,
+                    {
+                        "partyId": str(party[0]),
+                        "party": f"{party[2]} {party[3]}",
+                        "acknowledged": True,
+                        "method": "in_person",
+                        "recordedBy": "Practitioner",
+                        **note_facts(note),
+                    },
+                )
+                self.sink.add(
+                    "responsibility",
+                    (
+                        entry_id,
+                        case_id,
+                        party[0],
+                        True,
+                        "in_person",
+                        "Practitioner",
+                        practitioner.id,
+                        "practitioner",
+                        note,
                         at,
                         seq,
                     ),
@@ -1027,7 +1076,14 @@ def _base_records(state: str, declined: bool, parties: int) -> int:
         return 2
     if state == "referred":
         return 1
-    return 4 + len(PATHS[state])
+    # The harmers' acknowledgements: every party but the first, who was harmed.
+    acknowledgements = parties - 1 if _acknowledged(state) else 0
+    return 4 + len(PATHS[state]) + acknowledgements
+
+
+def _acknowledged(state: str) -> bool:
+    """Whether an accepted case in `state` holds its harmers' acknowledgements."""
+    return bool(PATHS.get(state)) and state != "closed"
 
 
 # --- loading ------------------------------------------------------------------------------------

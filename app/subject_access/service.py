@@ -23,7 +23,7 @@ from app.common.dates import day_end, day_start
 from app.common.jsonable import plain
 from app.context import Principal
 from app.models.audit import GLOBAL_CHAIN, AuditRecord
-from app.models.cases import Case, CaseRep, Consent, Party
+from app.models.cases import Case, CaseRep, Consent, Party, Responsibility
 from app.models.reps import Rep
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
@@ -108,6 +108,7 @@ async def subject_access(
     parties = [p for p in parties if p.case_id in cases]
     party_ids = [p.id for p in parties]
     consents = await _consents(session, party_ids)
+    acknowledgements = await _responsibility(session, party_ids)
     others = await _other_parties(session, [cid for cid in cases if cid in party_case_ids], prn)
     tasks = await _tasks(session, principal, party_ids, rep_ids, concerns, start, end)
     subject_ids = {str(i) for i in [*party_ids, *rep_ids, *(c.id for c in concerns), *(t.id for t in tasks)]}
@@ -116,7 +117,13 @@ async def subject_access(
     content = {
         "prisonerNumber": prn,
         "cases": [
-            _case_entry(cases[p.case_id], p, consents.get(p.id, []), others.get(p.case_id, []))
+            _case_entry(
+                cases[p.case_id],
+                p,
+                consents.get(p.id, []),
+                acknowledgements.get(p.id, []),
+                others.get(p.case_id, []),
+            )
             for p in parties
         ],
         "repRecords": [_rep_entry(r) for r in reps if start is None or r.updated_at >= start],
@@ -134,6 +141,22 @@ async def subject_access(
     if not any(content[k] for k in content if k != "prisonerNumber"):
         return None
     return plain(content)  # type: ignore[no-any-return]
+
+
+async def _responsibility(
+    session: AsyncSession, party_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Responsibility]]:
+    found: dict[uuid.UUID, list[Responsibility]] = {}
+    if party_ids:
+        for entry in (
+            await session.execute(
+                select(Responsibility)
+                .where(col(Responsibility.party_id).in_(party_ids))
+                .order_by(col(Responsibility.audit_seq))
+            )
+        ).scalars():
+            found.setdefault(entry.party_id, []).append(entry)
+    return found
 
 
 async def _consents(session: AsyncSession, party_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Consent]]:
@@ -249,7 +272,13 @@ def _scrub(value: Any, prn: str) -> Any:
     return value
 
 
-def _case_entry(case: Case, party: Party, consents: list[Consent], others: list[str]) -> dict[str, Any]:
+def _case_entry(
+    case: Case,
+    party: Party,
+    consents: list[Consent],
+    acknowledgements: list[Responsibility],
+    others: list[str],
+) -> dict[str, Any]:
     return {
         "caseId": case.id,
         "reference": case.reference,
@@ -265,7 +294,12 @@ def _case_entry(case: Case, party: Party, consents: list[Consent], others: list[
         "incidentOccurredAt": case.incident_occurred_at,
         "concludedAt": case.concluded_at,
         "closedAt": case.closed_at,
-        "party": {"id": party.id, **party_snapshot(party), "addedAt": party.created_at},
+        "party": {
+            "id": party.id,
+            **party_snapshot(party),
+            "followUp": party.follow_up,
+            "addedAt": party.created_at,
+        },
         "consents": [
             {
                 "scope": c.scope,
@@ -275,6 +309,18 @@ def _case_entry(case: Case, party: Party, consents: list[Consent], others: list[
                 "recordedAt": c.recorded_at,
             }
             for c in consents
+        ],
+        # What the person said of their part in the harm: theirs to see, and nobody else's
+        # outside the service.
+        "responsibility": [
+            {
+                "acknowledged": e.acknowledged,
+                "method": e.method,
+                "recordedBy": e.recorded_by,
+                "recordedAt": e.recorded_at,
+                "note": e.note,
+            }
+            for e in acknowledgements
         ],
         "otherParties": [{"role": role} for role in others],
     }

@@ -12,13 +12,15 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_change
 from app.auth.service import is_practitioner_in
+from app.cases.parties import follow_up_of
 from app.cases.repository import rep_is_assigned
-from app.common.enums import AssigneeType, RepStatus, TaskKind, TaskStatus
+from app.common.enums import AssigneeType, FollowUp, RepStatus, TaskKind, TaskStatus
 from app.common.sql_json import json_flag, json_quoted, json_text_agg, json_text_object, json_time, json_value
 from app.context import RequestContext
 from app.errors import InvalidStateError, ValidationFailedError
 from app.models.cases import Case, Party
 from app.models.reps import Rep
+from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
 
 # The contract's promise: someone checks on the person within 4 hours of a safeguarding concern.
@@ -88,10 +90,15 @@ def schedule_wellbeing_checks(
     offsets_hours: list[float],
     now: datetime,
 ) -> list[Task]:
-    """A wellbeing check for every party at each configured offset from now."""
+    """A wellbeing check for every party at each configured offset from now, as the party wants
+    to be checked on: by the case's reps (the practitioner when it has none), by the
+    practitioner only, or not at all."""
     tasks = []
     for i, party in enumerate(parties):
-        kind, who = _assignee(case, rep_ids, i)
+        follow_up = follow_up_of(party)
+        if follow_up == FollowUp.NO_CONTACT:
+            continue
+        kind, who = _assignee(case, rep_ids if follow_up == FollowUp.REP_VISIT else [], i)
         for hours in offsets_hours:
             tasks.append(
                 new_task(
@@ -160,6 +167,79 @@ async def open_wellbeing_checks(session: AsyncSession, case_id: uuid.UUID) -> in
             )
         ).scalar_one()
     )
+
+
+def _routine_checks(case_id: uuid.UUID, party_id: uuid.UUID) -> Any:
+    """The party's open wellbeing checks that follow the end of the work: not those a
+    safeguarding concern asked for, which no preference stops."""
+    after_concern = select(col(SafeguardingConcern.check_task_id)).where(
+        col(SafeguardingConcern.check_task_id).is_not(None)
+    )
+    return (
+        select(Task)
+        .where(
+            col(Task.case_id) == case_id,
+            col(Task.party_id) == party_id,
+            col(Task.kind) == TaskKind.WELLBEING_CHECK.value,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.id).not_in(after_concern),
+        )
+        .order_by(col(Task.due_at), col(Task.id))
+    )
+
+
+FOLLOW_UP_WORDS = {
+    FollowUp.REP_VISIT: "the party asked to be checked on by rep visits",
+    FollowUp.PRACTITIONER_ONLY: "the party asked to be checked on by the practitioner only",
+    FollowUp.NO_CONTACT: "the party asked not to be contacted",
+}
+
+
+async def follow_preference(
+    session: AsyncSession,
+    ctx: RequestContext,
+    case: Case,
+    party: Party,
+    rep_ids: list[uuid.UUID],
+) -> dict[str, int]:
+    """Make the party's open wellbeing checks follow how they now want to be checked on: given
+    to the case's reps (when it has any) or to the practitioner, or cancelled. Each task changed
+    is audited; how many were reassigned and cancelled."""
+    follow_up = follow_up_of(party)
+    why = FOLLOW_UP_WORDS[follow_up]
+    reassigned = cancelled = 0
+    for i, task in enumerate((await session.execute(_routine_checks(case.id, party.id))).scalars()):
+        if follow_up == FollowUp.NO_CONTACT:
+            task.status = TaskStatus.CANCELLED.value
+            session.add(task)
+            await audit_task(
+                session,
+                ctx,
+                case,
+                task,
+                action="task.cancelled",
+                before={"status": TaskStatus.OPEN.value},
+                after={"kind": task.kind, "status": task.status, "reason": why},
+            )
+            cancelled += 1
+            continue
+        who_type, who = _assignee(case, rep_ids if follow_up == FollowUp.REP_VISIT else [], i)
+        if task.assignee_type == who_type.value:
+            continue
+        before = {"assigneeType": task.assignee_type, "assigneeId": task.assignee_id}
+        task.assignee_type, task.assignee_id = who_type.value, who
+        session.add(task)
+        await audit_task(
+            session,
+            ctx,
+            case,
+            task,
+            action="task.reassigned",
+            before=before,
+            after={"assigneeType": task.assignee_type, "assigneeId": task.assignee_id, "reason": why},
+        )
+        reassigned += 1
+    return {"tasksReassigned": reassigned, "tasksCancelled": cancelled}
 
 
 async def cancel_open_tasks(session: AsyncSession, case_id: uuid.UUID, kinds: list[TaskKind]) -> None:
@@ -466,7 +546,8 @@ async def hand_over(
 
     A rep taken off the case keeps none of its tasks (they would show people no longer theirs to
     see): the tasks go to the remaining reps, or to the practitioner. When a case gets its first
-    reps, the rep work the practitioner held for want of a rep goes to them.
+    reps, the rep work the practitioner held for want of a rep goes to them, but for the wellbeing
+    checks of a party who asked not to be visited by reps.
     """
     removed = [r for r in before if r not in after]
     conditions: list[ColumnElement[bool]] = []
@@ -475,9 +556,18 @@ async def hand_over(
             (col(Task.assignee_type) == AssigneeType.REP.value) & col(Task.assignee_id).in_(removed)
         )
     if not before and after:
+        not_by_reps = select(col(Party.id)).where(
+            col(Party.case_id) == case.id,
+            col(Party.follow_up).in_([FollowUp.PRACTITIONER_ONLY.value, FollowUp.NO_CONTACT.value]),
+        )
         conditions.append(
             (col(Task.assignee_type) == AssigneeType.PRACTITIONER.value)
             & col(Task.kind).in_([k.value for k in REP_WORK])
+            & or_(
+                col(Task.kind) != TaskKind.WELLBEING_CHECK.value,
+                col(Task.party_id).is_(None),
+                col(Task.party_id).not_in(not_by_reps),
+            )
         )
     if not conditions:
         return 0

@@ -15,6 +15,7 @@ from transitions.extensions import GraphMachine
 from app.common.enums import (
     CONCLUDE_OUTCOMES,
     CaseState,
+    ConsentMethod,
     ConsentScope,
     DeclineReason,
     Facilitator,
@@ -52,6 +53,7 @@ TABLE: tuple[Transition, ...] = (
         (
             "risk_assessed",
             "two_parties_consent_indirect",
+            "responsibility_acknowledged",
             "facilitator_set",
             "rep_facilitates_low_risk_only",
         ),
@@ -61,7 +63,7 @@ TABLE: tuple[Transition, ...] = (
         (S.ASSESSMENT, S.SHUTTLE_MEDIATION),
         S.LETTER_EXCHANGE,
         PRACTITIONER,
-        ("risk_assessed", "letter_writer_and_recipient_consent"),
+        ("risk_assessed", "letter_writer_and_recipient_consent", "responsibility_acknowledged"),
     ),
     Transition(
         "schedule_conference",
@@ -72,6 +74,7 @@ TABLE: tuple[Transition, ...] = (
             "risk_assessed",
             "risk_not_high",
             "every_party_consents_direct",
+            "responsibility_acknowledged",
             "conference_details_given",
             "no_open_non_association",
         ),
@@ -132,6 +135,22 @@ class KeepApart:
     checked_by_hand: bool = False
 
 
+# How a face-to-face consent must be given to count: by the person, not passed on by a rep.
+FACE_TO_FACE_METHODS = frozenset({ConsentMethod.IN_PERSON.value, ConsentMethod.WRITTEN.value})
+
+
+def consent_counts(scope: str, given: bool, method: str, recorded_by_role: str | None) -> bool:
+    """Whether a party's latest consent entry for `scope` lets the work go on: a grant, and for
+    meeting face to face one given in person or in writing and recorded by a practitioner
+    (judged from the recorder's role, not from the name they gave). A grant passed on by a rep
+    counts for indirect contact and letters only."""
+    if not given:
+        return False
+    if scope != ConsentScope.DIRECT:
+        return True
+    return method in FACE_TO_FACE_METHODS and recorded_by_role == Role.PRACTITIONER
+
+
 @dataclass(slots=True)
 class GuardContext:
     """Everything a guard may look at, gathered by the case service before firing."""
@@ -146,7 +165,12 @@ class GuardContext:
     until: datetime | None = None
     party_id: Any = None
     party_ids: list[Any] = field(default_factory=list)
+    # The latest consent of each (party, scope): whether it counts (`consent_counts`).
     consents: dict[tuple[Any, str], bool] = field(default_factory=dict)
+    # The participating parties asked to acknowledge their part in the harm (role harmer or
+    # both), and whether each party's latest responsibility entry acknowledges it.
+    responsible_ids: list[Any] = field(default_factory=list)
+    acknowledged: dict[Any, bool] = field(default_factory=dict)
     conference: ConferenceInput | None = None
     conference_held: bool = False
     keep_apart: KeepApart | None = None
@@ -237,8 +261,13 @@ GUARDS: dict[str, Guard] = {
         Guard("risk_not_high", "the risk level is not high", lambda c: c.risk_level != RiskLevel.HIGH),
         Guard(
             "every_party_consents_direct",
-            "every party consented to meet face to face",
+            "every party consented to meet face to face, in person or in writing, recorded by a practitioner",
             lambda c: bool(c.party_ids) and all(c.consented(p, ConsentScope.DIRECT) for p in c.party_ids),
+        ),
+        Guard(
+            "responsibility_acknowledged",
+            "every party whose role is harmer or both acknowledges their part in the harm",
+            lambda c: all(c.acknowledged.get(p, False) for p in c.responsible_ids),
         ),
         Guard(
             "conference_details_given",

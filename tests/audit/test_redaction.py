@@ -27,7 +27,7 @@ from app.models.audit import AuditRecord
 from app.models.cases import Case
 from app.retention import service as retention
 from tests.audit.forge import blanked, cli_verify, forge_purge, purge_record, tamper, verify
-from tests.conftest import database_at
+from tests.conftest import database_at, downgrade
 from tests.records import audit_records
 from tests.support import Api, Keys
 
@@ -332,10 +332,15 @@ class TestDatabaseRefusesRedaction:
         assert (await verify(api))["valid"] is True
 
 
+BEFORE_REDACTION = "0009_client_lifecycle"
+
+
 @pytest.fixture
 async def before_redaction(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A database of its own at the revision before purges named what they redact."""
-    async with database_at(database_url, "0009_client_lifecycle", tmp_path) as url:
+    """A database of its own, at the newest revision until the test has made its case there with
+    today's code; the test then takes it back to the revision before purges named what they
+    redact."""
+    async with database_at(database_url, "heads", tmp_path) as url:
         yield url
 
 
@@ -349,6 +354,11 @@ class TestPurgesFromBefore:
             async with httpx.AsyncClient(transport=transport, base_url="http://rj.test") as client:
                 api = Api(client, await Keys.create(legacy_db), legacy_db)
                 case = await closed_long_ago(api)
+        finally:
+            await legacy_db.dispose()
+        await downgrade(before_redaction, BEFORE_REDACTION)
+        legacy_db = Database(Settings(database_url=before_redaction))
+        try:
             records = await audit_records(legacy_db, case["id"])
             # As the purge wrote it before: the count of records blanked, and nothing to name them.
             old = await purge_record(

@@ -6,9 +6,11 @@ from typing import Any
 import httpx
 import pytest
 
+from app.models.cases import Consent
+from tests.mediation import case_with_rep, rep_key
 from tests.records import audit_records
 from tests.standins.nonassociations import NonAssociations
-from tests.support import Api
+from tests.support import Api, Key
 
 
 class TestConsentLedger:
@@ -45,6 +47,72 @@ class TestConsentLedger:
         )
         assert r.status_code == 404
         assert (await api.case(other["id"]))["parties"][0]["consents"] == {}
+
+
+class TestRepsRecordWithdrawals:
+    async def post(
+        self, api: Api, case: dict[str, Any], key: Key, given: bool, method: str
+    ) -> httpx.Response:
+        return await api.client.post(
+            f"/cases/{case['id']}/parties/{case['parties'][0]['id']}/consents",
+            json={"scope": "direct", "given": given, "recordedBy": "Andre Lewis", "method": method},
+            headers=key.headers,
+        )
+
+    async def test_a_rep_may_not_record_consent_given(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="referred")
+        key = await rep_key(api, rep)
+        records = len(await audit_records(api.db, case["id"]))
+        for method in ("in_person", "written", "via_rep"):
+            r = await self.post(api, case, key, True, method)
+            assert r.status_code == 403, r.text
+            assert r.json()["errorCode"] == "FORBIDDEN"
+        assert (await api.case(case["id"]))["parties"][0]["consents"] == {}
+        assert len(await audit_records(api.db, case["id"])) == records
+
+    @pytest.mark.parametrize("method", ["in_person", "written", "via_rep"])
+    async def test_a_rep_records_a_withdrawal_as_passed_on_by_a_rep(self, api: Api, method: str) -> None:
+        case, [rep] = await case_with_rep(api, state="referred")
+        key = await rep_key(api, rep)
+        r = await self.post(api, case, key, False, method)
+        assert r.status_code == 201, r.text
+        assert (r.json()["given"], r.json()["method"], r.json()["recordedByRole"]) == (
+            False,
+            "via_rep",
+            "rep",
+        )
+        async with api.db.transaction() as session:
+            row = await session.get(Consent, uuid.UUID(r.json()["id"]))
+        assert row is not None
+        assert (row.method, row.recorded_by_role, row.recorded_by_client_id) == (
+            "via_rep",
+            "rep",
+            key.client_id,
+        )
+
+    async def test_a_rep_reads_no_consent_ledger(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="referred")
+        key = await rep_key(api, rep)
+        r = await api.client.get(
+            f"/cases/{case['id']}/parties/{case['parties'][0]['id']}/consents", headers=key.headers
+        )
+        assert r.status_code == 403
+
+    async def test_a_rep_not_on_the_case_is_404(self, api: Api) -> None:
+        case = await api.refer()
+        key = await rep_key(api, await api.rep())
+        r = await self.post(api, case, key, False, "via_rep")
+        assert r.status_code == 404
+
+    async def test_a_practitioners_entry_keeps_its_method_and_role(self, api: Api) -> None:
+        case = await api.refer()
+        party = case["parties"][0]["id"]
+        await api.consent(case["id"], party, "direct")
+        r = await api.client.get(
+            f"/cases/{case['id']}/parties/{party}/consents", headers=api.keys.practitioner.headers
+        )
+        [entry] = r.json()
+        assert (entry["method"], entry["recordedByRole"]) == ("in_person", "practitioner")
 
 
 class TestAssignment:

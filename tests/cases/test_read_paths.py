@@ -21,7 +21,7 @@ from app.cases.views import list_views, present_case
 from app.common.enums import Role
 from app.context import Principal
 from app.db import Database
-from app.models.cases import Case, CaseFlag, CaseRep, Consent
+from app.models.cases import Case, CaseFlag, CaseRep, Consent, Party, Responsibility
 from app.models.safeguarding import SafeguardingConcern
 from app.seed.national import Plan, load_national
 from tests import stamp_guard
@@ -78,7 +78,32 @@ async def cases(db: Database, is_postgres: bool, tmp_path: Path) -> list[Case]:
                     audit_seq=entry.audit_seq + 1,
                 )
             )
-        await stamp_guard.touch_cases(session, [c.id for c in found[::7]] + [e.case_id for e in earlier])
+        # A retraction after an acknowledgement, and parties who asked how to be checked on.
+        acknowledged = list(
+            (await session.execute(select(Responsibility).order_by(col(Responsibility.id)))).scalars()
+        )[::3]
+        for n, entry in enumerate(acknowledged):
+            session.add(
+                Responsibility(
+                    case_id=entry.case_id,
+                    party_id=entry.party_id,
+                    acknowledged=False,
+                    method="in_person",
+                    recorded_by="heard on the wing",
+                    recorded_at=entry.recorded_at - timedelta(minutes=1) if n % 2 else now,
+                    audit_seq=entry.audit_seq + 1,
+                )
+            )
+        asked = list((await session.execute(select(Party).order_by(col(Party.id)))).scalars())[::5]
+        for n, party in enumerate(asked):
+            party.follow_up = ("practitioner_only", "no_contact", "rep_visit")[n % 3]
+        await stamp_guard.touch_cases(
+            session,
+            [c.id for c in found[::7]]
+            + [e.case_id for e in earlier]
+            + [e.case_id for e in acknowledged]
+            + [p.case_id for p in asked],
+        )
         for case in found[::11]:
             session.add(
                 SafeguardingConcern(
@@ -97,7 +122,7 @@ class TestOneStatementReads:
     async def test_every_case_reads_as_the_portable_queries_read_it(
         self, db: Database, cases: list[Case]
     ) -> None:
-        seen = {"flags": 0, "consents": 0, "reps": 0, "hold": 0}
+        seen = {"flags": 0, "consents": 0, "reps": 0, "hold": 0, "responsibility": 0, "follow_up": 0}
         async with db.reading() as session:
             for case in cases:
                 for key in (str(case.id), case.reference):
@@ -113,6 +138,9 @@ class TestOneStatementReads:
                     seen["consents"] += bool(one.consents)
                     seen["reps"] += bool(one.rep_ids)
                     seen["hold"] += one.case.state == "on_hold"
+                    seen["responsibility"] += bool(one.responsibility)
+                    seen["follow_up"] += any(p.follow_up for p in one.parties)
+                    assert one.responsibility.keys() == portable.responsibility.keys()
                     for principal in principals(case.prison_id, rep_id):
                         assert (
                             present_case(principal, one).model_dump_json()

@@ -50,6 +50,17 @@ class TestShuttleMediationCase:
                 )
             )
 
+        # The person who caused harm acknowledges it to the practitioner.
+        r = await api.acknowledge(case_id, harmer["id"])
+        assert r.status_code == 201, r.text
+        expected.append(
+            (
+                "responsibility.recorded",
+                f"{harmer['firstName']} {harmer['lastName']} acknowledged their part in the harm, "
+                "recorded by Helen Ashworth (in person).",
+            )
+        )
+
         # Risk assessment, with optimistic concurrency.
         current = await api.case(case_id)
         r = await client.patch(

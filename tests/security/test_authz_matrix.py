@@ -122,6 +122,30 @@ async def consent(w: "World", scope: str, fresh: bool) -> Req:
     )
 
 
+async def withdrawal(w: "World", scope: str, fresh: bool) -> Req:
+    req = await consent(w, scope, fresh)
+    req.body = {"scope": "direct", "given": False, "recordedBy": "Rep Lewis", "method": "via_rep"}
+    return req
+
+
+async def a_party(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.case(scope, fresh)
+    return Req(
+        path={"case_id": case["id"], "party_id": case["parties"][0]["id"]},
+        headers={"If-Match": f'"{case["version"]}"'},
+        body={"followUp": "practitioner_only"},
+    )
+
+
+async def retraction(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.case(scope, fresh)
+    harmer = next(p for p in case["parties"] if p["role"] == "harmer")
+    return Req(
+        path={"case_id": case["id"], "party_id": harmer["id"]},
+        body={"acknowledged": False, "method": "in_person", "recordedBy": "Rep Lewis"},
+    )
+
+
 async def assignment(w: "World", scope: str, fresh: bool) -> Req:
     req = await a_case(w, scope, fresh)
     req.body = {"repIds": [w.reps[scope]], "keepApartCheckedByHand": True}
@@ -500,8 +524,12 @@ MATRIX: dict[str, Entry] = {
     "GET /cases/{case_id}": Entry(a_case_reference, CASE_READERS),
     "PATCH /cases/{case_id}": Entry(patch_case, practitioner_only(200)),
     "POST /cases/{case_id}/parties": Entry(add_party, practitioner_only(201)),
-    "POST /cases/{case_id}/parties/{party_id}/consents": Entry(consent, practitioner_only(201)),
+    "PATCH /cases/{case_id}/parties/{party_id}": Entry(a_party, practitioner_only(200)),
+    # A rep records withdrawals of consent and retractions they hear, never a grant (tested apart).
+    "POST /cases/{case_id}/parties/{party_id}/consents": Entry(withdrawal, practitioner_and_rep(201)),
     "GET /cases/{case_id}/parties/{party_id}/consents": Entry(consent, practitioner_only(200)),
+    "POST /cases/{case_id}/parties/{party_id}/responsibility": Entry(retraction, practitioner_and_rep(201)),
+    "GET /cases/{case_id}/parties/{party_id}/responsibility": Entry(retraction, practitioner_only(200)),
     "PUT /cases/{case_id}/assignment": Entry(assignment, practitioner_only(200)),
     "GET /cases/{case_id}/transitions": Entry(a_case, CASE_READERS),
     "POST /cases/{case_id}/transitions": Entry(
@@ -975,6 +1003,13 @@ class World:
                     headers=practitioner.headers,
                 )
                 assert r.status_code == 201, r.text
+        harmer = next(p for p in case["parties"] if p["role"] == "harmer")
+        r = await self.client.post(
+            f"/cases/{cid}/parties/{harmer['id']}/responsibility",
+            json={"acknowledged": True, "method": "in_person", "recordedBy": "Helen Ashworth"},
+            headers=practitioner.headers,
+        )
+        assert r.status_code == 201, r.text
         moves: dict[str, dict[str, Any]] = {
             "letter_exchange": {"trigger": "start_letters", "partyId": case["parties"][0]["id"]},
             "conference": {"trigger": "schedule_conference", "conference": self.conference_details(scope)},

@@ -10,8 +10,9 @@ from sqlmodel import col
 
 from app import clock
 from app.common.enums import CONCLUDE_OUTCOMES, DeclineReason
-from app.models.cases import Case
+from app.models.cases import Case, Consent
 from app.workflows.case_workflow import GUARDS
+from tests.mediation import case_with_rep, rep_key
 from tests.records import (
     acknowledge_concern,
     audit_records,
@@ -21,6 +22,7 @@ from tests.records import (
     raise_concern,
     tasks_of,
 )
+from tests.stamp_guard import touch_cases
 from tests.standins.nonassociations import NonAssociations
 from tests.support import Api, Key, until
 
@@ -61,12 +63,15 @@ async def moved(api: Api, case_id: str, trigger: str, to: str, key: Key | None =
     return r.json()
 
 
-async def accepted(api: Api, **patch: Any) -> dict[str, Any]:
-    """A referred case, accepted into assessment, with `patch` applied."""
+async def accepted(api: Api, *, acknowledged: bool = True, **patch: Any) -> dict[str, Any]:
+    """A referred case, accepted into assessment, with `patch` applied and (unless told) the
+    person who caused harm acknowledging it."""
     case = await api.refer()
     await api.must_fire(case["id"], "accept")
     if patch:
         await api.patch(case["id"], **patch)
+    if acknowledged:
+        await api.acknowledge_all(case["id"])
     return await api.case(case["id"])
 
 
@@ -227,6 +232,33 @@ class TestEveryPartyConsentsDirect:
             headers=api.keys.practitioner.headers,
         )
         assert r.status_code == 201, r.text
+        # A party in both roles must also acknowledge their part.
+        await refused(
+            api,
+            case["id"],
+            "schedule_conference",
+            ["every_party_consents_direct", "responsibility_acknowledged"],
+            conference=api.conference(),
+        )
+
+
+class TestFaceToFaceConsent:
+    """A face-to-face consent counts only given in person or in writing and recorded by a
+    practitioner; one passed on by a rep counts for indirect contact and letters only."""
+
+    async def direct_consents(self, api: Api, method: str) -> dict[str, Any]:
+        case = await accepted(api, riskLevel="low")
+        for party in case["parties"]:
+            r = await api.client.post(
+                f"/cases/{case['id']}/parties/{party['id']}/consents",
+                json={"scope": "direct", "given": True, "recordedBy": "Helen Ashworth", "method": method},
+                headers=api.keys.practitioner.headers,
+            )
+            assert r.status_code == 201, r.text
+        return case
+
+    async def test_passed_on_by_a_rep_does_not_count(self, api: Api) -> None:
+        case = await self.direct_consents(api, "via_rep")
         await refused(
             api,
             case["id"],
@@ -234,6 +266,129 @@ class TestEveryPartyConsentsDirect:
             ["every_party_consents_direct"],
             conference=api.conference(),
         )
+
+    @pytest.mark.parametrize("method", ["in_person", "written"])
+    async def test_in_person_or_in_writing_counts(self, api: Api, method: str) -> None:
+        case = await self.direct_consents(api, method)
+        await moved(api, case["id"], "schedule_conference", "conference", conference=api.conference())
+
+    @pytest.mark.parametrize("role", ["rep", None])
+    async def test_recorded_by_anyone_but_a_practitioner_does_not_count(
+        self, api: Api, role: str | None
+    ) -> None:
+        # The recorder's role is what counts, not the name given: an entry recorded in person by
+        # someone else (or whose recorder is not known) is not a practitioner's.
+        case = await self.direct_consents(api, "in_person")
+        second = uuid.UUID(case["parties"][1]["id"])
+        async with api.db.transaction() as session:
+            await session.execute(
+                update(Consent)
+                .where(col(Consent.party_id) == second, col(Consent.scope) == "direct")
+                .values(recorded_by_role=role)
+            )
+            await touch_cases(session, [uuid.UUID(case["id"])])
+        await refused(
+            api,
+            case["id"],
+            "schedule_conference",
+            ["every_party_consents_direct"],
+            conference=api.conference(),
+        )
+
+    async def test_passed_on_by_a_rep_counts_for_indirect_contact_and_letters(self, api: Api) -> None:
+        case = await accepted(api, riskLevel="low", facilitator="practitioner")
+        for party in case["parties"]:
+            for scope in ("indirect", "letters_send", "letters_receive"):
+                r = await api.client.post(
+                    f"/cases/{case['id']}/parties/{party['id']}/consents",
+                    json={"scope": scope, "given": True, "recordedBy": "Rep Lewis", "method": "via_rep"},
+                    headers=api.keys.practitioner.headers,
+                )
+                assert r.status_code == 201, r.text
+        await moved(api, case["id"], "start_shuttle", "shuttle_mediation")
+        await moved(api, case["id"], "start_letters", "letter_exchange")
+
+    async def test_a_withdrawal_a_rep_heard_stops_the_meeting(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, risk="low")
+        key = await rep_key(api, rep)
+        r = await api.client.post(
+            f"/cases/{case['id']}/parties/{case['parties'][1]['id']}/consents",
+            json={"scope": "direct", "given": False, "recordedBy": "Andre Lewis", "method": "via_rep"},
+            headers=key.headers,
+        )
+        assert r.status_code == 201, r.text
+        await refused(
+            api,
+            case["id"],
+            "schedule_conference",
+            ["every_party_consents_direct"],
+            conference=api.conference(),
+        )
+
+
+class TestResponsibilityAcknowledged:
+    async def unacknowledged(self, api: Api, **patch: Any) -> dict[str, Any]:
+        """An accepted case ready for every intervention but the harmer's acknowledgement."""
+        case = await accepted(api, acknowledged=False, **patch)
+        await api.consent_all(case["id"])
+        return case
+
+    async def test_start_shuttle_waits_for_it(self, api: Api) -> None:
+        case = await self.unacknowledged(api, riskLevel="low", facilitator="practitioner")
+        await refused(api, case["id"], "start_shuttle", ["responsibility_acknowledged"])
+        await api.acknowledge_all(case["id"])
+        await moved(api, case["id"], "start_shuttle", "shuttle_mediation")
+
+    async def test_start_letters_waits_for_it(self, api: Api) -> None:
+        case = await self.unacknowledged(api, riskLevel="medium")
+        await refused(api, case["id"], "start_letters", ["responsibility_acknowledged"])
+        await api.acknowledge_all(case["id"])
+        await moved(api, case["id"], "start_letters", "letter_exchange")
+
+    async def test_schedule_conference_waits_for_it(self, api: Api) -> None:
+        case = await self.unacknowledged(api, riskLevel="low")
+        conference = api.conference()
+        await refused(
+            api, case["id"], "schedule_conference", ["responsibility_acknowledged"], conference=conference
+        )
+        await api.acknowledge_all(case["id"])
+        await moved(api, case["id"], "schedule_conference", "conference", conference=conference)
+
+    async def test_a_later_retraction_counts_as_none(self, api: Api) -> None:
+        case = await self.unacknowledged(api, riskLevel="low", facilitator="practitioner")
+        harmer = case["parties"][1]["id"]
+        assert (await api.acknowledge(case["id"], harmer)).status_code == 201
+        assert (await api.acknowledge(case["id"], harmer, acknowledged=False)).status_code == 201
+        await refused(api, case["id"], "start_shuttle", ["responsibility_acknowledged"])
+
+    async def test_every_party_in_both_roles_acknowledges(self, api: Api) -> None:
+        case = await api.refer(
+            parties=[
+                ("A1234BC", "Dean", "Walsh", "both"),
+                ("B2345CD", "Marcus", "Okoye", "both"),
+                ("C3456DE", "Liam", "Byrne", "harmed"),
+            ]
+        )
+        await api.must_fire(case["id"], "accept")
+        await api.patch(case["id"], riskLevel="low", facilitator="practitioner")
+        await api.consent_all(case["id"])
+        first, second, harmed = (p["id"] for p in case["parties"])
+        assert (await api.acknowledge(case["id"], first)).status_code == 201
+        await refused(api, case["id"], "start_shuttle", ["responsibility_acknowledged"])
+        # The harmed party is never asked.
+        assert (await api.acknowledge(case["id"], harmed)).status_code == 422
+        assert (await api.acknowledge(case["id"], second)).status_code == 201
+        await moved(api, case["id"], "start_shuttle", "shuttle_mediation")
+
+    async def test_shown_with_the_triggers_it_blocks(self, api: Api) -> None:
+        case = await self.unacknowledged(api, riskLevel="low", facilitator="practitioner")
+        r = await api.client.get(f"/cases/{case['id']}/transitions", headers=api.keys.practitioner.headers)
+        blocked = {
+            t["trigger"]
+            for t in r.json()["triggers"]
+            if "responsibility_acknowledged" in [g["name"] for g in t["unmetGuards"]]
+        }
+        assert blocked == {"start_shuttle", "start_letters", "schedule_conference"}
 
 
 class TestConferenceDetailsGiven:

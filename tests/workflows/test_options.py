@@ -43,16 +43,23 @@ class TestTransitionOptions:
         assert options["start_shuttle"]["allowed"] is False
         assert options["start_shuttle"]["unmetGuards"] == [
             {"name": name, "description": GUARDS[name].description}
-            for name in ("risk_assessed", "two_parties_consent_indirect", "facilitator_set")
+            for name in (
+                "risk_assessed",
+                "two_parties_consent_indirect",
+                "responsibility_acknowledged",
+                "facilitator_set",
+            )
         ]
         assert [g["name"] for g in options["start_letters"]["unmetGuards"]] == [
             "risk_assessed",
             "letter_writer_and_recipient_consent",
+            "responsibility_acknowledged",
         ]
         # Guards on the request body (time, place, facilitator) cannot be judged before it is sent.
         assert [g["name"] for g in options["schedule_conference"]["unmetGuards"]] == [
             "risk_assessed",
             "every_party_consents_direct",
+            "responsibility_acknowledged",
             "no_open_non_association",
         ]
         assert options["withdraw"]["allowed"] is True

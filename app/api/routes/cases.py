@@ -160,7 +160,8 @@ async def record_consent(
     version: IfMatchOptional,
     response: Response,
 ) -> ConsentRecord:
-    """Append to a party's consent ledger (`given: false` withdraws)."""
+    """Append to a party's consent ledger (`given: false` withdraws). A rep may record only a
+    withdrawal, which is kept as passed on by a rep (`via_rep`)."""
     service.check_version(bundle.case, version)
     consent = await service.record_consent(session, ctx, bundle, party_id, body)
     response.headers["ETag"] = f'"{bundle.case.version}"'
@@ -171,7 +172,7 @@ async def record_consent(
     "/{case_id}/parties/{party_id}/consents",
     response_model=list[ConsentRecord],
     responses=errors(404),
-    dependencies=[permission(Permission.CONSENT_RECORD)],
+    dependencies=[permission(Permission.CONSENT_READ)],
 )
 async def consent_ledger(
     party_id: uuid.UUID, bundle: CaseForRead, session: SessionDep
