@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -78,6 +80,43 @@ async def database_at(database_url: str, revision: str, tmp_path: Path) -> Async
         yield url
     finally:
         await _drop_pg_database(database_url, name)
+
+
+@asynccontextmanager
+async def with_later_columns(url: str) -> AsyncIterator[None]:
+    """Inside, a database at an earlier revision also has the columns later revisions add (empty,
+    or their defaults), so that today's code can write to it; they are dropped on the way out,
+    for the later revisions to add themselves."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            added = await conn.run_sync(_add_missing_columns)
+        yield
+        async with engine.begin() as conn:
+            await conn.run_sync(_drop_columns, added)
+    finally:
+        await engine.dispose()
+
+
+def _add_missing_columns(conn: Connection) -> list[tuple[str, str]]:
+    present = inspect(conn)
+    ops = Operations(MigrationContext.configure(conn))
+    added = []
+    for table in metadata.sorted_tables:
+        if not present.has_table(table.name):
+            continue
+        have = {c["name"] for c in present.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                ops.add_column(table.name, column._copy())  # noqa: SLF001 - a column may join one table only
+                added.append((table.name, column.name))
+    return added
+
+
+def _drop_columns(conn: Connection, added: list[tuple[str, str]]) -> None:
+    ops = Operations(MigrationContext.configure(conn))
+    for table, column in added:
+        ops.drop_column(table, column)
 
 
 @pytest.fixture(scope="session")

@@ -395,6 +395,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
                     "role": row[6],
                     "location": row[7],
                     "created_at": row[8],
+                    "participating": row[10],
                 },
             )
             bundle.parties.append(party)
@@ -448,7 +449,7 @@ def _bundle_rows(ids: Any) -> Any:
         col(Party.location),
         col(Party.created_at),
         cast(none, number),
-        cast(none, flag),
+        col(Party.participating),
         cast(none, uid),
         cast(none, uid),
     ).where(col(Party.case_id).in_(ids))

@@ -125,6 +125,9 @@ class PartyPublic(ApiModel):
     last_name: str
     role: PartyRole
     location: str | None
+    participating: bool = Field(
+        description="False once the party has withdrawn; the case may go on without them."
+    )
     consents: dict[str, ConsentStatus]
 
 
@@ -134,6 +137,7 @@ class PartyForRep(ApiModel):
     last_name: str
     role: PartyRole
     location: str | None
+    participating: bool
 
 
 class Assignment(ApiModel):

@@ -27,7 +27,7 @@ from app.models.audit import AuditRecord
 from app.models.cases import Case
 from app.retention import service as retention
 from tests.audit.forge import blanked, cli_verify, forge_purge, purge_record, tamper, verify
-from tests.conftest import database_at
+from tests.conftest import database_at, with_later_columns
 from tests.records import audit_records
 from tests.support import Api, Keys
 
@@ -345,10 +345,13 @@ class TestPurgesFromBefore:
     ) -> None:
         legacy_db = Database(Settings(database_url=before_redaction))
         try:
-            transport = httpx.ASGITransport(app=create_app(legacy_db.settings, database=legacy_db))
-            async with httpx.AsyncClient(transport=transport, base_url="http://rj.test") as client:
-                api = Api(client, await Keys.create(legacy_db), legacy_db)
-                case = await closed_long_ago(api)
+            # Today's code makes the case: it writes columns added after this revision.
+            async with with_later_columns(before_redaction):
+                transport = httpx.ASGITransport(app=create_app(legacy_db.settings, database=legacy_db))
+                async with httpx.AsyncClient(transport=transport, base_url="http://rj.test") as client:
+                    api = Api(client, await Keys.create(legacy_db), legacy_db)
+                    case = await closed_long_ago(api)
+                await legacy_db.dispose()
             records = await audit_records(legacy_db, case["id"])
             # As the purge wrote it before: the count of records blanked, and nothing to name them.
             old = await purge_record(
