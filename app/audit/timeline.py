@@ -57,6 +57,8 @@ def _referred(a: dict[str, Any]) -> str:
 
 def _transition(a: dict[str, Any], b: dict[str, Any]) -> str:
     trigger = a.get("trigger", "")
+    if trigger == "withdraw" and a.get("state") == b.get("state"):
+        return f"A party withdrew; the case goes on in {_words(a.get('state'))}."
     text = (
         f"{TRIGGER_WORDS.get(trigger, _words(trigger))}: {_words(b.get('state'))} to {_words(a.get('state'))}"
     )
@@ -150,6 +152,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "task.added": lambda a, _b: f"A {_words(a.get('kind'))} task was added by hand.",
     "task.completed": _task_completed,
     "task.reassigned": lambda a, _b: f"A task was reassigned ({a.get('reason')}).",
+    "task.cancelled": lambda a, _b: f"A {_words(a.get('kind'))} task was cancelled ({a.get('reason')}).",
     "task.rescheduled": lambda a, _b: (
         f"A {_words(a.get('kind'))} task was moved to {a.get('dueAt')} ({a.get('reason')})."
     ),
