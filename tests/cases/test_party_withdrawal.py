@@ -9,7 +9,7 @@ import httpx
 
 from app import clock
 from tests.mediation import audit_of, case_with_rep, rep_key, tasks_of
-from tests.records import events
+from tests.records import case_row, events
 from tests.support import Api, until
 
 # Dean was hurt by Marcus and Lee together.
@@ -132,6 +132,14 @@ class TestThreePartyConflict:
         per_party = {p["id"]: sum(str(t.party_id) == p["id"] for t in checks) for p in case["parties"]}
         assert per_party == {p["id"]: 4 for p in case["parties"]}
 
+    async def test_concluding_later_checks_on_the_leaver_only_once(self, api: Api) -> None:
+        case, _ = await three_party(api, "shuttle_mediation")
+        assert (await withdraw(api, case, LEE)).status_code == 200
+        await api.must_fire(case["id"], "conclude", outcome="partially_resolved")
+        checks = await tasks_of(api, case["id"], "wellbeing_check")
+        per_party = {p["id"]: sum(str(t.party_id) == p["id"] for t in checks) for p in case["parties"]}
+        assert per_party == {p["id"]: 4 for p in case["parties"]}
+
     async def test_the_person_harmed_withdrawing_ends_the_case_for_the_two_who_harmed_him(
         self, api: Api
     ) -> None:
@@ -207,13 +215,16 @@ class TestLettersOfTheLeaver:
         assert len(await audit_of(api, case["id"], "letter.withheld")) == 2
 
     async def test_when_the_case_ends_every_undelivered_letter_is_withheld(self, api: Api) -> None:
+        """Lee no longer consents to indirect contact, so Marcus leaving ends the case: Dean's
+        letter to Lee, which Marcus has no part in, is withheld too."""
         case, _ = await three_party(api, "letter_exchange")
-        dean, marcus = case["parties"][DEAN]["id"], case["parties"][MARCUS]["id"]
-        to_marcus = await letter(api, case, dean, marcus, approve=True)
-        r = await withdraw(api, case, DEAN)
+        dean, lee = case["parties"][DEAN]["id"], case["parties"][LEE]["id"]
+        to_lee = await letter(api, case, dean, lee, approve=True)
+        await api.consent(case["id"], lee, "indirect", given=False)
+        r = await withdraw(api, case, MARCUS)
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "follow_up"
-        assert await letter_statuses(api, case) == {to_marcus: "withheld"}
+        assert await letter_statuses(api, case) == {to_lee: "withheld"}
         [delivery] = await tasks_of(api, case["id"], "letter_delivery")
         assert delivery.status == "cancelled"
 
@@ -250,6 +261,8 @@ class TestWhileOnHold:
         clock.advance(timedelta(days=2))
         resumed = await api.fire(case["id"], "resume")
         assert resumed.status_code == 409
+        row = await case_row(api.db, case["id"])
+        assert (row.previous_state, row.paused_until, row.pause_reason) == (None, None, None)
 
 
 class TestOnlyThoseTakingPartCount:

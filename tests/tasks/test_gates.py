@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 
 from app.workflows.case_workflow import GUARDS
+from tests.cases.test_party_withdrawal import THREE
 from tests.mediation import case_with_rep, rep_key, tasks_of
 from tests.support import Api, Key, until
 
@@ -64,6 +65,16 @@ class TestShuttleVisit:
             f"/cases/{case['id']}/contacts", headers=api.keys.practitioner.headers
         )
         assert contacts.json() == []
+
+    async def test_refused_for_a_party_who_withdrew(self, api: Api) -> None:
+        """Their consent stands in the ledger, but they have left the case: a visit added for them
+        afterwards cannot be recorded as done."""
+        case, [rep] = await case_with_rep(api, state="assessment", parties=THREE)
+        assert (await api.fire(case["id"], "withdraw", partyId=case["parties"][2]["id"])).status_code == 200
+        await api.must_fire(case["id"], "start_shuttle")
+        task = await shuttle_visit(api, case, rep, party=2)
+        r = await complete(api, task, await rep_key(api, rep))
+        refused_for(r, "party_consents_indirect")
 
     async def test_a_concern_found_is_pointed_to_its_own_route(self, api: Api) -> None:
         case, [rep] = await case_with_rep(api, state="shuttle_mediation")
