@@ -201,18 +201,32 @@ class TestLettersOfTheLeaver:
         dean, marcus, lee = (case["parties"][i]["id"] for i in (DEAN, MARCUS, LEE))
         to_marcus = await letter(api, case, dean, marcus, approve=True)
         to_lee = await letter(api, case, dean, lee, approve=True)
-        from_lee = await letter(api, case, lee, dean)
+        from_lee = await letter(api, case, lee, dean, approve=True)
+        drafted = await letter(api, case, lee, marcus)
 
         r = await withdraw(api, case, LEE)
 
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "letter_exchange"
         statuses = await letter_statuses(api, case)
-        assert statuses == {to_marcus: "approved", to_lee: "withheld", from_lee: "withheld"}
+        assert statuses == {
+            to_marcus: "approved",
+            to_lee: "withheld",
+            from_lee: "withheld",
+            drafted: "withheld",
+        }
         deliveries = {str(t.letter_id): t for t in await tasks_of(api, case["id"], "letter_delivery")}
         assert deliveries[to_marcus].status == "open"
-        assert deliveries[to_lee].status == "cancelled"
-        assert len(await audit_of(api, case["id"], "letter.withheld")) == 2
+        # To Lee: his own task. From Lee, to Dean: the letter's, withheld.
+        assert (deliveries[to_lee].status, deliveries[to_lee].cancel_reason) == (
+            "cancelled",
+            "The person withdrew from the case.",
+        )
+        assert (deliveries[from_lee].status, deliveries[from_lee].cancel_reason) == (
+            "cancelled",
+            "The letter was withheld.",
+        )
+        assert len(await audit_of(api, case["id"], "letter.withheld")) == 3
 
     async def test_when_the_case_ends_every_undelivered_letter_is_withheld(self, api: Api) -> None:
         """Lee no longer consents to indirect contact, so Marcus leaving ends the case: Dean's
