@@ -63,6 +63,8 @@ def _referred(a: dict[str, Any]) -> str:
 
 def _transition(a: dict[str, Any], b: dict[str, Any]) -> str:
     trigger = a.get("trigger", "")
+    if trigger == "withdraw" and a.get("state") == b.get("state"):
+        return f"A party withdrew; the case goes on in {_words(a.get('state'))}."
     text = (
         f"{TRIGGER_WORDS.get(trigger, _words(trigger))}: {_words(b.get('state'))} to {_words(a.get('state'))}"
     )

@@ -408,6 +408,11 @@ def sees_practitioner_comments(principal: Principal) -> bool:
     return principal.role != Role.REP
 
 
+def sees_cancel_reason(principal: Principal) -> bool:
+    """Why a task was cancelled may say who withdrew: for staff, not for reps."""
+    return principal.role != Role.REP
+
+
 def sees_contact_summary(principal: Principal, contact_rep_id: uuid.UUID | None) -> bool:
     """What happened at a contact: a rep reads only their own notes, never another rep's."""
     if principal.role == Role.REP:

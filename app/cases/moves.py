@@ -143,6 +143,7 @@ _PARTY_CASTS = {
     "location": "varchar",
     "created_at": "timestamptz",
     "follow_up": "varchar",
+    "participating": "boolean",
 }
 _PARTY_ARRAYS = ", ".join(f"${n}::{_PARTY_CASTS[name]}[]" for n, name in enumerate(_PARTY_COLUMNS, 2))
 _INTAKE_AUDIT = 2 + len(_PARTY_COLUMNS)

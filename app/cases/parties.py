@@ -17,17 +17,12 @@ from app.context import RequestContext
 from app.db import read_row
 from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
 from app.models.cases import Party
+from app.workflows.pairing import participating
 
 # How a party is checked on when nobody has said otherwise.
 DEFAULT_FOLLOW_UP = FollowUp.REP_VISIT
 # Who is asked to acknowledge their part in the harm.
 RESPONSIBLE_ROLES = frozenset({PartyRole.HARMER.value, PartyRole.BOTH.value})
-
-
-def participating(parties: Iterable[Party]) -> list[Party]:
-    """The parties still taking part in the case, in the bundle's order. Every party, until a
-    party can leave a case that goes on: this is the one place that choice is made."""
-    return list(parties)
 
 
 def responsible(parties: Iterable[Party]) -> list[Party]:

@@ -422,6 +422,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
                     "location": row[7],
                     "created_at": row[8],
                     "follow_up": row[13],
+                    "participating": row[10],
                 },
             )
             bundle.parties.append(party)
@@ -484,7 +485,7 @@ def _bundle_rows(ids: Any) -> Any:
         col(Party.location),
         col(Party.created_at),
         cast(none, number),
-        cast(none, flag),
+        col(Party.participating),
         cast(none, uid),
         cast(none, uid),
         col(Party.follow_up),

@@ -162,6 +162,9 @@ class PartyPublic(ApiModel):
     last_name: str
     role: PartyRole
     location: str | None
+    participating: bool = Field(
+        description="False once the party has withdrawn; the case may go on without them."
+    )
     consents: dict[str, ConsentStatus]
     follow_up: FollowUp
     responsibility: ResponsibilityStatus | None = Field(
@@ -176,6 +179,7 @@ class PartyForRep(ApiModel):
     last_name: str
     role: PartyRole
     location: str | None
+    participating: bool
 
 
 class Assignment(ApiModel):

@@ -4,7 +4,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,7 +16,7 @@ from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, PartyCreate
 from app.common.enums import CaseState, ConsentMethod, Role
 from app.context import Principal, RequestContext
-from app.db import Conn
+from app.db import Conn, read_row
 from app.errors import (
     ConflictError,
     ForbiddenError,
@@ -122,6 +122,22 @@ async def add_party(session: AsyncSession, ctx: RequestContext, case: Case, body
         after=party_snapshot(party),
     )
     return party
+
+
+async def take_out(session: AsyncSession, bundle: CaseBundle, party_id: uuid.UUID) -> Party:
+    """The party withdraws: from now on no guard counts them, and the bundle shows them out (the
+    caller holds the case row lock and writes the audit record)."""
+    await session.execute(update(Party).where(col(Party.id) == party_id).values(participating=False))
+    for i, party in enumerate(bundle.parties):
+        if party.id == party_id:
+            # The bundle's parties are read for answers, never changed in place: a new one.
+            values = {name: getattr(party, name) for name in _PARTY_COLUMNS}
+            bundle.parties[i] = read_row(Party, {**values, "participating": False})
+            return bundle.parties[i]
+    raise ValueError(f"{party_id} is not a party to {bundle.case.reference}")
+
+
+_PARTY_COLUMNS = tuple(c.name for c in Party.__table__.columns)  # type: ignore[attr-defined]
 
 
 def party_snapshot(party: Party) -> dict[str, Any]:

@@ -79,6 +79,7 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
                     last_name=p.last_name,
                     role=p.role,
                     location=p.location,
+                    participating=p.participating,
                 )
                 for p in bundle.parties
             ],
@@ -94,6 +95,7 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
             last_name=p.last_name,
             role=p.role,
             location=p.location,
+            participating=p.participating,
             consents={
                 scope: ConsentStatus(
                     given=c.given,
@@ -199,7 +201,7 @@ def _sql_views() -> dict[tuple[str, bool], str]:
     with_consents = f"party p LEFT JOIN {by_party} ON pc.party_id = p.id WHERE p.case_id = {c('id')}"
     consents = "coalesce(pc.consents, '{}'::json)"
     named = {"first_name": "p.first_name", "last_name": "p.last_name"}
-    placed = {"role": "p.role", "location": "p.location"}
+    placed = {"role": "p.role", "location": "p.location", "participating": "p.participating"}
     for_rep = json_object(id="p.id", **named, **placed)
     # A party's latest responsibility entry (the last in ledger order), or null.
     latest_entry = ", ".join(f"x.{name} DESC" for name in RESPONSIBILITY_ORDER)

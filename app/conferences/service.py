@@ -100,7 +100,9 @@ async def save_arrangements(
     conference.keep_apart_checked_by_hand = details.keep_apart_checked_by_hand
     conference.held = None
     session.add(conference)
-    await tasks.cancel_open_tasks(session, case.id, [TaskKind.CONFERENCE_PREPARATION])
+    await tasks.cancel_open_tasks(
+        session, case.id, [TaskKind.CONFERENCE_PREPARATION], reason="The conference was rearranged."
+    )
     when = f"{details.scheduled_at:%Y-%m-%d %H:%M}"
     tasks.new_task(
         session,
@@ -221,7 +223,12 @@ async def record_outcome(
     ]
     session.add_all(items)
     # Held or not, this arrangement's preparation is over; a new one brings new tasks.
-    await tasks.cancel_open_tasks(session, case.id, [TaskKind.CONFERENCE_PREPARATION])
+    await tasks.cancel_open_tasks(
+        session,
+        case.id,
+        [TaskKind.CONFERENCE_PREPARATION],
+        reason="The conference's outcome was recorded.",
+    )
     record_case_change(
         session,
         ctx,

@@ -17,6 +17,8 @@ EVENT_VERSION = 1
 CASE_CREATED = "restorative-justice.case.created"
 CASE_STATE_CHANGED = "restorative-justice.case.state-changed"
 CASE_CLOSED = "restorative-justice.case.closed"
+# A party left a case that goes on without them (a move would be `.state-changed`).
+CASE_PARTY_WITHDRAWN = "restorative-justice.case.party-withdrawn"
 SAFEGUARDING_RAISED = "restorative-justice.safeguarding.raised"
 # A concern nobody acknowledged in time: about the concern, not a task, so a type of its own.
 SAFEGUARDING_OVERDUE = "restorative-justice.safeguarding.overdue"
@@ -29,6 +31,7 @@ OUTBOUND_TYPES = (
     CASE_CREATED,
     CASE_STATE_CHANGED,
     CASE_CLOSED,
+    CASE_PARTY_WITHDRAWN,
     SAFEGUARDING_RAISED,
     SAFEGUARDING_OVERDUE,
     TASK_OVERDUE,

@@ -2,16 +2,19 @@
 
 A visit task leaves a contact behind (so every visit is on the case's record and counts once
 towards the rep's hours); a delivery task delivers its letter under the letter rules; a concern
-found while doing the task is raised at once.
+found while doing the task is raised at once. Work that depends on consent (a shuttle visit, a
+letter delivered) is refused unless its party still consents, as a move is refused when its
+guards are unmet (`app.workflows.case_workflow.TASK_GATES`).
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.repository import load_bundle
-from app.common.enums import CaseState, ContactKind, TaskKind
+from app.common.enums import CaseState, ContactKind, TaskKind, TaskStatus
 from app.contacts.service import record_contact
 from app.context import RequestContext
 from app.errors import ValidationFailedError
+from app.flows.transitions import refuse_unmet_gates
 from app.letters import service as letters
 from app.models.cases import Case, Party
 from app.models.letters import Letter
@@ -19,6 +22,7 @@ from app.models.tasks import Task
 from app.safeguarding.service import raise_concern
 from app.tasks import service as tasks
 from app.tasks.schemas import TaskComplete
+from app.workflows.case_workflow import TASK_GATES
 
 VISIT_CONTACTS = {
     TaskKind.ASSESSMENT_VISIT: ContactKind.ASSESSMENT,
@@ -37,6 +41,13 @@ async def complete(
     if body.concern is not None and party is None:
         raise ValidationFailedError("a concern is raised about a person: this task names nobody")
     kind = TaskKind(task.kind)
+    gates = TASK_GATES.get(kind, ())
+    if gates and bundle is not None and task.status == TaskStatus.OPEN:
+        # A concern never waits on consent: the refusal says how to raise it on its own.
+        also = " (raise the concern on its own: POST /safeguarding-concerns)" if body.concern else ""
+        refuse_unmet_gates(
+            gates, ctx, bundle, task.party_id, refused=f"completing the {kind.value} is refused{also}"
+        )
     extra = {}
     if body.concern is not None and party is not None:
         concern = await raise_concern(

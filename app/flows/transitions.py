@@ -9,6 +9,7 @@ follows it through the session (`fire_transition`).
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,19 +24,23 @@ from app.cases import moves
 from app.cases.parties import follow_up_after_withdrawal, responsible
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal, TransitionRequest
-from app.cases.service import check_version, snapshot, visible_case
-from app.common.enums import CaseState, DeclineReason, Outcome, Role, TaskKind, Trigger
+from app.cases.service import check_version, snapshot, take_out, visible_case
+from app.common.enums import CaseState, DeclineReason, Outcome, Role, Trigger
 from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
 from app.db import Unit
 from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
-from app.events.service import CASE_CLOSED, CASE_STATE_CHANGED, case_event_values
+from app.events.service import CASE_CLOSED, CASE_PARTY_WITHDRAWN, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
+from app.models.cases import Party
 from app.models.safeguarding import SafeguardingConcern
+from app.models.tasks import Task
 from app.nonassociations.service import keep_apart_between
 from app.tasks import service as tasks
 from app.workflows import case_workflow as wf
+from app.workflows import ended_work
+from app.workflows.pairing import participating
 
 CLOSED_OUTCOME_FOR_DECLINE = {
     DeclineReason.UNSUITABLE: Outcome.UNSUITABLE,
@@ -73,20 +78,27 @@ def may_fire(ctx: RequestContext, transition: wf.Transition) -> bool:
 
 
 def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest | None) -> wf.GuardContext:
-    """What every guard may read from the case bundle and the request."""
+    """What every guard may read from the case bundle and the request. Only the parties still
+    taking part count."""
     case = bundle.case
+    taking_part = participating(bundle.parties)
+    state = CaseState(case.state)
     g = wf.GuardContext(
-        state=CaseState(case.state),
+        state=state,
         role=ctx.principal.role,
         now=clock.now(),
+        paused_from=CaseState(case.previous_state)
+        if state == CaseState.ON_HOLD and case.previous_state
+        else None,
         risk_level=case.risk_level,
         facilitator=case.facilitator,
-        party_ids=[p.id for p in bundle.parties],
+        party_ids=[p.id for p in taking_part],
+        roles={p.id: p.role for p in taking_part},
         consents={
             key: wf.consent_counts(c.scope, c.given, c.method, c.recorded_by_role)
             for key, c in bundle.consents.items()
         },
-        responsible_ids=[p.id for p in responsible(bundle.parties)],
+        responsible_ids=[p.id for p in responsible(taking_part)],
         acknowledged={party_id: e.acknowledged for party_id, e in bundle.responsibility.items()},
         rep_max_pause=timedelta(hours=get_settings().rep_max_pause_hours),
         purged=case.purged_at is not None,
@@ -94,6 +106,17 @@ def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionReques
     if body is not None:
         g.reason, g.outcome, g.until, g.party_id = body.reason, body.outcome, body.until, body.party_id
     return g
+
+
+def refuse_unmet_gates(
+    names: tuple[str, ...], ctx: RequestContext, bundle: CaseBundle, party_id: Any, *, refused: str
+) -> None:
+    """Refuse (409 `GUARD_FAILED`, `refused` saying what) work on the case whose gates `names`,
+    judged now for the party `party_id`, are not all met: the same guards, judged the same way,
+    as a move's."""
+    g = _case_guards(ctx, bundle, None)
+    g.party_id = party_id
+    _refuse(wf.unmet(names, g), refused)
 
 
 async def _conference_input(
@@ -122,7 +145,7 @@ async def _conference_held(
 async def _keep_apart(
     _session: AsyncSession, bundle: CaseBundle, body: TransitionRequest | None, g: wf.GuardContext
 ) -> None:
-    numbers = [p.prisoner_number for p in bundle.parties]
+    numbers = [p.prisoner_number for p in participating(bundle.parties)]
     g.keep_apart = await keep_apart_between(numbers, numbers)
     if body is not None and body.conference is not None:
         g.keep_apart.checked_by_hand = body.conference.keep_apart_checked_by_hand
@@ -219,10 +242,13 @@ def _checked(
 
 
 def _refuse_unmet(transition: wf.Transition, g: wf.GuardContext) -> None:
-    unmet = wf.unmet_guards(transition, g)
+    _refuse(wf.unmet_guards(transition, g), f"{transition.trigger} refused")
+
+
+def _refuse(unmet: list[wf.Guard], refused: str) -> None:
     if unmet:
         raise GuardFailedError(
-            f"{transition.trigger} refused: " + "; ".join(u.description for u in unmet),
+            f"{refused}: " + "; ".join(u.description for u in unmet),
             extra={"unmetGuards": [{"name": u.name, "description": u.description} for u in unmet]},
         )
 
@@ -235,12 +261,27 @@ async def fire_transition(
     *,
     expected_version: int | None,
 ) -> None:
-    """Fire a trigger: check table, role and guards, move, then audit, event and what follows."""
+    """Fire a trigger: check table, role and guards, move (or, where the table says so, stay),
+    then audit, event, the work the move ends and what follows."""
     transition = _checked(ctx, bundle, body, expected_version)
-    _refuse_unmet(transition, await _guard_context(session, ctx, bundle, body, set(transition.guards)))
+    g = await _guard_context(session, ctx, bundle, body, set(transition.guards))
+    _refuse_unmet(transition, g)
     now = clock.now()
-    for record, event in _planned(ctx, bundle, transition, body, now):
+    stays = wf.stays(transition, g)
+    ending = await _work_ending(session, bundle, transition, body, stays=stays)
+    done = {"cancelledTaskIds": [t.id for t, _ in ending.cancelled]} if ending.cancelled else {}
+    if ending.to_practitioner:
+        done["toPractitionerTaskIds"] = [t.id for t in ending.to_practitioner]
+    planned = (
+        [_stayed(ctx, bundle, transition, body, now, done)]
+        if stays
+        else _planned(ctx, bundle, transition, body, now, done)
+    )
+    for record, event in planned:
         await moves.save_move(session, bundle.case, record, event)
+    for task, reason in ending.cancelled:
+        tasks.cancel(session, [task], reason=reason, now=now)
+    tasks.to_practitioner(session, bundle.case, ending.to_practitioner)
     follow_on = FOLLOW_ONS.get(Trigger(transition.trigger))
     if follow_on is not None:
         await follow_on(session, ctx, bundle, body, now)
@@ -265,6 +306,39 @@ async def fire(
     return bundle
 
 
+@dataclass(slots=True)
+class _Ending:
+    """The open tasks a move ends (each with the reason it records), and those that outlive it
+    but no rep may keep."""
+
+    cancelled: list[tuple[Task, str]] = field(default_factory=list)
+    to_practitioner: list[Task] = field(default_factory=list)
+
+
+async def _work_ending(
+    session: AsyncSession,
+    bundle: CaseBundle,
+    transition: wf.Transition,
+    body: TransitionRequest,
+    *,
+    stays: bool,
+) -> _Ending:
+    """What the move ends, by the table of ended work (`app.workflows.ended_work`)."""
+    case = bundle.case
+    ending = _Ending()
+    seen: set[Any] = set()
+    for row in ended_work.ended_by(transition.trigger, moved=not stays):
+        party_id = body.party_id if row.whose == ended_work.Whose.PARTY else None
+        for task in await tasks.open_tasks(session, case.id, row.kinds, party_id=party_id):
+            if task.id not in seen:
+                seen.add(task.id)
+                ending.cancelled.append((task, row.reason))
+    dest = CaseState(case.state) if stays else wf.destination(transition, case.previous_state)
+    if dest in ended_work.NO_REP_WORK:
+        ending.to_practitioner = [t for t in await tasks.open_rep_work(session, case.id) if t.id not in seen]
+    return ending
+
+
 def moves_case_alone(body: TransitionRequest) -> bool:
     """Whether firing `body` needs nothing beyond the case bundle: no guard judged from other
     records, no conference proposal to check, nothing to do after the move."""
@@ -273,6 +347,7 @@ def moves_case_alone(body: TransitionRequest) -> bool:
         body.conference is None
         and not any(name in STORED_GUARDS for name in transition.guards)
         and Trigger(transition.trigger) not in FOLLOW_ONS
+        and not ended_work.ends_work(transition.trigger, transition.dest)
     )
 
 
@@ -295,8 +370,10 @@ def _planned(
     transition: wf.Transition,
     body: TransitionRequest,
     now: datetime,
+    done: dict[str, Any] | None = None,
 ) -> Planned:
-    """Move the bundle's case; the audit record and event of each state it enters."""
+    """Move the bundle's case; the audit record and event of each state it enters (the record
+    also names what else the move `done`: the tasks it ended, say)."""
     case = bundle.case
     before = snapshot(case)
     trigger = Trigger(transition.trigger)
@@ -315,7 +392,7 @@ def _planned(
             case,
             action=f"case.{name}",
             before=before,
-            after={**after, "trigger": name, **_request_details(body)},
+            after={**after, "trigger": name, **_request_details(body), **(done or {})},
         )
         closing = dest == CaseState.CLOSED
         event = case_event_values(
@@ -333,6 +410,48 @@ def _planned(
 
     wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change), transition.trigger)
     return planned
+
+
+def _stayed(
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    transition: wf.Transition,
+    body: TransitionRequest,
+    now: datetime,
+    done: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A withdrawal the other parties go on after: the case keeps its state and takes a new
+    version (the party is out); its audit record, and the event that says a party left."""
+    case = bundle.case
+    before = snapshot(case)
+    case.version += 1
+    case.updated_at = now
+    record = next_case_record(
+        ctx,
+        case,
+        action=f"case.{transition.trigger}",
+        before=before,
+        after={
+            **snapshot(case),
+            "trigger": transition.trigger,
+            **_request_details(body),
+            "participating": False,
+            **done,
+        },
+    )
+    leaver = _party(bundle, body.party_id)
+    event = case_event_values(
+        case,
+        event_type=CASE_PARTY_WITHDRAWN,
+        description=f"A party withdrew from restorative justice case {case.reference}; the case goes on",
+        prisoner_numbers=[leaver.prisoner_number],
+        extra={"trigger": transition.trigger, "partyId": leaver.id},
+    )
+    return record, event
+
+
+def _party(bundle: CaseBundle, party_id: Any) -> Party:
+    return next(p for p in bundle.parties if p.id == party_id)
 
 
 def _request_details(body: TransitionRequest) -> dict[str, Any]:
@@ -356,6 +475,7 @@ def _before_move(
     elif trigger == T.WITHDRAW:
         case.outcome = Outcome.WITHDRAWN.value
         case.concluded_at = now
+        case.previous_state, case.paused_until, case.pause_reason = None, None, None
     elif trigger == T.PAUSE:
         case.previous_state = case.state
         case.paused_until = body.until
@@ -380,23 +500,34 @@ async def _schedule_assessment(
 
 
 async def _wind_down(
+    session: AsyncSession, _ctx: RequestContext, bundle: CaseBundle, _body: TransitionRequest, now: datetime
+) -> None:
+    """Concluded: the wellbeing checks start for the parties still taking part (those who left
+    had theirs from when they withdrew)."""
+    _check_on(session, bundle, participating(bundle.parties), now)
+
+
+async def _withdraw(
     session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, now: datetime
 ) -> None:
-    """Concluded or withdrawn: the open work on the case stops and the wellbeing checks start."""
+    """A party withdrew: they are out of the case, with their own wellbeing checks from now. If
+    the case ended with it, every letter not yet delivered is withheld and every party still
+    taking part is checked on too; if it goes on, only the letters to or from them are."""
     case = bundle.case
-    await tasks.cancel_open_tasks(
-        session,
-        case.id,
-        [TaskKind.SHUTTLE_VISIT, TaskKind.CONFERENCE_PREPARATION, TaskKind.ASSESSMENT_VISIT],
-    )
-    if body.trigger == Trigger.WITHDRAW:
-        await withhold_undelivered(session, ctx, case)
-        if body.party_id is not None:  # the withdrawing_party_named guard has passed
-            await follow_up_after_withdrawal(session, bundle, body.party_id)
+    leaver = _party(bundle, body.party_id)
+    ended = case.state == CaseState.FOLLOW_UP
+    await withhold_undelivered(session, ctx, case, party_id=None if ended else leaver.id)
+    await follow_up_after_withdrawal(session, bundle, leaver.id)
+    leaver = _party(bundle, leaver.id)  # as the bundle now holds them, with their follow-up
+    _check_on(session, bundle, participating(bundle.parties) if ended else [leaver], now)
+    await take_out(session, bundle, leaver.id)
+
+
+def _check_on(session: AsyncSession, bundle: CaseBundle, parties: list[Party], now: datetime) -> None:
     tasks.schedule_wellbeing_checks(
         session,
-        case=case,
-        parties=bundle.parties,
+        case=bundle.case,
+        parties=parties,
         rep_ids=bundle.rep_ids,
         offsets_hours=get_settings().wellbeing_check_offsets_hours,
         now=now,
@@ -416,6 +547,6 @@ async def _arrange_conference(
 FOLLOW_ONS: dict[Trigger, FollowOn] = {
     Trigger.ACCEPT: _schedule_assessment,
     Trigger.CONCLUDE: _wind_down,
-    Trigger.WITHDRAW: _wind_down,
+    Trigger.WITHDRAW: _withdraw,
     Trigger.SCHEDULE_CONFERENCE: _arrange_conference,
 }

@@ -279,17 +279,17 @@ async def _open_delivery_tasks(session: AsyncSession, letter: Letter) -> list[Ta
     return list(rows.scalars())
 
 
-async def withhold_undelivered(session: AsyncSession, ctx: RequestContext, case: Case) -> int:
-    """On withdrawal, withhold every letter not yet delivered and cancel its delivery task."""
-    letters = (
-        (
-            await session.execute(
-                select(Letter).where(col(Letter.case_id) == case.id, col(Letter.status).in_(UNDELIVERED))
-            )
+async def withhold_undelivered(
+    session: AsyncSession, ctx: RequestContext, case: Case, *, party_id: uuid.UUID | None = None
+) -> int:
+    """On withdrawal, withhold every letter not yet delivered (only those to or from `party_id`
+    when a party is named: the others' letters still go) and cancel their delivery tasks."""
+    conditions = [col(Letter.case_id) == case.id, col(Letter.status).in_(UNDELIVERED)]
+    if party_id is not None:
+        conditions.append(
+            (col(Letter.author_party_id) == party_id) | (col(Letter.recipient_party_id) == party_id)
         )
-        .scalars()
-        .all()
-    )
+    letters = (await session.execute(select(Letter).where(*conditions))).scalars().all()
     now = clock.now()
     for letter in letters:
         before = letter.status
@@ -307,16 +307,10 @@ async def withhold_undelivered(session: AsyncSession, ctx: RequestContext, case:
             after={"status": L.WITHHELD.value},
         )
     if letters:
-        delivery_tasks = await session.execute(
-            select(Task).where(
-                col(Task.case_id) == case.id,
-                col(Task.kind) == TaskKind.LETTER_DELIVERY.value,
-                col(Task.status) == TaskStatus.OPEN.value,
-            )
+        deliveries = await tasks.open_tasks(
+            session, case.id, [TaskKind.LETTER_DELIVERY], letter_ids=[letter.id for letter in letters]
         )
-        for task in delivery_tasks.scalars():
-            task.status = TaskStatus.CANCELLED.value
-            session.add(task)
+        tasks.cancel(session, deliveries, reason="The letter was withheld.", now=now)
     return len(letters)
 
 

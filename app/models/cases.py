@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint, false
+from sqlalchemy import Index, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
@@ -23,9 +23,9 @@ class Case(SQLModel, table=True):
         Index("ix_case_prison_created", "prison_id", "created_at"),
         Index("ix_case_prison_concluded", "prison_id", "concluded_at"),
         Index("ix_case_retention", "state", "closed_at"),
-        # A task names its case by reference: the lists of tasks read it here, from the index
-        # alone, never from the case's row (a reference never changes).
-        Index("ix_case_id_reference", "id", "reference"),
+        # A task names its case by reference, and a rep's day list leaves out the tasks of closed
+        # cases: the lists of tasks read both here, from the index alone, never from the case's row.
+        Index("ix_case_id_reference_state", "id", "reference", "state"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -102,6 +102,8 @@ class Party(SQLModel, table=True):
     # How the party wants to be checked on (`FollowUp`); empty until someone sets it, which
     # means the default: rep visits.
     follow_up: str | None = Field(default=None, max_length=20)
+    # False once the party has withdrawn: no guard counts them, and the case may go on without them.
+    participating: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
 
 class Consent(SQLModel, table=True):

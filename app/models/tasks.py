@@ -40,3 +40,6 @@ class Task(SQLModel, table=True):
     # Whose volunteer hours the work counts towards (None: staff did it).
     completed_by_rep_id: uuid.UUID | None = Field(default=None, foreign_key="rep.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Why the task will not be done, and when that was decided.
+    cancel_reason: str | None = None
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

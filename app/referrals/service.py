@@ -75,6 +75,7 @@ async def refer(
                 "role": p.role.value,
                 "location": p.location,
                 "created_at": now,
+                "participating": True,
             },
         )
         for p in body.parties

@@ -41,6 +41,10 @@ class TaskPublic(ApiModel):
     instructions: str
     outcome: str | None = None
     completed_at: datetime | None = None
+    cancel_reason: str | None = Field(
+        default=None, description="Why the task will not be done (not shown to reps)."
+    )
+    cancelled_at: datetime | None = None
 
 
 class ConcernFound(RequestModel):
@@ -78,4 +82,8 @@ class TaskReassign(RequestModel):
 
 class TaskReschedule(RequestModel):
     due_at: Timestamp
+    reason: Reason
+
+
+class TaskCancel(RequestModel):
     reason: Reason

@@ -1,6 +1,7 @@
 """Tasks the workflow generates, the changes practitioners make to them, and their queries."""
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
@@ -14,7 +15,7 @@ from app.audit.service import record_change
 from app.auth.service import is_practitioner_in
 from app.cases.parties import follow_up_of
 from app.cases.repository import rep_is_assigned
-from app.common.enums import AssigneeType, FollowUp, RepStatus, TaskKind, TaskStatus
+from app.common.enums import AssigneeType, CaseState, FollowUp, RepStatus, TaskKind, TaskStatus
 from app.common.sql_json import json_flag, json_quoted, json_text_agg, json_text_object, json_time, json_value
 from app.context import RequestContext
 from app.errors import InvalidStateError, ValidationFailedError
@@ -211,6 +212,7 @@ async def follow_preference(
     for i, task in enumerate((await session.execute(_routine_checks(case.id, party.id))).scalars()):
         if follow_up == FollowUp.NO_CONTACT:
             task.status = TaskStatus.CANCELLED.value
+            task.cancel_reason, task.cancelled_at = why, clock.now()
             session.add(task)
             await audit_task(
                 session,
@@ -242,7 +244,9 @@ async def follow_preference(
     return {"tasksReassigned": reassigned, "tasksCancelled": cancelled}
 
 
-async def cancel_open_tasks(session: AsyncSession, case_id: uuid.UUID, kinds: list[TaskKind]) -> None:
+async def cancel_open_tasks(
+    session: AsyncSession, case_id: uuid.UUID, kinds: list[TaskKind], *, reason: str
+) -> None:
     """Cancel a case's open tasks of the given kinds (the work they were for has ended)."""
     await session.execute(
         update(Task)
@@ -251,8 +255,89 @@ async def cancel_open_tasks(session: AsyncSession, case_id: uuid.UUID, kinds: li
             col(Task.status) == TaskStatus.OPEN.value,
             col(Task.kind).in_([k.value for k in kinds]),
         )
-        .values(status=TaskStatus.CANCELLED.value)
+        .values(status=TaskStatus.CANCELLED.value, cancel_reason=reason, cancelled_at=clock.now())
     )
+
+
+async def open_tasks(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    kinds: Iterable[TaskKind],
+    *,
+    party_id: uuid.UUID | None = None,
+    letter_ids: Iterable[uuid.UUID] | None = None,
+) -> list[Task]:
+    """A case's open tasks of the given kinds, soonest due first: those about one party when
+    `party_id` is given, those for the letters named when `letter_ids` is."""
+    conditions: list[ColumnElement[bool]] = [
+        col(Task.case_id) == case_id,
+        col(Task.status) == TaskStatus.OPEN.value,
+        col(Task.kind).in_([k.value for k in kinds]),
+    ]
+    if party_id is not None:
+        conditions.append(col(Task.party_id) == party_id)
+    if letter_ids is not None:
+        conditions.append(col(Task.letter_id).in_(list(letter_ids)))
+    rows = await session.execute(select(Task).where(*conditions).order_by(col(Task.due_at), col(Task.id)))
+    return list(rows.scalars())
+
+
+def cancel(session: AsyncSession, tasks_: Iterable[Task], *, reason: str, now: datetime) -> None:
+    """Cancel open tasks whose work can no longer happen, recording why on each."""
+    for task in tasks_:
+        task.status = TaskStatus.CANCELLED.value
+        task.cancel_reason = reason
+        task.cancelled_at = now
+        session.add(task)
+
+
+async def cancel_task(
+    session: AsyncSession, ctx: RequestContext, task: Task, *, case: Case | None, reason: str
+) -> Task:
+    """A practitioner cancels an open task, with the reason; audited (the caller holds the case's
+    row lock, then the task's). A safeguarding check is never cancelled: it closes when its
+    concern is acknowledged."""
+    if task.kind == TaskKind.SAFEGUARDING_CHECK.value:
+        raise InvalidStateError(
+            "a safeguarding check is never cancelled: it closes when its concern is acknowledged"
+        )
+    _require_open(task)
+    now = clock.now()
+    cancel(session, [task], reason=reason, now=now)
+    if case is not None:
+        case.updated_at = now
+        session.add(case)
+    await audit_task(
+        session,
+        ctx,
+        case,
+        task,
+        action="task.cancelled",
+        before={"status": TaskStatus.OPEN.value},
+        after={"kind": task.kind, "status": task.status, "reason": reason},
+    )
+    return task
+
+
+async def open_rep_work(session: AsyncSession, case_id: uuid.UUID) -> list[Task]:
+    """The case's open tasks held by reps, soonest due first."""
+    rows = await session.execute(
+        select(Task)
+        .where(
+            col(Task.case_id) == case_id,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.assignee_type) == AssigneeType.REP.value,
+        )
+        .order_by(col(Task.due_at), col(Task.id))
+    )
+    return list(rows.scalars())
+
+
+def to_practitioner(session: AsyncSession, case: Case, tasks_: Iterable[Task]) -> None:
+    """Give tasks to the case's practitioner (whoever is on duty when it has none)."""
+    for task in tasks_:
+        task.assignee_type, task.assignee_id = AssigneeType.PRACTITIONER.value, case.practitioner_id
+        session.add(task)
 
 
 async def task_view_rows(
@@ -642,6 +727,8 @@ _DAY_ROWS = (
         col(Task.assignee_id) == bindparam("rep_id"),
         col(Task.status) == TaskStatus.OPEN.value,
         col(Task.due_at) < bindparam("day_end"),
+        # No rep works on a declined or closed case, whatever task of it is still open.
+        col(Case.state).is_distinct_from(literal_column(f"'{CaseState.CLOSED.value}'")),
     )
     .order_by(*day_order(bindparam("reference")))
     .limit(bindparam("limit", type_=Integer))
@@ -674,8 +761,8 @@ DAY_TASKS_JSON = (
 async def rep_day_rows(
     session: AsyncSession, rep_id: uuid.UUID, *, day_end: datetime, reference: datetime, limit: int
 ) -> list[DayRow]:
-    """A rep's open tasks due before `day_end`, most urgent first, each with its case reference
-    and the party to see (name and location): one query, no objects built."""
+    """A rep's open tasks due before `day_end`, none of a closed case, most urgent first, each
+    with its case reference and the party to see (name and location): one query, no objects built."""
     values = day_rows_values(rep_id, day_end=day_end, reference=reference, limit=limit)
     return [DayRow(*row) for row in await session.execute(_DAY_ROWS, values)]
 

@@ -21,8 +21,10 @@ from app.common.enums import (
     Facilitator,
     RiskLevel,
     Role,
+    TaskKind,
     Trigger,
 )
+from app.workflows.pairing import PAIRING_WORDS, pairing_holds, stage_contact
 
 S = CaseState
 PRACTITIONER = frozenset({Role.PRACTITIONER})
@@ -32,7 +34,9 @@ PAUSABLE = (S.ASSESSMENT, S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE, S.CONFERENCE, 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One row of the workflow table. `dest=None` means back to the state paused from."""
+    """One row of the workflow table. `dest=None` means back to the state paused from.
+    `stays_while` names a condition under which the trigger leaves the state as it is (and does
+    only its other work) instead of moving to `dest`."""
 
     trigger: str
     sources: tuple[CaseState, ...]
@@ -40,6 +44,7 @@ class Transition:
     who: frozenset[Role]
     guards: tuple[str, ...] = ()
     automatic: bool = False
+    stays_while: str | None = None
 
 
 TABLE: tuple[Transition, ...] = (
@@ -88,10 +93,11 @@ TABLE: tuple[Transition, ...] = (
     ),
     Transition(
         "withdraw",
-        (S.ASSESSMENT, S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE, S.CONFERENCE),
+        (S.ASSESSMENT, S.SHUTTLE_MEDIATION, S.LETTER_EXCHANGE, S.CONFERENCE, S.ON_HOLD),
         S.FOLLOW_UP,
         PRACTITIONER,
         ("withdrawing_party_named",),
+        stays_while="others_go_on",
     ),
     Transition(
         "pause",
@@ -113,6 +119,13 @@ TABLE: tuple[Transition, ...] = (
 
 BY_TRIGGER: dict[str, Transition] = {t.trigger: t for t in TABLE}
 TRIGGERS: tuple[str, ...] = tuple(BY_TRIGGER)
+
+# Work on the wings that depends on consent, re-checked like a move's guards when it is recorded
+# as done: the task's party (the person seen, or the letter's recipient) must still consent.
+TASK_GATES: dict[TaskKind, tuple[str, ...]] = {
+    TaskKind.SHUTTLE_VISIT: ("party_consents_indirect",),
+    TaskKind.LETTER_DELIVERY: ("recipient_consents_letters",),
+}
 
 
 @dataclass(slots=True)
@@ -158,13 +171,16 @@ class GuardContext:
     state: CaseState
     role: Role
     now: datetime
+    paused_from: CaseState | None = None
     risk_level: str | None = None
     facilitator: str | None = None
     reason: str | None = None
     outcome: str | None = None
     until: datetime | None = None
     party_id: Any = None
+    # The parties still taking part (no guard counts the others), and their roles.
     party_ids: list[Any] = field(default_factory=list)
+    roles: dict[Any, str] = field(default_factory=dict)
     # The latest consent of each (party, scope): whether it counts (`consent_counts`).
     consents: dict[tuple[Any, str], bool] = field(default_factory=dict)
     # The participating parties asked to acknowledge their part in the harm (role harmer or
@@ -227,6 +243,12 @@ def keep_apart_allows(keep_apart: KeepApart | None, override_reason: str | None)
 
 def _no_open_non_association(c: GuardContext) -> bool:
     return keep_apart_allows(c.keep_apart, c.conference.keep_apart_override_reason if c.conference else None)
+
+
+def _others_go_on(c: GuardContext) -> bool:
+    scope = stage_contact(c.state, c.paused_from)
+    others = {pid: role for pid, role in c.roles.items() if pid != c.party_id}
+    return pairing_holds(others, lambda pid: scope is None or c.consented(pid, scope))
 
 
 GUARDS: dict[str, Guard] = {
@@ -293,8 +315,23 @@ GUARDS: dict[str, Guard] = {
         ),
         Guard(
             "withdrawing_party_named",
-            "partyId names the withdrawing party of this case",
+            "partyId names the withdrawing party of this case, still taking part",
             lambda c: c.party_id is not None and c.party_id in c.party_ids,
+        ),
+        Guard(
+            "others_go_on",
+            "the other parties still taking part meet the pairing rule: " + PAIRING_WORDS,
+            _others_go_on,
+        ),
+        Guard(
+            "party_consents_indirect",
+            "the person to see still takes part and consents to indirect contact (messages through a rep)",
+            lambda c: c.party_id in c.party_ids and c.consented(c.party_id, ConsentScope.INDIRECT),
+        ),
+        Guard(
+            "recipient_consents_letters",
+            "the recipient still takes part and consents to receive letters",
+            lambda c: c.party_id in c.party_ids and c.consented(c.party_id, ConsentScope.LETTERS_RECEIVE),
         ),
         Guard(
             "until_given",
@@ -333,7 +370,17 @@ def allowed_from(state: CaseState) -> list[str]:
 
 def unmet_guards(transition: Transition, ctx: GuardContext) -> list[Guard]:
     """The guards of `transition` that `ctx` does not satisfy."""
-    return [GUARDS[name] for name in transition.guards if not GUARDS[name].check(ctx)]
+    return unmet(transition.guards, ctx)
+
+
+def unmet(names: Iterable[str], ctx: GuardContext) -> list[Guard]:
+    """The guards named that `ctx` does not satisfy."""
+    return [GUARDS[name] for name in names if not GUARDS[name].check(ctx)]
+
+
+def stays(transition: Transition, ctx: GuardContext) -> bool:
+    """Whether firing `transition` leaves the state as it is (its `stays_while` holds)."""
+    return transition.stays_while is not None and GUARDS[transition.stays_while].check(ctx)
 
 
 def destination(transition: Transition, previous_state: str | None) -> CaseState:
@@ -431,22 +478,43 @@ def fire(flow: CaseFlow, trigger: str) -> None:
         runner.flow = None
 
 
+UNCHANGED = "(unchanged)"
+
+
 def describe() -> dict[str, Any]:
     """The workflow as JSON: states, triggers, who may fire each, and the guards."""
     return {
         "states": [s.value for s in CaseState],
         "initial": S.REFERRED.value,
-        "transitions": [
-            {
-                "trigger": t.trigger,
-                "from": [s.value for s in t.sources],
-                "to": t.dest.value if t.dest else "the state it was paused from",
-                "who": sorted(r.value for r in t.who) + (["automatic"] if t.automatic else []),
-                "guards": [{"name": g, "description": GUARDS[g].description} for g in t.guards],
-            }
-            for t in TABLE
-        ],
+        "transitions": [_described(t) for t in TABLE],
     }
+
+
+def _described(t: Transition) -> dict[str, Any]:
+    to: str | list[str] = t.dest.value if t.dest else "the state it was paused from"
+    described: dict[str, Any] = {"trigger": t.trigger, "from": [s.value for s in t.sources], "to": to}
+    if t.stays_while is not None:
+        described["to"] = [UNCHANGED, to]
+        described["condition"] = f"unchanged while {GUARDS[t.stays_while].description}; otherwise {to}"
+    described["who"] = sorted(r.value for r in t.who) + (["automatic"] if t.automatic else [])
+    described["guards"] = [{"name": g, "description": GUARDS[g].description} for g in t.guards]
+    return described
+
+
+def edges(t: Transition) -> list[tuple[CaseState, CaseState, tuple[str, ...]]]:
+    """Each arrow a diagram draws for `t`: source, destination, and the conditions on it (the
+    guards, then the stay condition, met on a self-loop and unmet, `!`, on the way out)."""
+    drawn = []
+    for source in t.sources:
+        if t.dest is None:
+            drawn += [(source, back, t.guards) for back in PAUSABLE]
+            continue
+        if t.stays_while is None:
+            drawn.append((source, t.dest, t.guards))
+            continue
+        drawn.append((source, source, (*t.guards, t.stays_while)))
+        drawn.append((source, t.dest, (*t.guards, f"!{t.stays_while}")))
+    return drawn
 
 
 def mermaid() -> str:
@@ -461,15 +529,13 @@ def _graph() -> Any:
     model = _Model()
     rows = []
     for t in TABLE:
-        targets: Iterable[CaseState] = [t.dest] if t.dest else PAUSABLE
-        for dest in targets:
-            row: dict[str, Any] = {
-                "trigger": t.trigger,
-                "source": [s.value for s in t.sources if t.dest or s == S.ON_HOLD],
-                "dest": dest.value,
-            }
-            if t.guards:
-                row["conditions"] = list(t.guards)
+        for source, dest, conditions in edges(t):
+            row: dict[str, Any] = {"trigger": t.trigger, "source": source.value, "dest": dest.value}
+            met = [c for c in conditions if not c.startswith("!")]
+            if met:
+                row["conditions"] = met
+            if len(met) < len(conditions):
+                row["unless"] = [c[1:] for c in conditions if c.startswith("!")]
             rows.append(row)
     GraphMachine(
         model=model,
@@ -492,11 +558,9 @@ def graphviz() -> str:
     """The workflow in Graphviz dot, for the SVG diagram."""
     lines = ["digraph workflow {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
     for t in TABLE:
-        label = t.trigger + (f"\\n[{', '.join(t.guards)}]" if t.guards else "")
-        for source in t.sources:
-            targets = [t.dest] if t.dest else list(PAUSABLE)
-            for dest in targets:
-                lines.append(f'  "{source.value}" -> "{dest.value}" [label="{label}"];')
+        for source, dest, conditions in edges(t):
+            label = t.trigger + (f"\\n[{', '.join(conditions)}]" if conditions else "")
+            lines.append(f'  "{source.value}" -> "{dest.value}" [label="{label}"];')
     lines.append("}")
     return "\n".join(lines)
 
@@ -505,11 +569,8 @@ def mermaid_compact() -> str:
     """A plain Mermaid state diagram of the table (the one in docs/workflow.md)."""
     lines = ["stateDiagram-v2", f"  [*] --> {S.REFERRED.value}"]
     for t in TABLE:
-        guard = " *" if t.guards else ""
-        for source in t.sources:
-            if t.dest is None:
-                lines += [f"  {source.value} --> {back.value}: {t.trigger}" for back in PAUSABLE]
-            else:
-                lines.append(f"  {source.value} --> {t.dest.value}: {t.trigger}{guard}")
+        for source, dest, conditions in edges(t):
+            mark = " *" if conditions else ""
+            lines.append(f"  {source.value} --> {dest.value}: {t.trigger}{mark}")
     lines.append(f"  {S.CLOSED.value} --> [*]")
     return "\n".join(lines)

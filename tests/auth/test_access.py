@@ -61,7 +61,9 @@ class TestRepScope:
         assert seen["view"] == "rep"
         assert "riskNotes" not in seen
         assert "source" not in seen
-        assert [set(p) for p in seen["parties"]] == [{"id", "firstName", "lastName", "role", "location"}] * 2
+        assert [set(p) for p in seen["parties"]] == [
+            {"id", "firstName", "lastName", "role", "location", "participating"}
+        ] * 2
         assert [(p["firstName"], p["location"]) for p in seen["parties"]] == [
             ("Dean", "MDI-A-1-001"),
             ("Marcus", "MDI-A-1-002"),

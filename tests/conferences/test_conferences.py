@@ -117,6 +117,9 @@ class TestUpdateArrangements:
         tasks = await tasks_of(api, case["id"], "conference_preparation")
         assert sorted(t.status for t in tasks) == ["cancelled", "open", "open"]
         assert all("Visits hall" in t.instructions for t in tasks if t.status == "open")
+        assert [t.cancel_reason for t in tasks if t.status == "cancelled"] == [
+            "The conference was rearranged."
+        ]
         [record] = await audit_of(api, case["id"], "conference.arranged")
         assert record.before is not None and record.before["location"] == "MDI chapel meeting room"
         assert record.after is not None and record.after["location"] == "Visits hall"
@@ -192,7 +195,10 @@ class TestOutcome:
             ("Apologise in person on the wing", "pending"),
             ("Stay off B landing for a month", "pending"),
         ]
-        assert {t.status for t in await tasks_of(api, case["id"], "conference_preparation")} == {"cancelled"}
+        prep = await tasks_of(api, case["id"], "conference_preparation")
+        assert {(t.status, t.cancel_reason) for t in prep} == {
+            ("cancelled", "The conference's outcome was recorded.")
+        }
         [record] = await audit_of(api, case["id"], "conference.outcome_recorded")
         assert record.after is not None and len(record.after["agreement"]) == 2
         assert (await api.fire(case["id"], "conclude", outcome="resolved")).status_code == 200

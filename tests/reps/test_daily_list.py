@@ -40,12 +40,13 @@ class TestDailyList:
         early_shuttle = await _add(api, case, rep, "shuttle_visit", NOW - timedelta(minutes=30))
         overdue_wellbeing = await _add(api, case, rep, "wellbeing_check", NOW - timedelta(hours=20), party=1)
         tomorrow = await _add(api, case, rep, "shuttle_visit", NOW + timedelta(hours=16))
-        done = await _add(api, case, rep, "shuttle_visit", NOW + timedelta(hours=3))
-        await api.client.post(
+        done = await _add(api, case, rep, "wellbeing_check", NOW + timedelta(hours=3))
+        completed = await api.client.post(
             f"/tasks/{done}/complete",
             json={"outcome": "ok", "durationMinutes": 5},
             headers=api.keys.practitioner.headers,
         )
+        assert completed.status_code == 200, completed.text
         await _add(api, other_case, other_rep, "safeguarding_check", NOW + timedelta(hours=1))
         r = await api.client.get(
             f"/reps/{rep['id']}/tasks?date=2026-03-02", headers=api.keys.practitioner.headers

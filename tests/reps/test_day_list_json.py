@@ -37,7 +37,7 @@ async def a_busy_rep(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
     await _add(api, case, rep, "wellbeing_check", NOW - timedelta(hours=20), party=1)
     await _add(api, case, rep, "safeguarding_check", NOW + timedelta(hours=6))
     await _add(api, case, rep, "shuttle_visit", NOW + timedelta(days=2))
-    done = await _add(api, case, rep, "shuttle_visit", NOW + timedelta(hours=3))
+    done = await _add(api, case, rep, "wellbeing_check", NOW + timedelta(hours=3))
     r = await api.client.post(
         f"/tasks/{done}/complete",
         json={"outcome": "ok", "durationMinutes": 5},

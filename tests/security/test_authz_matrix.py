@@ -306,6 +306,12 @@ async def reschedule_task(w: "World", scope: str, fresh: bool) -> Req:
     return req
 
 
+async def cancel_task(w: "World", scope: str, fresh: bool) -> Req:
+    req = await a_task(w, scope, fresh)
+    req.body = {"reason": "The visit is no longer needed"}
+    return req
+
+
 async def a_rep_alone(w: "World", scope: str, _fresh: bool) -> Req:
     return Req(path={"rep_id": w.reps[scope]})
 
@@ -714,6 +720,7 @@ MATRIX: dict[str, Entry] = {
     "GET /tasks/{task_id}": Entry(a_task, CASE_CONTENT_READERS),
     "POST /tasks/{task_id}/reassign": Entry(reassign_task, practitioner_only(200)),
     "POST /tasks/{task_id}/reschedule": Entry(reschedule_task, practitioner_only(200)),
+    "POST /tasks/{task_id}/cancel": Entry(cancel_task, practitioner_only(200)),
     "POST /safeguarding-concerns": Entry(new_concern, practitioner_and_rep(201)),
     "GET /safeguarding-concerns": Entry(
         list_concerns,

@@ -46,11 +46,32 @@ class TestWorkflowJson:
         assert [t["trigger"] for t in body["transitions"]] == [t.trigger for t in TABLE]
         for listed, row in zip(body["transitions"], TABLE, strict=True):
             assert listed["from"] == [s.value for s in row.sources]
-            assert listed["to"] == (row.dest.value if row.dest else "the state it was paused from")
+            to = row.dest.value if row.dest else "the state it was paused from"
+            if row.stays_while is None:
+                assert listed["to"] == to
+                assert "condition" not in listed
+            else:
+                assert listed["to"] == ["(unchanged)", to]
+                assert (
+                    listed["condition"]
+                    == f"unchanged while {GUARDS[row.stays_while].description}; otherwise {to}"
+                )
             assert set(listed["who"]) == {r.value for r in row.who} | (
                 {"automatic"} if row.automatic else set()
             )
             assert listed["guards"] == [{"name": g, "description": GUARDS[g].description} for g in row.guards]
+
+    async def test_a_withdrawal_the_others_go_on_after_leaves_the_state_unchanged(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        withdraw = next(
+            t for t in (await client.get("/workflow")).json()["transitions"] if t["trigger"] == "withdraw"
+        )
+        assert withdraw["to"] == ["(unchanged)", "follow_up"]
+        assert withdraw["condition"].startswith(
+            "unchanged while the other parties still taking part meet the pairing rule"
+        )
+        assert withdraw["from"][-1] == "on_hold"
 
     async def test_needs_no_key(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/workflow")).status_code == 200
@@ -75,6 +96,17 @@ class TestWorkflowDiagram:
         for row in TABLE:
             label = row.trigger + (f" [{' & '.join(row.guards)}]" if row.guards else "")
             for source in row.sources:
+                if row.stays_while is not None:
+                    # A self-loop while the stay condition holds, the table's move when it does not.
+                    conditions = " & ".join(row.guards)
+                    expected.add(
+                        (source.value, source.value, f"{row.trigger} [{conditions} & {row.stays_while}]")
+                    )
+                    assert row.dest is not None
+                    expected.add(
+                        (source.value, row.dest.value, f"{row.trigger} [{conditions} & !{row.stays_while}]")
+                    )
+                    continue
                 for dest in [row.dest] if row.dest else PAUSABLE:
                     expected.add((source.value, dest.value, label))
         assert drawn == expected

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, case_in_scope, permission
 from app.api.responses import errors
-from app.auth.access import Permission, require_prison, sees_task, task_scope
+from app.auth.access import Permission, require_prison, sees_cancel_reason, sees_task, task_scope
 from app.cases.repository import get_case
 from app.common.enums import AssigneeType, CaseState, TaskKind, TaskStatus
 from app.common.schemas import Page
@@ -22,6 +22,7 @@ from app.models.tasks import Task
 from app.tasks import service
 from app.tasks.schemas import (
     AssigneeRef,
+    TaskCancel,
     TaskComplete,
     TaskCreate,
     TaskParty,
@@ -35,12 +36,14 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 async def present_tasks(
     session: AsyncSession,
+    principal: Principal,
     tasks: list[Task],
     extra: dict[uuid.UUID, tuple[str | None, Party | None]] | None = None,
 ) -> list[TaskPublic]:
     """Tasks with their case reference and whom to see (looked up unless given)."""
     if extra is None:
         extra = await service.task_view_rows(session, tasks)
+    reasons = sees_cancel_reason(principal)
     out = []
     for t in tasks:
         reference, party = extra[t.id]
@@ -57,6 +60,8 @@ async def present_tasks(
                 instructions=t.instructions,
                 outcome=t.outcome,
                 completed_at=t.completed_at,
+                cancel_reason=t.cancel_reason if reasons else None,
+                cancelled_at=t.cancelled_at,
             )
         )
     return out
@@ -118,7 +123,7 @@ async def list_tasks(
         task.id: (reference, party) for task, reference, party in rows
     }
     return Page[TaskPublic].of(
-        await present_tasks(session, page, extra),
+        await present_tasks(session, principal, page, extra),
         number=paging.page,
         size=paging.size,
         total=total,
@@ -167,7 +172,7 @@ async def add_task(body: TaskCreate, session: SessionDep, ctx: ContextDep) -> Ta
         party=party,
         instructions=body.instructions,
     )
-    return (await present_tasks(session, [task]))[0]
+    return (await present_tasks(session, ctx.principal, [task]))[0]
 
 
 @router.get(
@@ -181,7 +186,7 @@ async def get_task(task_id: uuid.UUID, session: SessionDep, principal: Principal
     task = await session.get(Task, task_id)
     if task is None or not sees_task(principal, task):
         raise NotFoundError(f"no task {task_id}")
-    return (await present_tasks(session, [task]))[0]
+    return (await present_tasks(session, principal, [task]))[0]
 
 
 @router.post(
@@ -196,7 +201,7 @@ async def complete_task(
     """Record a task as done, with its outcome and the time it took (and any concern found)."""
     task, case = await _task_for_update(session, ctx.principal, task_id)
     await task_completion.complete(session, ctx, task, case, body)
-    return (await present_tasks(session, [task]))[0]
+    return (await present_tasks(session, ctx.principal, [task]))[0]
 
 
 @router.post(
@@ -219,7 +224,7 @@ async def reassign_task(
         assignee_id=body.assignee.id,
         reason=body.reason,
     )
-    return (await present_tasks(session, [task]))[0]
+    return (await present_tasks(session, ctx.principal, [task]))[0]
 
 
 @router.post(
@@ -234,4 +239,20 @@ async def reschedule_task(
     """Move an open task's due time, with the reason."""
     task, case = await _task_for_update(session, ctx.principal, task_id)
     await service.reschedule_task(session, ctx, task, case=case, due_at=body.due_at, reason=body.reason)
-    return (await present_tasks(session, [task]))[0]
+    return (await present_tasks(session, ctx.principal, [task]))[0]
+
+
+@router.post(
+    "/{task_id}/cancel",
+    response_model=TaskPublic,
+    responses=errors(404, 409, 422),
+    dependencies=[permission(Permission.TASK_MANAGE)],
+)
+async def cancel_task(
+    task_id: uuid.UUID, body: TaskCancel, session: SessionDep, ctx: ContextDep
+) -> TaskPublic:
+    """Cancel an open task that will not be done, with the reason (never a safeguarding check:
+    it closes when its concern is acknowledged)."""
+    task, case = await _task_for_update(session, ctx.principal, task_id)
+    await service.cancel_task(session, ctx, task, case=case, reason=body.reason)
+    return (await present_tasks(session, ctx.principal, [task]))[0]
