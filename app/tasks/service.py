@@ -228,18 +228,7 @@ async def follow_preference(
         who_type, who = _assignee(case, rep_ids if follow_up == FollowUp.REP_VISIT else [], i)
         if task.assignee_type == who_type.value:
             continue
-        before = {"assigneeType": task.assignee_type, "assigneeId": task.assignee_id}
-        task.assignee_type, task.assignee_id = who_type.value, who
-        session.add(task)
-        await audit_task(
-            session,
-            ctx,
-            case,
-            task,
-            action="task.reassigned",
-            before=before,
-            after={"assigneeType": task.assignee_type, "assigneeId": task.assignee_id, "reason": why},
-        )
+        await _give_to(session, ctx, case, task, who_type, who, why)
         reassigned += 1
     return {"tasksReassigned": reassigned, "tasksCancelled": cancelled}
 
@@ -579,6 +568,20 @@ async def reassign_task(
     await check_assignee(
         session, case=case, prison_id=task.prison_id, assignee_type=assignee_type, assignee_id=assignee_id
     )
+    await _give_to(session, ctx, case, task, assignee_type, assignee_id, reason)
+    return task
+
+
+async def _give_to(
+    session: AsyncSession,
+    ctx: RequestContext,
+    case: Case | None,
+    task: Task,
+    assignee_type: AssigneeType,
+    assignee_id: uuid.UUID | None,
+    reason: str | None,
+) -> None:
+    """Give the task to someone else, audited with the reason."""
     before = {"assigneeType": task.assignee_type, "assigneeId": task.assignee_id}
     task.assignee_type, task.assignee_id = assignee_type.value, assignee_id
     session.add(task)
@@ -591,7 +594,6 @@ async def reassign_task(
         before=before,
         after={"assigneeType": task.assignee_type, "assigneeId": task.assignee_id, "reason": reason},
     )
-    return task
 
 
 async def reschedule_task(
