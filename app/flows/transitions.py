@@ -77,6 +77,11 @@ def may_fire(ctx: RequestContext, transition: wf.Transition) -> bool:
 # --- the guards --------------------------------------------------------------------------------
 
 
+def case_guards(ctx: RequestContext, bundle: CaseBundle) -> wf.GuardContext:
+    """What the guards read from the case bundle as it is now (no request body)."""
+    return _case_guards(ctx, bundle, None)
+
+
 def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest | None) -> wf.GuardContext:
     """What every guard may read from the case bundle and the request. Only the parties still
     taking part count."""
@@ -109,14 +114,26 @@ def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionReques
 
 
 def refuse_unmet_gates(
-    names: tuple[str, ...], ctx: RequestContext, bundle: CaseBundle, party_id: Any, *, refused: str
+    action: wf.Action,
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    party_id: Any = None,
+    *,
+    refused: str | None = None,
+    risk_level: str | None = None,
+    facilitator: str | None = None,
 ) -> None:
-    """Refuse (409 `GUARD_FAILED`, `refused` saying what) work on the case whose gates `names`,
-    judged now for the party `party_id`, are not all met: the same guards, judged the same way,
-    as a move's."""
+    """Refuse (409 `GUARD_FAILED`) `action` on the case when the gates it depends on
+    (`case_workflow.ACTION_GATES`), judged now for the party `party_id`, are not all met: the
+    same guards, judged the same way, as a move's. `risk_level` and `facilitator` judge the case
+    as a change would leave it."""
     g = _case_guards(ctx, bundle, None)
     g.party_id = party_id
-    _refuse(wf.unmet(names, g), refused)
+    if risk_level is not None:
+        g.risk_level = risk_level
+    if facilitator is not None:
+        g.facilitator = facilitator
+    _refuse(wf.unmet(wf.ACTION_GATES[action], g), refused or wf.ACTION_WORDS[action])
 
 
 async def _conference_input(
@@ -219,14 +236,20 @@ async def transition_options(
 
 
 def _checked(
-    ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, expected_version: int | None
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    body: TransitionRequest,
+    expected_version: int | None,
+    *,
+    by_system: bool = False,
 ) -> wf.Transition:
     """The transition `body` fires, if the case's version, the caller's role and the case's state
-    allow it (412, 403, 409 otherwise)."""
+    allow it (412, 403, 409 otherwise). `by_system`: the service fires it on a change the caller
+    made, whatever their role."""
     case = bundle.case
     check_version(case, expected_version)
     transition = wf.BY_TRIGGER[body.trigger.value]
-    if not may_fire(ctx, transition):
+    if not (by_system and transition.by_system) and not may_fire(ctx, transition):
         raise ForbiddenError(f"the {ctx.principal.role.value} role may not {transition.trigger}")
     state = CaseState(case.state)
     if state not in transition.sources:
@@ -260,22 +283,27 @@ async def fire_transition(
     body: TransitionRequest,
     *,
     expected_version: int | None,
+    by_system: bool = False,
 ) -> None:
     """Fire a trigger: check table, role and guards, move (or, where the table says so, stay),
-    then audit, event, the work the move ends and what follows."""
-    transition = _checked(ctx, bundle, body, expected_version)
+    then audit, event, the work the move ends and what follows. `by_system`: fired by the
+    service on a change the caller made (see `_checked`)."""
+    transition = _checked(ctx, bundle, body, expected_version, by_system=by_system)
     g = await _guard_context(session, ctx, bundle, body, set(transition.guards))
     _refuse_unmet(transition, g)
     now = clock.now()
     stays = wf.stays(transition, g)
-    ending = await _work_ending(session, bundle, transition, body, stays=stays)
+    dest = (
+        CaseState(bundle.case.state) if stays else wf.destination(transition, bundle.case.previous_state, g)
+    )
+    ending = await _work_ending(session, bundle, transition, body, dest=dest, stays=stays)
     done = {"cancelledTaskIds": [t.id for t, _ in ending.cancelled]} if ending.cancelled else {}
     if ending.to_practitioner:
         done["toPractitionerTaskIds"] = [t.id for t in ending.to_practitioner]
     planned = (
         [_stayed(ctx, bundle, transition, body, now, done)]
         if stays
-        else _planned(ctx, bundle, transition, body, now, done)
+        else _planned(ctx, bundle, transition, body, now, done, dest=dest)
     )
     for record, event in planned:
         await moves.save_move(session, bundle.case, record, event)
@@ -321,6 +349,7 @@ async def _work_ending(
     transition: wf.Transition,
     body: TransitionRequest,
     *,
+    dest: CaseState,
     stays: bool,
 ) -> _Ending:
     """What the move ends, by the table of ended work (`app.workflows.ended_work`)."""
@@ -333,7 +362,6 @@ async def _work_ending(
             if task.id not in seen:
                 seen.add(task.id)
                 ending.cancelled.append((task, row.reason))
-    dest = CaseState(case.state) if stays else wf.destination(transition, case.previous_state)
     if dest in ended_work.NO_REP_WORK:
         ending.to_practitioner = [t for t in await tasks.open_rep_work(session, case.id) if t.id not in seen]
     return ending
@@ -371,6 +399,8 @@ def _planned(
     body: TransitionRequest,
     now: datetime,
     done: dict[str, Any] | None = None,
+    *,
+    dest: CaseState | None = None,
 ) -> Planned:
     """Move the bundle's case; the audit record and event of each state it enters (the record
     also names what else the move `done`: the tasks it ended, say)."""
@@ -408,7 +438,8 @@ def _planned(
         )
         planned.append((record, event))
 
-    wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change), transition.trigger)
+    chosen = dest.value if dest is not None else None
+    wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change, chosen), transition.trigger)
     return planned
 
 

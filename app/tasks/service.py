@@ -407,14 +407,17 @@ def schedule_letter_delivery(
     )
 
 
-def schedule_practitioner_review(session: AsyncSession, *, case: Case, why: str, now: datetime) -> Task:
-    """A review for the case's practitioner when something agreed has gone wrong."""
+def schedule_practitioner_review(
+    session: AsyncSession, *, case: Case, why: str, now: datetime, urgent: bool = False
+) -> Task:
+    """A review for the case's practitioner when something agreed has gone wrong; `urgent`: due
+    at once (safety changed)."""
     return new_task(
         session,
         case=case,
         prison_id=case.prison_id,
         kind=TaskKind.PRACTITIONER_REVIEW,
-        due_at=now + PRACTITIONER_REVIEW_WITHIN,
+        due_at=now if urgent else now + PRACTITIONER_REVIEW_WITHIN,
         assignee_type=AssigneeType.PRACTITIONER,
         assignee_id=case.practitioner_id,
         instructions=why,

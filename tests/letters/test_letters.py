@@ -256,7 +256,8 @@ class TestDeliver:
         await api.consent(case["id"], case["parties"][1]["id"], "letters_receive", given=False)
         r = await _move(api, case, letter, "deliver")
         assert r.status_code == 409, r.text
-        assert r.json()["errorCode"] == "CONSENT_MISSING"
+        assert r.json()["errorCode"] == "GUARD_FAILED"
+        assert [g["name"] for g in r.json()["unmetGuards"]] == ["recipient_consents_letters"]
         assert (await _row(api, letter["id"])).status == "approved"
 
     async def test_no_delivery_while_cooling_off(self, api: Api) -> None:
