@@ -29,7 +29,7 @@ from app.common.enums import CaseState, DeclineReason, Outcome, Role, Trigger
 from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
-from app.db import Unit
+from app.db import Conn, Unit
 from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
 from app.events.service import CASE_CLOSED, CASE_PARTY_WITHDRAWN, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
@@ -298,6 +298,8 @@ async def fire_transition(
     )
     ending = await _work_ending(session, bundle, transition, body, dest=dest, stays=stays)
     done = {"cancelledTaskIds": [t.id for t, _ in ending.cancelled]} if ending.cancelled else {}
+    done.update(_resume_fell_back(bundle, dest, g))
+    back = bundle.case.previous_state
     if ending.to_practitioner:
         done["toPractitionerTaskIds"] = [t.id for t in ending.to_practitioner]
     planned = (
@@ -310,6 +312,8 @@ async def fire_transition(
     for task, reason in ending.cancelled:
         tasks.cancel(session, [task], reason=reason, now=now)
     tasks.to_practitioner(session, bundle.case, ending.to_practitioner)
+    if transition.trigger == Trigger.RESUME:
+        await review_fallen_back_resume(session, bundle, back)
     follow_on = FOLLOW_ONS.get(Trigger(transition.trigger))
     if follow_on is not None:
         await follow_on(session, ctx, bundle, body, now)
@@ -325,8 +329,11 @@ async def fire(
     if moves_case_alone(body):
         conn = await unit.conn()
         bundle = await visible_case(conn, ctx.principal, key, lock=True)
+        back = bundle.case.previous_state
         for record, event in plan_case_move(ctx, bundle, body, expected_version=expected_version):
             await moves.write_move(conn, bundle.case, record, event)
+        if body.trigger == Trigger.RESUME:
+            await review_fallen_back_resume(conn, bundle, back)
         return bundle
     session = await unit.session()
     bundle = await visible_case(session, ctx.principal, key, lock=True)
@@ -388,8 +395,38 @@ def plan_case_move(
     if not moves_case_alone(body):
         raise ValueError(f"{body.trigger.value} with this body needs more than the case")
     transition = _checked(ctx, bundle, body, expected_version)
-    _refuse_unmet(transition, _case_guards(ctx, bundle, body))
-    return _planned(ctx, bundle, transition, body, clock.now())
+    g = _case_guards(ctx, bundle, body)
+    _refuse_unmet(transition, g)
+    dest = wf.destination(transition, bundle.case.previous_state, g)
+    return _planned(ctx, bundle, transition, body, clock.now(), _resume_fell_back(bundle, dest, g), dest=dest)
+
+
+def _resume_fell_back(bundle: CaseBundle, dest: CaseState, g: wf.GuardContext) -> dict[str, Any]:
+    """What the audit record says when `resume` went to assessment instead of the state paused
+    from: the gates of that state no longer met."""
+    back = bundle.case.previous_state
+    if bundle.case.state != CaseState.ON_HOLD or back is None or dest != CaseState.ASSESSMENT:
+        return {}
+    if CaseState(back) not in wf.RESUME_GATES:
+        return {}
+    return {"unmetResumeGates": [u.name for u in wf.unmet(wf.RESUME_GATES[CaseState(back)], g)]}
+
+
+async def review_fallen_back_resume(conn: Conn, bundle: CaseBundle, back: str | None) -> None:
+    """An urgent review when `resume` could not go back to `back` (the case is in assessment)."""
+    case = bundle.case
+    if back is None or case.state == back or case.state != CaseState.ASSESSMENT:
+        return
+    await tasks.add_practitioner_review(
+        conn,
+        case=case,
+        why=(
+            f"Urgent: {case.reference} could not resume {back.replace('_', ' ')} after cooling off: "
+            "what that stage needs (consent, risk or responsibility) no longer holds, so it is back in "
+            "assessment. Review it with the parties."
+        ),
+        now=clock.now(),
+    )
 
 
 def _planned(
@@ -438,7 +475,7 @@ def _planned(
         )
         planned.append((record, event))
 
-    chosen = dest.value if dest is not None else None
+    chosen = (dest or wf.destination(transition, case.previous_state)).value
     wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change, chosen), transition.trigger)
     return planned
 

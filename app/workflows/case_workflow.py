@@ -135,6 +135,19 @@ TABLE: tuple[Transition, ...] = (
 BY_TRIGGER: dict[str, Transition] = {t.trigger: t for t in TABLE}
 TRIGGERS: tuple[str, ...] = tuple(BY_TRIGGER)
 
+# What `resume` re-checks of the state it returns to: the guards of the move that leads there,
+# those judged from the case alone (the conference's time, place and keep-apart were settled
+# when it was arranged). Unmet, the case goes to assessment instead.
+RESUME_GATES: dict[CaseState, tuple[str, ...]] = {
+    S.SHUTTLE_MEDIATION: BY_TRIGGER["start_shuttle"].guards,
+    S.LETTER_EXCHANGE: BY_TRIGGER["start_letters"].guards,
+    S.CONFERENCE: tuple(
+        g
+        for g in BY_TRIGGER["schedule_conference"].guards
+        if g not in ("conference_details_given", "no_open_non_association")
+    ),
+}
+
 
 class Action(StrEnum):
     """Work on a case, other than a move, that depends on consent, risk or responsibility."""
@@ -472,7 +485,10 @@ def destination(
         return transition.dest
     if previous_state is None:
         raise ValueError("resume without a remembered state")
-    return CaseState(previous_state)
+    back = CaseState(previous_state)
+    if g is not None and unmet(RESUME_GATES.get(back, ()), g):
+        return S.ASSESSMENT
+    return back
 
 
 def _machine_transitions() -> list[dict[str, Any]]:
@@ -485,7 +501,7 @@ def _machine_transitions() -> list[dict[str, Any]]:
                         "trigger": t.trigger,
                         "source": [s.value for s in t.sources],
                         "dest": back.value,
-                        "conditions": [_paused_from(back)],
+                        "conditions": [_chosen(back)],
                     }
                 )
         elif t.instead is not None:
@@ -509,14 +525,6 @@ def _chosen(state: CaseState) -> Callable[..., bool]:
         return bool(event.model.dest == state.value)
 
     check.__name__ = f"chosen_{state.value}"
-    return check
-
-
-def _paused_from(state: CaseState) -> Callable[..., bool]:
-    def check(event: Any) -> bool:
-        return bool(event.model.previous_state == state.value)
-
-    check.__name__ = f"paused_from_{state.value}"
     return check
 
 

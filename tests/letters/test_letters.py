@@ -350,3 +350,17 @@ class TestReadLetters:
         assert r.status_code == 404
         r = await api.client.get(f"/cases/{case['id']}/letters", headers=api.keys.practitioner.headers)
         assert len(r.json()) == 2
+
+
+class TestRetraction:
+    async def test_a_retraction_withholds_the_letters_the_party_wrote(self, api: Api) -> None:
+        case, _ = await _letter_case(api)
+        harmer = next(i for i, p in enumerate(case["parties"]) if p["role"] in ("harmer", "both"))
+        theirs = await _approved(api, case, author=harmer)
+        to_them = await _approved(api, case, author=1 - harmer)
+        r = await api.acknowledge(case["id"], case["parties"][harmer]["id"], acknowledged=False)
+        assert r.status_code == 201, r.text
+        assert (await _row(api, theirs["id"])).status == "withheld"
+        assert (await _row(api, to_them["id"])).status == "approved"
+        reviews = [t for t in await tasks_of(api, case["id"], "practitioner_review") if t.status == "open"]
+        assert len(reviews) == 1

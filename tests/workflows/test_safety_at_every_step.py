@@ -241,3 +241,24 @@ class TestRepsRecordAWithdrawal:
         )
         assert (await api.case(case["id"]))["state"] == "assessment"
         assert len(await reviews(api, case["id"])) == 1
+
+
+class TestResumeRechecksTheStateItReturnsTo:
+    async def test_resume_goes_to_assessment_when_the_stage_no_longer_holds(self, api: Api) -> None:
+        case = await api.to_state("shuttle_mediation")
+        await api.must_fire(case["id"], "pause", until=until(hours=24), reason="cooling off")
+        await withdraw_consent(api, case["id"], case["parties"][0]["id"], "indirect")
+        assert (await api.case(case["id"]))["state"] == "on_hold"
+        resumed = await api.must_fire(case["id"], "resume")
+        assert resumed["state"] == "assessment"
+        (record,) = await audit_of(api, case["id"], "case.resume")
+        assert record.after["unmetResumeGates"] == ["two_parties_consent_indirect"]
+        (review,) = await reviews(api, case["id"])
+        assert review.due_at <= clock.now() and "could not resume" in review.instructions
+
+    async def test_resume_goes_back_when_the_stage_still_holds(self, api: Api) -> None:
+        case = await api.to_state("shuttle_mediation")
+        await api.must_fire(case["id"], "pause", until=until(hours=24), reason="cooling off")
+        resumed = await api.must_fire(case["id"], "resume")
+        assert resumed["state"] == "shuttle_mediation"
+        assert await reviews(api, case["id"]) == []
