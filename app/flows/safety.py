@@ -21,6 +21,7 @@ from app.cases.parties import party_of
 from app.cases.repository import CaseBundle
 from app.cases.schemas import CasePatch, ConsentCreate, ResponsibilityCreate, TransitionRequest
 from app.common.enums import AssigneeType, CaseState, Facilitator, RiskLevel, Role, TaskKind, Trigger
+from app.conferences import service as conferences
 from app.context import RequestContext
 from app.flows.transitions import case_guards, fire_transition, refuse_unmet_gates
 from app.letters.service import withhold_undelivered
@@ -61,6 +62,11 @@ async def act_on_change(
     if not stage_broken(ctx, bundle):
         return False
     case = bundle.case
+    if case.state == CaseState.CONFERENCE:
+        # A conference already held is not called off: what follows it is the conclusion.
+        conference = await conferences.get_conference(session, case.id)
+        if conference is not None and conference.held:
+            return False
     await session.flush()
     if case.state == CaseState.ON_HOLD:
         before = {"previousState": case.previous_state}

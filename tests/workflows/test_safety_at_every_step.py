@@ -262,3 +262,12 @@ class TestResumeRechecksTheStateItReturnsTo:
         resumed = await api.must_fire(case["id"], "resume")
         assert resumed["state"] == "shuttle_mediation"
         assert await reviews(api, case["id"]) == []
+
+
+class TestAfterTheConference:
+    async def test_a_withdrawal_after_the_conference_was_held_calls_nothing_off(self, api: Api) -> None:
+        case = await api.to_state("conference")
+        assert (await outcome(api, case["id"])).status_code == 200
+        await withdraw_consent(api, case["id"], case["parties"][0]["id"], "direct")
+        assert (await api.case(case["id"]))["state"] == "conference"
+        assert (await api.fire(case["id"], "conclude", outcome="resolved")).status_code == 200
