@@ -35,7 +35,7 @@ from app.common.enums import (
 )
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
-from app.flows import case_assignment, transitions
+from app.flows import case_assignment, safety, transitions
 from app.models.cases import Case
 from app.referrals import service as referrals
 from app.referrals.schemas import Incident, ReferralCreate, SourceRef
@@ -57,6 +57,10 @@ PEOPLE = [
     ("A1008AH", "Kyle", "Bennett"),
 ]
 
+# Not a trigger: a party withdraws their consent to meet face to face, as they would tell the
+# practitioner, and the service acts on it.
+WITHDRAW_DIRECT = "withdraw_direct_consent"
+
 STATE_PATHS: dict[str, list[str]] = {
     "referred": [],
     "assessment": ["accept"],
@@ -65,7 +69,10 @@ STATE_PATHS: dict[str, list[str]] = {
     "conference": ["accept", "schedule_conference"],
     "follow_up": ["accept", "start_shuttle", "conclude"],
     "on_hold": ["accept", "start_shuttle", "pause"],
+    # Declined after acceptance: the assessment visits it had are cancelled, with the reason.
     "closed": ["accept", "decline"],
+    # A party withdrew consent to meet after the conference was arranged: called off at once.
+    "called_off": ["accept", "schedule_conference", WITHDRAW_DIRECT],
 }
 
 
@@ -273,6 +280,16 @@ async def _walk(
                 )
     for trigger in path:
         bundle = await repo.load_bundle(session, case)
+        if trigger == WITHDRAW_DIRECT:
+            withdrawal = ConsentCreate(
+                scope=ConsentScope.DIRECT,
+                given=False,
+                recorded_by="Helen Ashworth",
+                method=ConsentMethod.IN_PERSON,
+            )
+            await safety.record_consent(session, ctx, bundle, bundle.parties[0].id, withdrawal)
+            await session.flush()
+            continue
         body = TransitionRequest(trigger=Trigger(trigger))
         if trigger == "decline":
             body.reason = "consent_refused"

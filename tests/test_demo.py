@@ -15,9 +15,12 @@ from app.auth.service import hash_key
 from app.cli import main
 from app.config import Settings
 from app.db import Database
+from app.demo import STATE_PATHS
+from app.models.audit import AuditRecord
 from app.models.auth import ApiClient
 from app.models.cases import Case
 from app.models.reps import Rep
+from app.models.tasks import Task
 from app.seed.national import Plan
 
 NATIONAL_SCALE = 0.0004  # 120 cases in two prisons
@@ -115,7 +118,8 @@ class TestLaterStart:
         code, out, err = await demo(capsys)
         assert code == 0
         assert out == ""
-        assert err == "demo: 8 cases already present; keys from the first start are in demo-keys.txt\n"
+        expected = f"demo: {len(STATE_PATHS)} cases already present; keys from the first start are in "
+        assert err == expected + "demo-keys.txt\n"
 
 
 class TestNationalScale:
@@ -136,3 +140,29 @@ class TestNationalScale:
             cases = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
         assert cases == Plan.scaled(NATIONAL_SCALE).cases
         assert set(json.loads((in_tmp / "national-keys.json").read_text())) >= {"practitioners", "reps"}
+
+
+class TestDemoCases:
+    async def test_a_called_off_conference_and_a_decline_with_cancelled_visits(
+        self, settings: Settings, db: Database, in_tmp: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        await demo(capsys)
+        async with db.transaction() as session:
+            called_off = (
+                (await session.execute(select(AuditRecord).where(col(AuditRecord.action) == "case.call_off")))
+                .scalars()
+                .all()
+            )
+            cancelled = (
+                (
+                    await session.execute(
+                        select(Task).where(
+                            col(Task.status) == "cancelled", col(Task.kind) == "assessment_visit"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert len(called_off) == 1
+        assert "The case was declined." in {t.cancel_reason for t in cancelled}

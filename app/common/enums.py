@@ -182,3 +182,4 @@ class Trigger(StrEnum):
     RESUME = "resume"
     CLOSE = "close"
     REOPEN = "reopen"
+    CALL_OFF = "call_off"

@@ -16,10 +16,12 @@ from app.cases.service import check_version, touch
 from app.common.enums import CaseState, RepStatus
 from app.context import Principal, RequestContext
 from app.errors import AssignmentRefusedError, InvalidStateError
+from app.flows.transitions import refuse_unmet_gates
 from app.models.cases import Case, CaseRep
 from app.models.reps import Rep
 from app.nonassociations.service import keep_apart_between
 from app.tasks import service as tasks
+from app.workflows.case_workflow import Action
 
 # States in which a case counts against a rep's limit of active cases.
 ACTIVE_STATES = [s.value for s in CaseState if s != CaseState.CLOSED]
@@ -47,6 +49,8 @@ async def set_assignment(
         await _check_practitioner(session, practitioner_id, case.prison_id)
     rep_ids = list(dict.fromkeys(rep_ids))
     newly = [r for r in rep_ids if r not in bundle.rep_ids]
+    if newly:
+        refuse_unmet_gates(Action.REPS_ASSIGNED, ctx, bundle)
     keep_apart: dict[str, str] = {}
     for rep_id in newly:
         keep_apart[str(rep_id)] = await _check_rep(

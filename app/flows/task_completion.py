@@ -41,12 +41,12 @@ async def complete(
     if body.concern is not None and party is None:
         raise ValidationFailedError("a concern is raised about a person: this task names nobody")
     kind = TaskKind(task.kind)
-    gates = TASK_GATES.get(kind, ())
-    if gates and bundle is not None and task.status == TaskStatus.OPEN:
+    action = TASK_GATES.get(kind)
+    if action is not None and bundle is not None and task.status == TaskStatus.OPEN:
         # A concern never waits on consent: the refusal says how to raise it on its own.
         also = " (raise the concern on its own: POST /safeguarding-concerns)" if body.concern else ""
         refuse_unmet_gates(
-            gates, ctx, bundle, task.party_id, refused=f"completing the {kind.value} is refused{also}"
+            action, ctx, bundle, task.party_id, refused=f"completing the {kind.value} is refused{also}"
         )
     extra = {}
     if body.concern is not None and party is not None:

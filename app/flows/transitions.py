@@ -29,7 +29,7 @@ from app.common.enums import CaseState, DeclineReason, Outcome, Role, Trigger
 from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
-from app.db import Unit
+from app.db import Conn, Unit
 from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
 from app.events.service import CASE_CLOSED, CASE_PARTY_WITHDRAWN, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
@@ -77,6 +77,11 @@ def may_fire(ctx: RequestContext, transition: wf.Transition) -> bool:
 # --- the guards --------------------------------------------------------------------------------
 
 
+def case_guards(ctx: RequestContext, bundle: CaseBundle) -> wf.GuardContext:
+    """What the guards read from the case bundle as it is now (no request body)."""
+    return _case_guards(ctx, bundle, None)
+
+
 def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest | None) -> wf.GuardContext:
     """What every guard may read from the case bundle and the request. Only the parties still
     taking part count."""
@@ -109,14 +114,26 @@ def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionReques
 
 
 def refuse_unmet_gates(
-    names: tuple[str, ...], ctx: RequestContext, bundle: CaseBundle, party_id: Any, *, refused: str
+    action: wf.Action,
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    party_id: Any = None,
+    *,
+    refused: str | None = None,
+    risk_level: str | None = None,
+    facilitator: str | None = None,
 ) -> None:
-    """Refuse (409 `GUARD_FAILED`, `refused` saying what) work on the case whose gates `names`,
-    judged now for the party `party_id`, are not all met: the same guards, judged the same way,
-    as a move's."""
+    """Refuse (409 `GUARD_FAILED`) `action` on the case when the gates it depends on
+    (`case_workflow.ACTION_GATES`), judged now for the party `party_id`, are not all met: the
+    same guards, judged the same way, as a move's. `risk_level` and `facilitator` judge the case
+    as a change would leave it."""
     g = _case_guards(ctx, bundle, None)
     g.party_id = party_id
-    _refuse(wf.unmet(names, g), refused)
+    if risk_level is not None:
+        g.risk_level = risk_level
+    if facilitator is not None:
+        g.facilitator = facilitator
+    _refuse(wf.unmet(wf.ACTION_GATES[action], g), refused or wf.ACTION_WORDS[action])
 
 
 async def _conference_input(
@@ -219,14 +236,20 @@ async def transition_options(
 
 
 def _checked(
-    ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, expected_version: int | None
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    body: TransitionRequest,
+    expected_version: int | None,
+    *,
+    by_system: bool = False,
 ) -> wf.Transition:
     """The transition `body` fires, if the case's version, the caller's role and the case's state
-    allow it (412, 403, 409 otherwise)."""
+    allow it (412, 403, 409 otherwise). `by_system`: the service fires it on a change the caller
+    made, whatever their role."""
     case = bundle.case
     check_version(case, expected_version)
     transition = wf.BY_TRIGGER[body.trigger.value]
-    if not may_fire(ctx, transition):
+    if not (by_system and transition.by_system) and not may_fire(ctx, transition):
         raise ForbiddenError(f"the {ctx.principal.role.value} role may not {transition.trigger}")
     state = CaseState(case.state)
     if state not in transition.sources:
@@ -260,28 +283,37 @@ async def fire_transition(
     body: TransitionRequest,
     *,
     expected_version: int | None,
+    by_system: bool = False,
 ) -> None:
     """Fire a trigger: check table, role and guards, move (or, where the table says so, stay),
-    then audit, event, the work the move ends and what follows."""
-    transition = _checked(ctx, bundle, body, expected_version)
+    then audit, event, the work the move ends and what follows. `by_system`: fired by the
+    service on a change the caller made (see `_checked`)."""
+    transition = _checked(ctx, bundle, body, expected_version, by_system=by_system)
     g = await _guard_context(session, ctx, bundle, body, set(transition.guards))
     _refuse_unmet(transition, g)
     now = clock.now()
     stays = wf.stays(transition, g)
-    ending = await _work_ending(session, bundle, transition, body, stays=stays)
+    dest = (
+        CaseState(bundle.case.state) if stays else wf.destination(transition, bundle.case.previous_state, g)
+    )
+    ending = await _work_ending(session, bundle, transition, body, dest=dest, stays=stays)
     done = {"cancelledTaskIds": [t.id for t, _ in ending.cancelled]} if ending.cancelled else {}
+    done.update(_resume_fell_back(bundle, dest, g))
+    back = bundle.case.previous_state
     if ending.to_practitioner:
         done["toPractitionerTaskIds"] = [t.id for t in ending.to_practitioner]
     planned = (
         [_stayed(ctx, bundle, transition, body, now, done)]
         if stays
-        else _planned(ctx, bundle, transition, body, now, done)
+        else _planned(ctx, bundle, transition, body, now, done, dest=dest)
     )
     for record, event in planned:
         await moves.save_move(session, bundle.case, record, event)
     for task, reason in ending.cancelled:
         tasks.cancel(session, [task], reason=reason, now=now)
     tasks.to_practitioner(session, bundle.case, ending.to_practitioner)
+    if transition.trigger == Trigger.RESUME:
+        await review_fallen_back_resume(session, bundle, back)
     follow_on = FOLLOW_ONS.get(Trigger(transition.trigger))
     if follow_on is not None:
         await follow_on(session, ctx, bundle, body, now)
@@ -297,8 +329,11 @@ async def fire(
     if moves_case_alone(body):
         conn = await unit.conn()
         bundle = await visible_case(conn, ctx.principal, key, lock=True)
+        back = bundle.case.previous_state
         for record, event in plan_case_move(ctx, bundle, body, expected_version=expected_version):
             await moves.write_move(conn, bundle.case, record, event)
+        if body.trigger == Trigger.RESUME:
+            await review_fallen_back_resume(conn, bundle, back)
         return bundle
     session = await unit.session()
     bundle = await visible_case(session, ctx.principal, key, lock=True)
@@ -321,6 +356,7 @@ async def _work_ending(
     transition: wf.Transition,
     body: TransitionRequest,
     *,
+    dest: CaseState,
     stays: bool,
 ) -> _Ending:
     """What the move ends, by the table of ended work (`app.workflows.ended_work`)."""
@@ -333,7 +369,6 @@ async def _work_ending(
             if task.id not in seen:
                 seen.add(task.id)
                 ending.cancelled.append((task, row.reason))
-    dest = CaseState(case.state) if stays else wf.destination(transition, case.previous_state)
     if dest in ended_work.NO_REP_WORK:
         ending.to_practitioner = [t for t in await tasks.open_rep_work(session, case.id) if t.id not in seen]
     return ending
@@ -360,8 +395,38 @@ def plan_case_move(
     if not moves_case_alone(body):
         raise ValueError(f"{body.trigger.value} with this body needs more than the case")
     transition = _checked(ctx, bundle, body, expected_version)
-    _refuse_unmet(transition, _case_guards(ctx, bundle, body))
-    return _planned(ctx, bundle, transition, body, clock.now())
+    g = _case_guards(ctx, bundle, body)
+    _refuse_unmet(transition, g)
+    dest = wf.destination(transition, bundle.case.previous_state, g)
+    return _planned(ctx, bundle, transition, body, clock.now(), _resume_fell_back(bundle, dest, g), dest=dest)
+
+
+def _resume_fell_back(bundle: CaseBundle, dest: CaseState, g: wf.GuardContext) -> dict[str, Any]:
+    """What the audit record says when `resume` went to assessment instead of the state paused
+    from: the gates of that state no longer met."""
+    back = bundle.case.previous_state
+    if bundle.case.state != CaseState.ON_HOLD or back is None or dest != CaseState.ASSESSMENT:
+        return {}
+    if CaseState(back) not in wf.RESUME_GATES:
+        return {}
+    return {"unmetResumeGates": [u.name for u in wf.unmet(wf.RESUME_GATES[CaseState(back)], g)]}
+
+
+async def review_fallen_back_resume(conn: Conn, bundle: CaseBundle, back: str | None) -> None:
+    """An urgent review when `resume` could not go back to `back` (the case is in assessment)."""
+    case = bundle.case
+    if back is None or case.state == back or case.state != CaseState.ASSESSMENT:
+        return
+    await tasks.add_practitioner_review(
+        conn,
+        case=case,
+        why=(
+            f"Urgent: {case.reference} could not resume {back.replace('_', ' ')} after cooling off: "
+            "what that stage needs (consent, risk or responsibility) no longer holds, so it is back in "
+            "assessment. Review it with the parties."
+        ),
+        now=clock.now(),
+    )
 
 
 def _planned(
@@ -371,6 +436,8 @@ def _planned(
     body: TransitionRequest,
     now: datetime,
     done: dict[str, Any] | None = None,
+    *,
+    dest: CaseState | None = None,
 ) -> Planned:
     """Move the bundle's case; the audit record and event of each state it enters (the record
     also names what else the move `done`: the tasks it ended, say)."""
@@ -408,7 +475,8 @@ def _planned(
         )
         planned.append((record, event))
 
-    wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change), transition.trigger)
+    chosen = (dest or wf.destination(transition, case.previous_state)).value
+    wf.fire(wf.CaseFlow(case.state, case.previous_state, on_change, chosen), transition.trigger)
     return planned
 
 

@@ -229,11 +229,8 @@ async def move(
         letter.practitioner_comments = comments
         after["comments"] = comments
     elif action == "deliver":
-        recipient = _party(bundle, letter.recipient_party_id, "recipient")
-        if not _consented(bundle, recipient, ConsentScope.LETTERS_RECEIVE):
-            raise ConsentMissingError(
-                f"{recipient.first_name} {recipient.last_name} no longer consents to receive letters"
-            )
+        # The recipient's consent is a gate of the delivery, judged by its caller
+        # (`app.workflows.case_workflow.ACTION_GATES`).
         letter.delivered_at = now
         letter.delivered_by_rep_id = ctx.principal.rep_id
         after["deliveredByRepId"] = ctx.principal.rep_id
@@ -280,12 +277,20 @@ async def _open_delivery_tasks(session: AsyncSession, letter: Letter) -> list[Ta
 
 
 async def withhold_undelivered(
-    session: AsyncSession, ctx: RequestContext, case: Case, *, party_id: uuid.UUID | None = None
+    session: AsyncSession,
+    ctx: RequestContext,
+    case: Case,
+    *,
+    party_id: uuid.UUID | None = None,
+    written_by_only: bool = False,
 ) -> int:
     """On withdrawal, withhold every letter not yet delivered (only those to or from `party_id`
-    when a party is named: the others' letters still go) and cancel their delivery tasks."""
+    when a party is named: the others' letters still go; only those from them when
+    `written_by_only`) and cancel their delivery tasks."""
     conditions = [col(Letter.case_id) == case.id, col(Letter.status).in_(UNDELIVERED)]
-    if party_id is not None:
+    if party_id is not None and written_by_only:
+        conditions.append(col(Letter.author_party_id) == party_id)
+    elif party_id is not None:
         conditions.append(
             (col(Letter.author_party_id) == party_id) | (col(Letter.recipient_party_id) == party_id)
         )

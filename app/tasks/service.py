@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Integer, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,6 +18,7 @@ from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, CaseState, FollowUp, RepStatus, TaskKind, TaskStatus
 from app.common.sql_json import json_flag, json_quoted, json_text_agg, json_text_object, json_time, json_value
 from app.context import RequestContext
+from app.db import Conn, changed, new_id
 from app.errors import InvalidStateError, ValidationFailedError
 from app.models.cases import Case, Party
 from app.models.reps import Rep
@@ -396,18 +397,45 @@ def schedule_letter_delivery(
     )
 
 
-def schedule_practitioner_review(session: AsyncSession, *, case: Case, why: str, now: datetime) -> Task:
-    """A review for the case's practitioner when something agreed has gone wrong."""
+def schedule_practitioner_review(
+    session: AsyncSession, *, case: Case, why: str, now: datetime, urgent: bool = False
+) -> Task:
+    """A review for the case's practitioner when something agreed has gone wrong; `urgent`: due
+    at once (safety changed)."""
     return new_task(
         session,
         case=case,
         prison_id=case.prison_id,
         kind=TaskKind.PRACTITIONER_REVIEW,
-        due_at=now + PRACTITIONER_REVIEW_WITHIN,
+        due_at=now if urgent else now + PRACTITIONER_REVIEW_WITHIN,
         assignee_type=AssigneeType.PRACTITIONER,
         assignee_id=case.practitioner_id,
         instructions=why,
         now=now,
+    )
+
+
+async def add_practitioner_review(conn: Conn, *, case: Case, why: str, now: datetime) -> None:
+    """An urgent review for the case's practitioner, on either handle (`app.db.Conn`): written
+    with a move made on the driver's connection."""
+    if isinstance(conn, AsyncSession):
+        schedule_practitioner_review(conn, case=case, why=why, now=now, urgent=True)
+        return
+    await changed(
+        conn,
+        insert(Task).values(
+            id=new_id(),
+            case_id=case.id,
+            prison_id=case.prison_id,
+            kind=TaskKind.PRACTITIONER_REVIEW.value,
+            due_at=now,
+            status=TaskStatus.OPEN.value,
+            assignee_type=AssigneeType.PRACTITIONER.value,
+            assignee_id=case.practitioner_id,
+            instructions=why,
+            overdue_notified=False,
+            created_at=now,
+        ),
     )
 
 

@@ -7,6 +7,7 @@ and the table-driven tests.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from transitions import Machine
@@ -45,6 +46,11 @@ class Transition:
     guards: tuple[str, ...] = ()
     automatic: bool = False
     stays_while: str | None = None
+    # Fired by the service itself when a change breaks the stage (as well as by hand).
+    by_system: bool = False
+    # From the first state, the move goes to the second instead of `dest` while the named
+    # condition holds.
+    instead: tuple[CaseState, CaseState, str] | None = None
 
 
 TABLE: tuple[Transition, ...] = (
@@ -115,16 +121,71 @@ TABLE: tuple[Transition, ...] = (
         ("no_open_wellbeing_check", "no_open_safeguarding_concern"),
     ),
     Transition("reopen", (S.CLOSED,), S.ASSESSMENT, PRACTITIONER, ("reason_given", "not_purged")),
+    Transition(
+        "call_off",
+        (S.CONFERENCE, S.SHUTTLE_MEDIATION),
+        S.ASSESSMENT,
+        PRACTITIONER,
+        ("reason_given",),
+        by_system=True,
+        instead=(S.CONFERENCE, S.SHUTTLE_MEDIATION, "shuttle_can_go_on"),
+    ),
 )
 
 BY_TRIGGER: dict[str, Transition] = {t.trigger: t for t in TABLE}
 TRIGGERS: tuple[str, ...] = tuple(BY_TRIGGER)
 
-# Work on the wings that depends on consent, re-checked like a move's guards when it is recorded
-# as done: the task's party (the person seen, or the letter's recipient) must still consent.
-TASK_GATES: dict[TaskKind, tuple[str, ...]] = {
-    TaskKind.SHUTTLE_VISIT: ("party_consents_indirect",),
-    TaskKind.LETTER_DELIVERY: ("recipient_consents_letters",),
+# What `resume` re-checks of the state it returns to: the guards of the move that leads there,
+# those judged from the case alone (the conference's time, place and keep-apart were settled
+# when it was arranged). Unmet, the case goes to assessment instead.
+RESUME_GATES: dict[CaseState, tuple[str, ...]] = {
+    S.SHUTTLE_MEDIATION: BY_TRIGGER["start_shuttle"].guards,
+    S.LETTER_EXCHANGE: BY_TRIGGER["start_letters"].guards,
+    S.CONFERENCE: tuple(
+        g
+        for g in BY_TRIGGER["schedule_conference"].guards
+        if g not in ("conference_details_given", "no_open_non_association")
+    ),
+}
+
+
+class Action(StrEnum):
+    """Work on a case, other than a move, that depends on consent, risk or responsibility."""
+
+    CONFERENCE_REARRANGED = "conference.rearranged"
+    CONFERENCE_HELD = "conference.held"
+    SHUTTLE_CONTACT = "contact.shuttle"
+    LETTER_DELIVERED = "letter.delivered"
+    REP_FACILITATES = "case.facilitator_rep"
+    REPS_ASSIGNED = "case.reps_assigned"
+
+
+# The gates each action depends on, judged like a move's guards whenever the action is taken
+# (not only when the case entered its state): consents, risk and responsibility can change at
+# any time. A refusal names the unmet gates as a move's does.
+_MEETING = ("risk_not_high", "every_party_consents_direct", "responsibility_acknowledged")
+ACTION_GATES: dict[Action, tuple[str, ...]] = {
+    Action.CONFERENCE_REARRANGED: _MEETING,
+    Action.CONFERENCE_HELD: _MEETING,
+    Action.SHUTTLE_CONTACT: ("party_consents_indirect",),
+    Action.LETTER_DELIVERED: ("recipient_consents_letters",),
+    Action.REP_FACILITATES: ("rep_facilitates_low_risk_only",),
+    Action.REPS_ASSIGNED: ("rep_facilitates_low_risk_only",),
+}
+# What the refusal says was refused.
+ACTION_WORDS: dict[Action, str] = {
+    Action.CONFERENCE_REARRANGED: "rearranging the conference is refused",
+    Action.CONFERENCE_HELD: "recording the conference as held is refused",
+    Action.SHUTTLE_CONTACT: "a shuttle contact is refused",
+    Action.LETTER_DELIVERED: "delivering the letter is refused",
+    Action.REP_FACILITATES: "a rep facilitating is refused",
+    Action.REPS_ASSIGNED: "assigning reps is refused",
+}
+# Work on the wings recorded as done through its task: the task's party (the person seen, or the
+# letter's recipient) is the party the action's gates are judged for.
+TASK_GATES: dict[TaskKind, Action] = {
+    TaskKind.SHUTTLE_VISIT: Action.SHUTTLE_CONTACT,
+    TaskKind.LETTER_DELIVERY: Action.LETTER_DELIVERED,
 }
 
 
@@ -245,6 +306,22 @@ def _no_open_non_association(c: GuardContext) -> bool:
     return keep_apart_allows(c.keep_apart, c.conference.keep_apart_override_reason if c.conference else None)
 
 
+def _shuttle_can_go_on(c: GuardContext) -> bool:
+    return (
+        c.risk_level is not None
+        and c.risk_level != RiskLevel.HIGH
+        and c.facilitator is not None
+        and (c.facilitator != Facilitator.REP or c.risk_level == RiskLevel.LOW)
+        and all(c.acknowledged.get(p, False) for p in c.responsible_ids)
+        and pairing_holds(c.roles, lambda pid: c.consented(pid, ConsentScope.INDIRECT))
+    )
+
+
+def _stage_pairing(c: GuardContext) -> bool:
+    scope = stage_contact(c.state, c.paused_from)
+    return pairing_holds(c.roles, lambda pid: scope is None or c.consented(pid, scope))
+
+
 def _others_go_on(c: GuardContext) -> bool:
     scope = stage_contact(c.state, c.paused_from)
     others = {pid: role for pid, role in c.roles.items() if pid != c.party_id}
@@ -324,6 +401,18 @@ GUARDS: dict[str, Guard] = {
             _others_go_on,
         ),
         Guard(
+            "shuttle_can_go_on",
+            "shuttle mediation can go on: the risk is assessed and not high, a facilitator who may "
+            "lead it is set, every harmer acknowledges their part, and the pairing rule holds for "
+            "indirect contact",
+            _shuttle_can_go_on,
+        ),
+        Guard(
+            "stage_pairing_holds",
+            "the parties still taking part meet the pairing rule: " + PAIRING_WORDS,
+            _stage_pairing,
+        ),
+        Guard(
             "party_consents_indirect",
             "the person to see still takes part and consents to indirect contact (messages through a rep)",
             lambda c: c.party_id in c.party_ids and c.consented(c.party_id, ConsentScope.INDIRECT),
@@ -383,13 +472,23 @@ def stays(transition: Transition, ctx: GuardContext) -> bool:
     return transition.stays_while is not None and GUARDS[transition.stays_while].check(ctx)
 
 
-def destination(transition: Transition, previous_state: str | None) -> CaseState:
-    """Where a transition leads; `resume` goes back to the state paused from."""
+def destination(
+    transition: Transition, previous_state: str | None, g: GuardContext | None = None
+) -> CaseState:
+    """Where a transition leads: `resume` goes back to the state paused from; a transition with
+    another way out (`instead`) takes it while its condition holds for `g`."""
+    if transition.instead is not None and g is not None:
+        source, other, condition = transition.instead
+        if g.state == source and GUARDS[condition].check(g):
+            return other
     if transition.dest is not None:
         return transition.dest
     if previous_state is None:
         raise ValueError("resume without a remembered state")
-    return CaseState(previous_state)
+    back = CaseState(previous_state)
+    if g is not None and unmet(RESUME_GATES.get(back, ()), g):
+        return S.ASSESSMENT
+    return back
 
 
 def _machine_transitions() -> list[dict[str, Any]]:
@@ -402,19 +501,30 @@ def _machine_transitions() -> list[dict[str, Any]]:
                         "trigger": t.trigger,
                         "source": [s.value for s in t.sources],
                         "dest": back.value,
-                        "conditions": [_paused_from(back)],
+                        "conditions": [_chosen(back)],
                     }
                 )
+        elif t.instead is not None:
+            for source in t.sources:
+                for dest in {t.dest, t.instead[1]} if source == t.instead[0] else {t.dest}:
+                    rows.append(
+                        {
+                            "trigger": t.trigger,
+                            "source": source.value,
+                            "dest": dest.value,
+                            "conditions": [_chosen(dest)],
+                        }
+                    )
         else:
             rows.append({"trigger": t.trigger, "source": [s.value for s in t.sources], "dest": t.dest.value})
     return rows
 
 
-def _paused_from(state: CaseState) -> Callable[..., bool]:
+def _chosen(state: CaseState) -> Callable[..., bool]:
     def check(event: Any) -> bool:
-        return bool(event.model.previous_state == state.value)
+        return bool(event.model.dest == state.value)
 
-    check.__name__ = f"paused_from_{state.value}"
+    check.__name__ = f"chosen_{state.value}"
     return check
 
 
@@ -422,10 +532,15 @@ class CaseFlow:
     """The machine's model: a case's state plus a hook called after every change."""
 
     def __init__(
-        self, state: str, previous_state: str | None, on_change: Callable[[str, str, str], None]
+        self,
+        state: str,
+        previous_state: str | None,
+        on_change: Callable[[str, str, str], None],
+        dest: str | None = None,
     ) -> None:
         self.state = state
         self.previous_state = previous_state
+        self.dest = dest
         self._on_change = on_change
 
     def after_state_change(self, event: Any) -> None:
@@ -452,6 +567,7 @@ class _Runner:
     def __init__(self) -> None:
         self.state = S.REFERRED.value
         self.previous_state: str | None = None
+        self.dest: str | None = None
         self.flow: CaseFlow | None = None
 
     def after_state_change(self, event: Any) -> None:
@@ -469,6 +585,7 @@ def fire(flow: CaseFlow, trigger: str) -> None:
     runner = _RUNNER
     _MACHINE.set_state(flow.state, model=runner)
     runner.previous_state = flow.previous_state
+    runner.dest = flow.dest
     runner.flow = flow
     try:
         if not runner.trigger(trigger):  # type: ignore[attr-defined]
@@ -496,7 +613,17 @@ def _described(t: Transition) -> dict[str, Any]:
     if t.stays_while is not None:
         described["to"] = [UNCHANGED, to]
         described["condition"] = f"unchanged while {GUARDS[t.stays_while].description}; otherwise {to}"
-    described["who"] = sorted(r.value for r in t.who) + (["automatic"] if t.automatic else [])
+    if t.instead is not None:
+        source, other, condition = t.instead
+        described["to"] = [other.value, to]
+        described["condition"] = (
+            f"from {source.value}: {other.value} while {GUARDS[condition].description}; otherwise {to}"
+        )
+    described["who"] = (
+        sorted(r.value for r in t.who)
+        + (["automatic"] if t.automatic else [])
+        + (["system"] if t.by_system else [])
+    )
     described["guards"] = [{"name": g, "description": GUARDS[g].description} for g in t.guards]
     return described
 
@@ -508,6 +635,10 @@ def edges(t: Transition) -> list[tuple[CaseState, CaseState, tuple[str, ...]]]:
     for source in t.sources:
         if t.dest is None:
             drawn += [(source, back, t.guards) for back in PAUSABLE]
+            continue
+        if t.instead is not None and source == t.instead[0]:
+            drawn.append((source, t.instead[1], (*t.guards, t.instead[2])))
+            drawn.append((source, t.dest, (*t.guards, f"!{t.instead[2]}")))
             continue
         if t.stays_while is None:
             drawn.append((source, t.dest, t.guards))

@@ -54,6 +54,7 @@ ENDED_WORK: tuple[EndedWork, ...] = (
     EndedWork("withdraw", INTERVENTION, "The case ended when a party withdrew.", if_moved=True),
     EndedWork("conclude", INTERVENTION, "The intervention was concluded."),
     EndedWork("close", EVERYTHING_ELSE - MONITORING, "The case was closed."),
+    EndedWork("call_off", frozenset({K.CONFERENCE_PREPARATION}), "The conference was called off."),
 )
 
 # Once a case is in one of these states no rep works on it: the tasks that outlive the move

@@ -18,7 +18,7 @@ from app.models.audit import AuditRecord
 from app.models.cases import Case
 from app.models.events import OutboxEvent
 from tests.server import Server
-from tests.support import Keys, referral_body, until
+from tests.support import Api, Keys, referral_body, until
 
 CONCURRENT = 100
 
@@ -123,3 +123,50 @@ def test_server_log_has_no_unhandled_errors(server: Server) -> None:
     """Nothing above went wrong inside the server either (runs after the tests above)."""
     log = Path(server.log).read_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+class TestWithdrawalRacingTheConferenceOutcome:
+    ROUNDS = 8
+
+    async def test_exactly_one_wins_and_the_case_agrees(
+        self, http: httpx.AsyncClient, keys: Keys, db: Database
+    ) -> None:
+        api = Api(http, keys, db)
+        held_first = called_off_first = 0
+        for _ in range(self.ROUNDS):
+            case = await api.to_state("conference")
+            cid, party = case["id"], case["parties"][0]["id"]
+            withdrawal, held = await asyncio.gather(
+                http.post(
+                    f"/cases/{cid}/parties/{party}/consents",
+                    json={"scope": "direct", "given": False, "recordedBy": "Rep Lewis", "method": "via_rep"},
+                    headers=keys.practitioner.headers,
+                ),
+                http.post(
+                    f"/cases/{cid}/conference/outcome",
+                    json={"held": True, "attendees": ["both parties"]},
+                    headers=keys.practitioner.headers,
+                ),
+            )
+            # A withdrawal is never refused.
+            assert withdrawal.status_code == 201, withdrawal.text
+            after = await api.case(cid)
+            conference = (
+                await http.get(f"/cases/{cid}/conference", headers=keys.practitioner.headers)
+            ).json()
+            called_off = await count(
+                db,
+                AuditRecord,
+                col(AuditRecord.case_id) == uuid.UUID(cid),
+                col(AuditRecord.action) == "case.call_off",
+            )
+            if held.status_code == 200:
+                # Held before the withdrawal: the conference stands and was not called off.
+                held_first += 1
+                assert (after["state"], conference["held"], called_off) == ("conference", True, 0)
+            else:
+                # Called off before the outcome: the outcome was refused, nothing recorded.
+                called_off_first += 1
+                assert held.status_code == 409, held.text
+                assert (after["state"], conference["held"], called_off) == ("shuttle_mediation", None, 1)
+        assert held_first + called_off_first == self.ROUNDS

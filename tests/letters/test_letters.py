@@ -256,7 +256,8 @@ class TestDeliver:
         await api.consent(case["id"], case["parties"][1]["id"], "letters_receive", given=False)
         r = await _move(api, case, letter, "deliver")
         assert r.status_code == 409, r.text
-        assert r.json()["errorCode"] == "CONSENT_MISSING"
+        assert r.json()["errorCode"] == "GUARD_FAILED"
+        assert [g["name"] for g in r.json()["unmetGuards"]] == ["recipient_consents_letters"]
         assert (await _row(api, letter["id"])).status == "approved"
 
     async def test_no_delivery_while_cooling_off(self, api: Api) -> None:
@@ -349,3 +350,17 @@ class TestReadLetters:
         assert r.status_code == 404
         r = await api.client.get(f"/cases/{case['id']}/letters", headers=api.keys.practitioner.headers)
         assert len(r.json()) == 2
+
+
+class TestRetraction:
+    async def test_a_retraction_withholds_the_letters_the_party_wrote(self, api: Api) -> None:
+        case, _ = await _letter_case(api)
+        harmer = next(i for i, p in enumerate(case["parties"]) if p["role"] in ("harmer", "both"))
+        theirs = await _approved(api, case, author=harmer)
+        to_them = await _approved(api, case, author=1 - harmer)
+        r = await api.acknowledge(case["id"], case["parties"][harmer]["id"], acknowledged=False)
+        assert r.status_code == 201, r.text
+        assert (await _row(api, theirs["id"])).status == "withheld"
+        assert (await _row(api, to_them["id"])).status == "approved"
+        reviews = [t for t in await tasks_of(api, case["id"], "practitioner_review") if t.status == "open"]
+        assert len(reviews) == 1

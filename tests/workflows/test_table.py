@@ -45,6 +45,7 @@ async def minimum_body(api: Api, case: dict[str, Any], state: CaseState, trigger
         "withdraw": {"partyId": party},
         "pause": {"until": until(hours=24), "reason": "cooling off after a row on the wing"},
         "reopen": {"reason": "the harmed party asked to try again"},
+        "call_off": {"reason": "security intelligence about the meeting"},
     }
     return bodies.get(trigger, {})
 
@@ -65,6 +66,9 @@ class TestAllowedPair:
 
         assert r.status_code == 200, r.text
         expected = transition.dest or ON_HOLD_PAUSED_FROM
+        if transition.instead is not None and state == transition.instead[0]:
+            # The usual path's case can go on in shuttle mediation: the other way out.
+            expected = transition.instead[1]
         moved = r.json()
         assert moved["state"] == expected
         assert r.headers["ETag"] == f'"{moved["version"]}"'

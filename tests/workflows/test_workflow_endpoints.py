@@ -47,7 +47,10 @@ class TestWorkflowJson:
         for listed, row in zip(body["transitions"], TABLE, strict=True):
             assert listed["from"] == [s.value for s in row.sources]
             to = row.dest.value if row.dest else "the state it was paused from"
-            if row.stays_while is None:
+            if row.instead is not None:
+                assert listed["to"] == [row.instead[1].value, to]
+                assert GUARDS[row.instead[2]].description in listed["condition"]
+            elif row.stays_while is None:
                 assert listed["to"] == to
                 assert "condition" not in listed
             else:
@@ -58,8 +61,17 @@ class TestWorkflowJson:
                 )
             assert set(listed["who"]) == {r.value for r in row.who} | (
                 {"automatic"} if row.automatic else set()
-            )
+            ) | ({"system"} if row.by_system else set())
             assert listed["guards"] == [{"name": g, "description": GUARDS[g].description} for g in row.guards]
+
+    async def test_call_off_is_fired_by_the_system_or_a_practitioner(self, client: httpx.AsyncClient) -> None:
+        listed = next(
+            t for t in (await client.get("/workflow")).json()["transitions"] if t["trigger"] == "call_off"
+        )
+        assert listed["from"] == ["conference", "shuttle_mediation"]
+        assert listed["to"] == ["shuttle_mediation", "assessment"]
+        assert sorted(listed["who"]) == ["practitioner", "system"]
+        assert [g["name"] for g in listed["guards"]] == ["reason_given"]
 
     async def test_a_withdrawal_the_others_go_on_after_leaves_the_state_unchanged(
         self, client: httpx.AsyncClient
@@ -96,6 +108,16 @@ class TestWorkflowDiagram:
         for row in TABLE:
             label = row.trigger + (f" [{' & '.join(row.guards)}]" if row.guards else "")
             for source in row.sources:
+                if row.instead is not None and source == row.instead[0]:
+                    # The other way out while its condition holds, the table's move otherwise.
+                    conditions = " & ".join(row.guards)
+                    other, condition = row.instead[1], row.instead[2]
+                    expected.add((source.value, other.value, f"{row.trigger} [{conditions} & {condition}]"))
+                    assert row.dest is not None
+                    expected.add(
+                        (source.value, row.dest.value, f"{row.trigger} [{conditions} & !{condition}]")
+                    )
+                    continue
                 if row.stays_while is not None:
                     # A self-loop while the stay condition holds, the table's move when it does not.
                     conditions = " & ".join(row.guards)

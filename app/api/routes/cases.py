@@ -42,7 +42,7 @@ from app.cases.views import list_views
 from app.common.enums import CaseState
 from app.common.schemas import Page, PrisonerNumber, PrisonId, RequestModel, StrictBool, Timestamp
 from app.context import RequestContext
-from app.flows import case_assignment, transitions
+from app.flows import case_assignment, safety, transitions
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -119,7 +119,7 @@ async def patch_case(
     version: IfMatchRequired,
 ) -> Response:
     """Change summary, category, risk level and notes, or facilitator (If-Match required)."""
-    await service.patch_case(session, ctx, bundle.case, body, expected_version=version)
+    await safety.patch_case(session, ctx, bundle, body, expected_version=version)
     return case_response(ctx.principal, bundle)
 
 
@@ -163,7 +163,7 @@ async def record_consent(
     """Append to a party's consent ledger (`given: false` withdraws). A rep may record only a
     withdrawal, which is kept as passed on by a rep (`via_rep`)."""
     service.check_version(bundle.case, version)
-    consent = await service.record_consent(session, ctx, bundle, party_id, body)
+    consent = await safety.record_consent(session, ctx, bundle, party_id, body)
     response.headers["ETag"] = f'"{bundle.case.version}"'
     return ConsentRecord.model_validate(consent)
 

@@ -17,6 +17,8 @@ from app.conferences.schemas import (
     ConferencePublic,
 )
 from app.errors import NotFoundError
+from app.flows.transitions import refuse_unmet_gates
+from app.workflows.case_workflow import Action
 
 router = APIRouter(prefix="/cases", tags=["conferences"])
 
@@ -46,7 +48,9 @@ async def get_conference(
 async def arrange_conference(
     body: ConferenceDetails, bundle: CaseForUpdate, session: SessionDep, ctx: ContextDep
 ) -> ConferencePublic:
-    """Change the arrangements of the scheduled conference (non-associations are checked again)."""
+    """Change the arrangements of the scheduled conference (its gates, and non-associations, are
+    checked again)."""
+    refuse_unmet_gates(Action.CONFERENCE_REARRANGED, ctx, bundle)
     conference = await service.update_arrangements(session, ctx, bundle, body)
     return await service.present_conference(session, ctx.principal, conference)
 
@@ -60,7 +64,10 @@ async def arrange_conference(
 async def record_outcome(
     body: ConferenceOutcome, bundle: CaseForUpdate, session: SessionDep, ctx: ContextDep
 ) -> ConferencePublic:
-    """Whether the conference was held, who came, and the outcome agreement."""
+    """Whether the conference was held, who came, and the outcome agreement. Held: the
+    conference's gates are checked again (recording that it did not happen needs none)."""
+    if body.held:
+        refuse_unmet_gates(Action.CONFERENCE_HELD, ctx, bundle)
     conference = await service.record_outcome(session, ctx, bundle, body)
     await session.flush()
     return await service.present_conference(session, ctx.principal, conference)

@@ -5,8 +5,11 @@ from fastapi import APIRouter
 from app.api.deps import CaseForRead, CaseForUpdate, ContextDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
+from app.common.enums import ContactKind
 from app.contacts import service
 from app.contacts.schemas import ContactCreate, ContactPublic
+from app.flows.transitions import refuse_unmet_gates
+from app.workflows.case_workflow import Action
 
 router = APIRouter(prefix="/cases", tags=["contacts"])
 
@@ -21,7 +24,10 @@ router = APIRouter(prefix="/cases", tags=["contacts"])
 async def record_contact(
     body: ContactCreate, bundle: CaseForUpdate, session: SessionDep, ctx: ContextDep
 ) -> ContactPublic:
-    """Record a meeting with a party; a rep records their own (repId defaults to them)."""
+    """Record a meeting with a party; a rep records their own (repId defaults to them). A shuttle
+    contact needs the party's consent to indirect contact, judged now."""
+    if body.kind == ContactKind.SHUTTLE:
+        refuse_unmet_gates(Action.SHUTTLE_CONTACT, ctx, bundle, body.party_id)
     contact = await service.record_contact(
         session,
         ctx,

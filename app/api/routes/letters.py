@@ -7,8 +7,11 @@ from fastapi import APIRouter
 from app.api.deps import CaseForRead, CaseForUpdate, ContextDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission
+from app.common.enums import LetterStatus
+from app.flows.transitions import refuse_unmet_gates
 from app.letters import service
 from app.letters.schemas import LetterCreate, LetterDeliver, LetterEdit, LetterPublic, LetterReturn
+from app.workflows.case_workflow import Action
 
 router = APIRouter(prefix="/cases", tags=["letters"])
 
@@ -97,6 +100,8 @@ async def _move(
     notes: str | None = None,
 ) -> LetterPublic:
     letter = await service.get_letter(session, ctx.principal, bundle.case, letter_id, lock=True)
+    if action == "deliver" and letter.status == LetterStatus.APPROVED:
+        refuse_unmet_gates(Action.LETTER_DELIVERED, ctx, bundle, letter.recipient_party_id)
     await service.move(
         session,
         ctx,

@@ -18,7 +18,7 @@ from app.auth.access import Permission
 from app.cases import responsibility
 from app.cases.schemas import CaseView, PartyPatch, ResponsibilityCreate, ResponsibilityRecord
 from app.cases.service import check_version
-from app.flows import party_changes
+from app.flows import party_changes, safety
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -62,7 +62,7 @@ async def record_responsibility(
     """Append to the ledger of whether a party (role harmer or both) acknowledges their part in
     the harm. A rep may record only `acknowledged: false`. Never sent outside the service."""
     check_version(bundle.case, version)
-    entry = await responsibility.record_responsibility(session, ctx, bundle, party_id, body)
+    entry = await safety.record_responsibility(session, ctx, bundle, party_id, body)
     response.headers["ETag"] = f'"{bundle.case.version}"'
     return ResponsibilityRecord.model_validate(entry)
 
