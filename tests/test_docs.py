@@ -42,6 +42,7 @@ SAMPLES = {
     "ME": "8e570379-71dc-4e03-9015-01c44ba3ebd8",
     "NOW": "2026-12-07T10:00:00Z",
     "SCOPE": "indirect",
+    "P": "2f1c63de-6c0e-4a53-9a57-0c1b3c1e7d10",
     "SECRET": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" * 2,
 }
 

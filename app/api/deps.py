@@ -6,6 +6,8 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.authentication import caller
@@ -172,11 +174,54 @@ class Paging:
         return self.page * self.size
 
 
+# The query parameters each route declares, by its path and endpoint: worked out once per route.
+_DECLARED_QUERY: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _declared_query(route: Any) -> frozenset[str]:
+    key = (route.path, route.name)
+    declared = _DECLARED_QUERY.get(key)
+    if declared is None:
+        declared = _DECLARED_QUERY[key] = frozenset(_query_names(route.dependant))
+    return declared
+
+
+async def known_query(request: Request) -> None:
+    """A list route refuses a query parameter it does not take (422 naming it): a filter the
+    client misspelt, or one the route does not have, must not answer every row as if it held."""
+    params = request.query_params
+    if not params:
+        return
+    declared = _declared_query(request.scope["route"])
+    unknown = [name for name in dict.fromkeys(params.keys()) if name not in declared]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name), "msg": "this list takes no such query parameter", "type": "unknown"}
+                for name in unknown
+            ]
+        )
+
+
+# For a list route without paging (paging checks the query itself).
+KNOWN_QUERY = Depends(known_query)
+
+
 async def paging(
+    request: Request,
     page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Paging:
-    """`page` and `size` from the query."""
+    """`page` and `size` from the query, on a route that takes no other query parameter than
+    those it declares."""
+    await known_query(request)
     return Paging(page, size)
 
 

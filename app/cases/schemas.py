@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from app.common.enums import (
     CaseState,
@@ -67,6 +67,32 @@ class ConsentCreate(RequestModel):
         "`in_person` or `written` and recorded by a practitioner. A rep records only withdrawals, "
         "always as `via_rep`."
     )
+
+
+class ConsentEntry(ConsentCreate):
+    """One consent of several recorded in one call."""
+
+    party_id: uuid.UUID
+
+
+class ConsentBatch(RequestModel):
+    """Several consents recorded at once, all or none."""
+
+    entries: list[ConsentEntry] = Field(
+        min_length=1,
+        max_length=50,
+        description="Recorded in this order. The same party and scope may appear once.",
+    )
+
+    @field_validator("entries")
+    @classmethod
+    def _once_each(cls, entries: list[ConsentEntry]) -> list[ConsentEntry]:
+        seen: set[tuple[uuid.UUID, ConsentScope]] = set()
+        for entry in entries:
+            if (entry.party_id, entry.scope) in seen:
+                raise ValueError(f"party {entry.party_id} has two entries for scope {entry.scope.value}")
+            seen.add((entry.party_id, entry.scope))
+        return entries
 
 
 class PartyPatch(RequestModel):
@@ -288,6 +314,20 @@ class ConsentRecord(ApiModel):
         "older than the service's record of roles, whose audit record is gone)."
     )
     recorded_at: datetime
+
+
+class CaseVersion(ApiModel):
+    """Where a case stands after a change: its state and version (its ETag)."""
+
+    state: CaseState
+    version: int
+
+
+class ConsentsRecorded(ApiModel):
+    """Consents recorded in one call, in the order sent, and the case after them."""
+
+    entries: list[ConsentRecord]
+    case: CaseVersion
 
 
 class ResponsibilityRecord(ApiModel):

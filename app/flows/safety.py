@@ -9,6 +9,7 @@ to the practitioner.
 """
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,26 +103,44 @@ def _review(session: AsyncSession, bundle: CaseBundle, why: str) -> None:
 async def record_consent(
     session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, party_id: uuid.UUID, body: ConsentCreate
 ) -> Consent:
-    """Record a consent; a withdrawal acts at once on the stage it breaks, and one the
-    practitioner did not record themself (a rep heard it) asks them to review."""
-    consent = await cases.record_consent(session, ctx, bundle, party_id, body)
-    bundle.consents[(consent.party_id, consent.scope)] = consent
-    if consent.given:
-        return consent
-    party = party_of(bundle, party_id)
-    called_off = await act_on_change(
-        session, ctx, bundle, reason=f"A party withdrew consent ({consent.scope.replace('_', ' ')})."
-    )
+    """Record one consent (`record_consents` with one entry)."""
+    (consent,) = await record_consents(session, ctx, bundle, [(party_id, body)])
+    return consent
+
+
+async def record_consents(
+    session: AsyncSession,
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    entries: Sequence[tuple[uuid.UUID, ConsentCreate]],
+) -> list[Consent]:
+    """Record consents, in order, in the caller's one transaction (all or none). Withdrawals act
+    at once on the stage they break, judged once after every entry is in; one the practitioner
+    did not record themself (a rep heard it) asks them to review."""
+    recorded: list[Consent] = []
+    for party_id, body in entries:
+        consent = await cases.record_consent(session, ctx, bundle, party_id, body)
+        bundle.consents[(consent.party_id, consent.scope)] = consent
+        recorded.append(consent)
+    withdrawn = [c for c in recorded if not c.given]
+    if not withdrawn:
+        return recorded
+    scopes = ", ".join(dict.fromkeys(c.scope.replace("_", " ") for c in withdrawn))
+    called_off = await act_on_change(session, ctx, bundle, reason=f"A party withdrew consent ({scopes}).")
     if called_off or ctx.principal.role != Role.PRACTITIONER:
         what = "the work was called off" if called_off else "the case goes on as it is"
+        names = [tasks.party_name(party_of(bundle, c.party_id)) for c in withdrawn]
+        heard = "; ".join(
+            f"{name} withdrew consent ({c.scope.replace('_', ' ')}), recorded by {c.recorded_by}"
+            for name, c in zip(names, withdrawn, strict=True)
+        )
         _review(
             session,
             bundle,
-            f"Urgent: on {bundle.case.reference} {party.first_name} {party.last_name} withdrew consent "
-            f"({consent.scope.replace('_', ' ')}), recorded by {consent.recorded_by}; {what}. "
-            + _AFTER_WITHDRAWAL.format(name=f"{party.first_name} {party.last_name}"),
+            f"Urgent: on {bundle.case.reference} {heard}; {what}. "
+            + " ".join(_AFTER_WITHDRAWAL.format(name=name) for name in dict.fromkeys(names)),
         )
-    return consent
+    return recorded
 
 
 async def record_responsibility(
@@ -148,9 +167,9 @@ async def record_responsibility(
     _review(
         session,
         bundle,
-        f"Urgent: on {case.reference} {party.first_name} {party.last_name} no longer acknowledges "
+        f"Urgent: on {case.reference} {tasks.party_name(party)} no longer acknowledges "
         f"their part in the harm; {what}. Decide whether the work can go on. "
-        + _AFTER_WITHDRAWAL.format(name=f"{party.first_name} {party.last_name}"),
+        + _AFTER_WITHDRAWAL.format(name=tasks.party_name(party)),
     )
     return entry
 

@@ -128,6 +128,25 @@ async def withdrawal(w: "World", scope: str, fresh: bool) -> Req:
     return req
 
 
+async def withdrawals(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.case(scope, fresh)
+    return Req(
+        path={"case_id": case["id"]},
+        body={
+            "entries": [
+                {
+                    "partyId": p["id"],
+                    "scope": "direct",
+                    "given": False,
+                    "recordedBy": "Rep Lewis",
+                    "method": "via_rep",
+                }
+                for p in case["parties"]
+            ]
+        },
+    )
+
+
 async def a_party(w: "World", scope: str, fresh: bool) -> Req:
     case = await w.case(scope, fresh)
     return Req(
@@ -533,6 +552,7 @@ MATRIX: dict[str, Entry] = {
     "PATCH /cases/{case_id}/parties/{party_id}": Entry(a_party, practitioner_only(200)),
     # A rep records withdrawals of consent and retractions they hear, never a grant (tested apart).
     "POST /cases/{case_id}/parties/{party_id}/consents": Entry(withdrawal, practitioner_and_rep(201)),
+    "POST /cases/{case_id}/consents": Entry(withdrawals, practitioner_and_rep(201)),
     "GET /cases/{case_id}/parties/{party_id}/consents": Entry(consent, practitioner_only(200)),
     "POST /cases/{case_id}/parties/{party_id}/responsibility": Entry(retraction, practitioner_and_rep(201)),
     "GET /cases/{case_id}/parties/{party_id}/responsibility": Entry(retraction, practitioner_only(200)),

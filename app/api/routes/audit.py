@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.api.deps import PrincipalDep, SessionDep, database, permission
+from app.api.deps import KNOWN_QUERY, PrincipalDep, SessionDep, database, permission
 from app.api.responses import errors
 from app.audit import service
 from app.auth.access import Permission, audit_scope
@@ -49,7 +49,7 @@ class VerifyResult(ApiModel):
     first_invalid: dict[str, Any] | None = None
 
 
-@router.get("", response_model=AuditPage, responses=errors(422))
+@router.get("", response_model=AuditPage, responses=errors(422), dependencies=[KNOWN_QUERY])
 async def audit_records(
     session: SessionDep,
     principal: PrincipalDep,

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from app.api.deps import (
     IF_MATCH,
+    KNOWN_QUERY,
     CaseForRead,
     CaseForUpdate,
     ContextDep,
@@ -28,9 +29,12 @@ from app.cases import repository as repo
 from app.cases import service
 from app.cases.schemas import (
     CasePatch,
+    CaseVersion,
     CaseView,
+    ConsentBatch,
     ConsentCreate,
     ConsentRecord,
+    ConsentsRecorded,
     GuardStatus,
     PartyCreate,
     TimelineEntry,
@@ -168,11 +172,38 @@ async def record_consent(
     return ConsentRecord.model_validate(consent)
 
 
+@router.post(
+    "/{case_id}/consents",
+    status_code=201,
+    response_model=ConsentsRecorded,
+    responses=errors(403, 404, 409, 412, 422),
+    dependencies=[permission(Permission.CONSENT_RECORD)],
+)
+async def record_consents(
+    body: ConsentBatch,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+    version: IfMatchOptional,
+    response: Response,
+) -> ConsentsRecorded:
+    """Record several consents at once, all or none, in the order sent. What they change (a
+    conference called off, say) is judged once, after all of them. A rep may send only
+    withdrawals: one grant refuses the whole call."""
+    service.check_version(bundle.case, version)
+    recorded = await safety.record_consents(session, ctx, bundle, [(e.party_id, e) for e in body.entries])
+    response.headers["ETag"] = f'"{bundle.case.version}"'
+    return ConsentsRecorded(
+        entries=[ConsentRecord.model_validate(c) for c in recorded],
+        case=CaseVersion(state=bundle.case.state, version=bundle.case.version),
+    )
+
+
 @router.get(
     "/{case_id}/parties/{party_id}/consents",
     response_model=list[ConsentRecord],
     responses=errors(404),
-    dependencies=[permission(Permission.CONSENT_READ)],
+    dependencies=[permission(Permission.CONSENT_READ), KNOWN_QUERY],
 )
 async def consent_ledger(
     party_id: uuid.UUID, bundle: CaseForRead, session: SessionDep
@@ -242,7 +273,7 @@ async def transition_options(bundle: CaseForRead, session: SessionDep, ctx: Cont
     "/{case_id}/timeline",
     response_model=list[TimelineEntry],
     responses=errors(404),
-    dependencies=[permission(Permission.TIMELINE_READ)],
+    dependencies=[permission(Permission.TIMELINE_READ), KNOWN_QUERY],
 )
 async def timeline(bundle: CaseForRead, session: SessionDep) -> list[TimelineEntry]:
     """The case's history, oldest first, in words a person can read."""

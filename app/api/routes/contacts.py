@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import CaseForRead, CaseForUpdate, ContextDep, PrincipalDep, SessionDep, permission
+from app.api.deps import (
+    KNOWN_QUERY,
+    CaseForRead,
+    CaseForUpdate,
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    permission,
+)
 from app.api.responses import errors
 from app.auth.access import Permission
 from app.common.enums import ContactKind
@@ -46,7 +54,7 @@ async def record_contact(
     "/{case_id}/contacts",
     response_model=list[ContactPublic],
     responses=errors(404),
-    dependencies=[permission(Permission.CONTACT_READ)],
+    dependencies=[permission(Permission.CONTACT_READ), KNOWN_QUERY],
 )
 async def list_contacts(
     bundle: CaseForRead, session: SessionDep, principal: PrincipalDep

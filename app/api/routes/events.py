@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, database, permission
+from app.api.deps import KNOWN_QUERY, ContextDep, PagingDep, PrincipalDep, SessionDep, database, permission
 from app.api.responses import errors
 from app.auth.access import Permission, event_scope, require
 from app.common.schemas import Cursor, Page
@@ -33,7 +33,7 @@ def _public(record: InboundEvent) -> InboundEventPublic:
     response_model=FeedPage,
     response_model_exclude_none=True,
     responses=errors(422),
-    dependencies=[permission(Permission.EVENTS_READ)],
+    dependencies=[permission(Permission.EVENTS_READ), KNOWN_QUERY],
 )
 async def events_feed(
     session: SessionDep,

@@ -4,7 +4,15 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.api.deps import CaseForRead, CaseForUpdate, ContextDep, PrincipalDep, SessionDep, permission
+from app.api.deps import (
+    KNOWN_QUERY,
+    CaseForRead,
+    CaseForUpdate,
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    permission,
+)
 from app.api.responses import errors
 from app.auth.access import Permission
 from app.common.enums import LetterStatus
@@ -49,7 +57,7 @@ async def create_letter(
     "/{case_id}/letters",
     response_model=list[LetterPublic],
     responses=errors(404),
-    dependencies=[permission(Permission.LETTER_READ)],
+    dependencies=[permission(Permission.LETTER_READ), KNOWN_QUERY],
 )
 async def list_letters(
     bundle: CaseForRead, session: SessionDep, principal: PrincipalDep

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.api.deps import (
+    KNOWN_QUERY,
     CaseForRead,
     CaseForUpdate,
     ContextDep,
@@ -71,7 +72,7 @@ async def record_responsibility(
     "/{case_id}/parties/{party_id}/responsibility",
     response_model=list[ResponsibilityRecord],
     responses=errors(404),
-    dependencies=[permission(Permission.RESPONSIBILITY_READ)],
+    dependencies=[permission(Permission.RESPONSIBILITY_READ), KNOWN_QUERY],
 )
 async def responsibility_ledger(
     party_id: uuid.UUID, bundle: CaseForRead, session: SessionDep

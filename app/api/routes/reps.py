@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, UnitDep, permission
+from app.api.deps import KNOWN_QUERY, ContextDep, PagingDep, PrincipalDep, SessionDep, UnitDep, permission
 from app.api.negotiation import wants_html
 from app.api.responses import errors, json_text_response
 from app.auth.access import Permission, require_prison
@@ -98,7 +98,7 @@ DayQuery = Annotated[
     "/me/tasks",
     response_model=DailyList,
     responses=DAILY_LIST_RESPONSES,
-    dependencies=[permission(Permission.TASK_READ)],
+    dependencies=[permission(Permission.TASK_READ), KNOWN_QUERY],
 )
 async def my_tasks(
     unit: UnitDep,
@@ -116,7 +116,7 @@ async def my_tasks(
     "/{rep_id}/tasks",
     response_model=DailyList,
     responses=DAILY_LIST_RESPONSES,
-    dependencies=[permission(Permission.TASK_READ)],
+    dependencies=[permission(Permission.TASK_READ), KNOWN_QUERY],
 )
 async def rep_tasks(
     rep_id: uuid.UUID,
