@@ -16,6 +16,8 @@ class Principal:
     role: Role
     prisons: frozenset[str] | None
     rep_id: uuid.UUID | None = None
+    # The identity provider's username of a JWT caller; None for an API key.
+    subject: str | None = None
 
     def covers(self, prison_id: str) -> bool:
         """Whether `prison_id` is in this caller's caseload."""

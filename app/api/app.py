@@ -24,6 +24,7 @@ from app.api.routes import (
     health,
     letters,
     parties,
+    practitioners,
     prisons,
     referrals,
     reports,
@@ -36,6 +37,7 @@ from app.api.routes import (
     workflow,
 )
 from app.auth.jwt import JwtVerifier
+from app.auth.practitioners import SignedInRecords
 from app.auth.service import PrincipalCache
 from app.cases.view_cache import CaseViewCache
 from app.config import Settings, get_settings
@@ -63,6 +65,7 @@ ROUTE_MODULES = (
     letters,
     conferences,
     safeguarding,
+    practitioners,
     prisons,
     reports,
     subject_access,
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.jwt = JwtVerifier.from_settings(settings)
     app.state.principals = PrincipalCache(settings.auth_cache_seconds)
     app.state.case_views = CaseViewCache(settings.case_view_cache)
+    app.state.signed_in = SignedInRecords()
     problems.install(app)
     # Added first, so it runs inside RequestMiddleware (request ids, body limit, headers).
     app.add_middleware(IdempotencyMiddleware)

@@ -53,6 +53,7 @@ async def identify(app: Any, token: str, headers: Headers) -> Principal:
         if principal.rep_id is not None:
             async with db.looking() as conn:
                 await jwt_auth.check_rep(conn, principal)
+        await app.state.signed_in.record(db, principal)
         return principal
     async with db.looking() as conn:
         found = await auth.authenticate(conn, token, app.state.principals)

@@ -74,6 +74,7 @@ class Permission(StrEnum):
     INBOUND_MANAGE = "events:inbound-manage"
     WEBHOOKS_MANAGE = "webhooks:manage"
     REPORTS_READ = "reports:read"
+    PRACTITIONERS_READ = "practitioners:read"
     SUBJECT_ACCESS = "subject-access:read"
     CLIENTS_MANAGE = "clients:manage"
 
@@ -83,6 +84,7 @@ P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset(
         {
+            P.PRACTITIONERS_READ,
             P.CASE_READ,
             P.CASE_UPDATE,
             P.REFERRAL_CREATE,
@@ -134,6 +136,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.REFERRER: frozenset({P.CASE_READ, P.REFERRAL_CREATE, P.EVENTS_READ, P.EVENTS_INBOUND}),
     Role.MANAGER: frozenset(
         {
+            P.PRACTITIONERS_READ,
             P.CASE_READ,
             P.TIMELINE_READ,
             P.REP_READ,
@@ -152,6 +155,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
     Role.ADMIN: frozenset(
         {
+            P.PRACTITIONERS_READ,
             P.CASE_READ,
             P.TIMELINE_READ,
             P.AUDIT_READ,

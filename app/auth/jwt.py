@@ -126,6 +126,7 @@ class JwtVerifier:
             role=role,
             prisons=prisons,
             rep_id=rep_id,
+            subject=subject,
         )
 
     async def verify(self, token: str) -> dict[str, Any]:

@@ -43,17 +43,6 @@ def principal_of(client: ApiClient) -> Principal:
     )
 
 
-async def is_practitioner_in(session: AsyncSession, client_id: uuid.UUID | None, prison_id: str) -> bool:
-    """Whether `client_id` is an active practitioner whose caseload covers `prison_id`."""
-    client = await session.get(ApiClient, client_id) if client_id is not None else None
-    return bool(
-        client is not None
-        and client.role == Role.PRACTITIONER.value
-        and client.active
-        and (client.all_prisons or prison_id in client.prisons)
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class KnownKey:
     """A key the database accepted: whom it stands for, at which generation of the clients'

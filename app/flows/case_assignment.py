@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from app.audit.service import record_case_change
 from app.auth.access import rep_scope
-from app.auth.service import is_practitioner_in
+from app.auth.practitioners import is_practitioner_in
 from app.cases import repository as repo
 from app.cases.repository import CaseBundle
 from app.cases.service import check_version, touch

@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import next_case_record
-from app.auth.service import is_practitioner_in
+from app.auth.practitioners import is_practitioner_in
 from app.cases import moves
 from app.cases.parties import follow_up_after_withdrawal, responsible
 from app.cases.repository import CaseBundle

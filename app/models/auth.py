@@ -40,3 +40,19 @@ class ApiClientGeneration(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     value: int = Field(default=0, sa_type=BigInteger)
+
+
+class SignedInPractitioner(SQLModel, table=True):
+    """A practitioner known through the prisons' identity provider: recorded when they call the
+    service, so that they can be named on a case and listed as API-key practitioners are. Their
+    id is the one their requests carry (`app.auth.jwt.client_id_of`)."""
+
+    __tablename__ = "signed_in_practitioner"
+
+    id: uuid.UUID = Field(primary_key=True)
+    username: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    prisons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    all_prisons: bool = False
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

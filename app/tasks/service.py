@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from app import clock
 from app.audit.service import record_change
-from app.auth.service import is_practitioner_in
+from app.auth.practitioners import is_practitioner_in
 from app.cases.parties import follow_up_of
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, CaseState, FollowUp, RepStatus, TaskKind, TaskStatus

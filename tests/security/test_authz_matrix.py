@@ -370,6 +370,14 @@ async def report_summary(w: "World", scope: str, _fresh: bool) -> Req:
     return Req(query={"prisonId": w.prison[scope]})
 
 
+async def practitioners_of(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(query={"prisonId": w.prison[scope]})
+
+
+async def no_request(_w: "World", _scope: str, _fresh: bool) -> Req:
+    return Req()
+
+
 async def subject_access(w: "World", scope: str, _fresh: bool) -> Req:
     case = await w.case(scope, False)
     return Req(query={"prn": case["parties"][0]["prisonerNumber"]}, probe=case["id"])
@@ -784,6 +792,19 @@ MATRIX: dict[str, Entry] = {
         report_summary,
         roles(
             practitioner=FORBIDDEN,
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(200, 200, 403),
+            auditor=FORBIDDEN,
+            admin=(200, 200, 200),
+            admin_mdi=(200, 200, 403),
+        ),
+    ),
+    "GET /me": Entry(no_request, roles(**{role: (200, 200, 200) for role in ROLES})),
+    "GET /practitioners": Entry(
+        practitioners_of,
+        roles(
+            practitioner=(200, 200, 403),
             rep=FORBIDDEN,
             referrer=FORBIDDEN,
             manager=(200, 200, 403),
