@@ -55,6 +55,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "app.subject_access",
                 "app.idempotency",
                 "app.nonassociations",
+                "app.notes",
                 "app.workflows",
             }
         ),

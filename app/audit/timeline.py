@@ -122,6 +122,16 @@ def _task_completed(a: dict[str, Any], _b: dict[str, Any]) -> str:
     return f"{_words(a.get('kind')).capitalize()} done: {a.get('outcome')}{took}."
 
 
+_NOTE_KINDS = {"general": "Note", "conference": "Conference notes", "decline": "Why the case was declined"}
+
+
+def _note(after: dict[str, Any]) -> str:
+    kind = _NOTE_KINDS.get(str(after.get("kind")), "Note")
+    correction = " (a correction)" if after.get("corrects") else ""
+    for_reps = " for reps" if after.get("forReps") else ""
+    return f"{kind}{correction}{for_reps}: {after.get('text')}"
+
+
 SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "case.referred": lambda a, _b: _referred(a),
     "case.updated": _updated,
@@ -133,6 +143,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "party.updated": _party_updated,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
+    "note.written": lambda a, _b: _note(a),
     "concern.raised": lambda a, _b: (
         f"Safeguarding concern ({_words(a.get('category'))}) raised about {a.get('prisonerNumber')}; "
         "staff were told."

@@ -75,6 +75,8 @@ class Permission(StrEnum):
     WEBHOOKS_MANAGE = "webhooks:manage"
     REPORTS_READ = "reports:read"
     PRACTITIONERS_READ = "practitioners:read"
+    NOTE_WRITE = "note:write"
+    NOTE_READ = "note:read"
     SUBJECT_ACCESS = "subject-access:read"
     CLIENTS_MANAGE = "clients:manage"
 
@@ -84,6 +86,8 @@ P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset(
         {
+            P.NOTE_WRITE,
+            P.NOTE_READ,
             P.PRACTITIONERS_READ,
             P.CASE_READ,
             P.CASE_UPDATE,
@@ -116,6 +120,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.REP: frozenset(
         {
+            P.NOTE_READ,
             P.CASE_READ,
             # Only what they hear on the wings: a withdrawal or a retraction (`may_record_grant`).
             P.CONSENT_RECORD,
@@ -136,6 +141,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.REFERRER: frozenset({P.CASE_READ, P.REFERRAL_CREATE, P.EVENTS_READ, P.EVENTS_INBOUND}),
     Role.MANAGER: frozenset(
         {
+            P.NOTE_READ,
             P.PRACTITIONERS_READ,
             P.CASE_READ,
             P.TIMELINE_READ,
@@ -155,6 +161,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
     Role.ADMIN: frozenset(
         {
+            P.NOTE_READ,
             P.PRACTITIONERS_READ,
             P.CASE_READ,
             P.TIMELINE_READ,

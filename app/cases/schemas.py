@@ -160,6 +160,10 @@ class TransitionRequest(RequestModel):
     until: Timestamp | None = None
     party_id: uuid.UUID | None = None
     conference: ConferenceProposal | None = None
+    note: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = Field(
+        default=None,
+        description="With `decline` only: why, in words, kept as a case note (kind `decline`).",
+    )
 
 
 class Source(ApiModel):

@@ -183,3 +183,12 @@ class Trigger(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     CALL_OFF = "call_off"
+
+
+class NoteKind(StrEnum):
+    """What a note records: the practitioner's own words, a conference's notes, or why a case
+    was declined."""
+
+    GENERAL = "general"
+    CONFERENCE = "conference"
+    DECLINE = "decline"

@@ -13,7 +13,7 @@ from app.audit.service import record_case_change
 from app.auth.access import sees_keep_apart_details
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal
-from app.common.enums import AgreementStatus, AssigneeType, CaseState, TaskKind
+from app.common.enums import AgreementStatus, AssigneeType, CaseState, NoteKind, TaskKind
 from app.conferences.schemas import (
     AgreementItemPublic,
     ConferenceOutcome,
@@ -25,6 +25,7 @@ from app.errors import InvalidStateError, KeepApartError, NotFoundError, Validat
 from app.models.cases import Case
 from app.models.conferences import AgreementItem, Conference
 from app.nonassociations.service import keep_apart_between
+from app.notes import service as notes
 from app.tasks import service as tasks
 from app.workflows.case_workflow import keep_apart_allows
 
@@ -251,6 +252,9 @@ async def record_outcome(
             ],
         },
     )
+    if body.notes:
+        # Read back with the case's other notes, not only from the audit trail.
+        await notes.write_note(session, ctx, case, text=body.notes, kind=NoteKind.CONFERENCE)
     return conference
 
 

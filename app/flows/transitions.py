@@ -25,18 +25,19 @@ from app.cases.parties import follow_up_after_withdrawal, responsible
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal, TransitionRequest
 from app.cases.service import check_version, snapshot, take_out, visible_case
-from app.common.enums import CaseState, DeclineReason, Outcome, Role, Trigger
+from app.common.enums import CaseState, DeclineReason, NoteKind, Outcome, Role, Trigger
 from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
 from app.db import Conn, Unit
-from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError
+from app.errors import ForbiddenError, GuardFailedError, TransitionNotAllowedError, ValidationFailedError
 from app.events.service import CASE_CLOSED, CASE_PARTY_WITHDRAWN, CASE_STATE_CHANGED, case_event_values
 from app.letters.service import withhold_undelivered
 from app.models.cases import Party
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
 from app.nonassociations.service import keep_apart_between
+from app.notes import service as notes
 from app.tasks import service as tasks
 from app.workflows import case_workflow as wf
 from app.workflows import ended_work
@@ -326,6 +327,8 @@ async def fire(
     if the caller may see the case (404 otherwise); the case as it now is. A move of the case
     alone is written on the unit's connection, in a few statements on either backend; any other
     move, and what follows it, through the unit's session."""
+    if body.note is not None and body.trigger != Trigger.DECLINE:
+        raise ValidationFailedError("note: only a decline takes a note (why the case was declined)")
     if moves_case_alone(body):
         conn = await unit.conn()
         bundle = await visible_case(conn, ctx.principal, key, lock=True)
@@ -611,9 +614,17 @@ async def _arrange_conference(
         await conferences.save_arrangements(session, bundle.case, details, now=now)
 
 
+async def _explain_decline(
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, _now: datetime
+) -> None:
+    if body.note is not None:
+        await notes.write_note(session, ctx, bundle.case, text=body.note, kind=NoteKind.DECLINE)
+
+
 # The work that follows a move, by trigger: on records other than the case's own.
 FOLLOW_ONS: dict[Trigger, FollowOn] = {
     Trigger.ACCEPT: _schedule_assessment,
+    Trigger.DECLINE: _explain_decline,
     Trigger.CONCLUDE: _wind_down,
     Trigger.WITHDRAW: _withdraw,
     Trigger.SCHEDULE_CONFERENCE: _arrange_conference,

@@ -42,6 +42,7 @@ from app.models.conferences import AgreementItem, Conference
 from app.models.contacts import Contact
 from app.models.events import OutboxEvent
 from app.models.letters import Letter
+from app.models.notes import Note
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
 
@@ -70,6 +71,7 @@ REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
         {"location": REDACTED, "keep_apart_override_reason": None, "attendees": [], "expected_attendees": []},
     ),
     (Contact, {"summary": REDACTED}),
+    (Note, {"text": REDACTED, "written_by": REDACTED}),
     (AgreementItem, {"description": REDACTED, "status_note": None}),
     (SafeguardingConcern, {"detail": REDACTED, "acknowledged_by": None, "external_reference": None}),
 )
@@ -100,6 +102,7 @@ KEPT: dict[str, frozenset[str]] = {
     "responsibility": frozenset({"method", "recorded_by_role"}),
     "task": frozenset({"prison_id", "kind", "status", "assignee_type"}),
     "letter": frozenset({"status"}),
+    "case_note": frozenset({"kind", "written_by_role"}),
     "conference": frozenset({"supporting_rep_ids"}),
     "safeguarding_concern": frozenset({"prison_id", "category", "status"}),
     "outbox_event": frozenset({"event_type", "prison_id"}),

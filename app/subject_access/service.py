@@ -24,6 +24,7 @@ from app.common.jsonable import plain
 from app.context import Principal
 from app.models.audit import GLOBAL_CHAIN, AuditRecord
 from app.models.cases import Case, CaseRep, Consent, Party, Responsibility
+from app.models.notes import Note
 from app.models.reps import Rep
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
@@ -109,6 +110,7 @@ async def subject_access(
     party_ids = [p.id for p in parties]
     consents = await _consents(session, party_ids)
     acknowledgements = await _responsibility(session, party_ids)
+    notes = await _notes(session, [p.case_id for p in parties])
     others = await _other_parties(session, [cid for cid in cases if cid in party_case_ids], prn)
     tasks = await _tasks(session, principal, party_ids, rep_ids, concerns, start, end)
     subject_ids = {str(i) for i in [*party_ids, *rep_ids, *(c.id for c in concerns), *(t.id for t in tasks)]}
@@ -123,6 +125,7 @@ async def subject_access(
                 consents.get(p.id, []),
                 acknowledgements.get(p.id, []),
                 others.get(p.case_id, []),
+                notes.get(p.case_id, []),
             )
             for p in parties
         ],
@@ -141,6 +144,17 @@ async def subject_access(
     if not any(content[k] for k in content if k != "prisonerNumber"):
         return None
     return plain(content)  # type: ignore[no-any-return]
+
+
+async def _notes(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Note]]:
+    found: dict[uuid.UUID, list[Note]] = {}
+    if case_ids:
+        rows = await session.execute(
+            select(Note).where(col(Note.case_id).in_(case_ids)).order_by(col(Note.written_at), col(Note.id))
+        )
+        for note in rows.scalars():
+            found.setdefault(note.case_id, []).append(note)
+    return found
 
 
 async def _responsibility(
@@ -278,6 +292,7 @@ def _case_entry(
     consents: list[Consent],
     acknowledgements: list[Responsibility],
     others: list[str],
+    notes: list[Note],
 ) -> dict[str, Any]:
     return {
         "caseId": case.id,
@@ -323,6 +338,12 @@ def _case_entry(
             for e in acknowledgements
         ],
         "otherParties": [{"role": role} for role in others],
+        # The case's notes, as practitioners wrote them: they may name other people, whom the
+        # officer answering the request redacts before it is sent.
+        "notes": [
+            {"kind": n.kind, "text": n.text, "writtenAt": n.written_at, "writtenByRole": n.written_by_role}
+            for n in notes
+        ],
     }
 
 

@@ -370,6 +370,11 @@ async def report_summary(w: "World", scope: str, _fresh: bool) -> Req:
     return Req(query={"prisonId": w.prison[scope]})
 
 
+async def a_note(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.case(scope, fresh)
+    return Req(path={"case_id": case["id"]}, body={"text": "Both men keen to talk."})
+
+
 async def practitioners_of(w: "World", scope: str, _fresh: bool) -> Req:
     return Req(query={"prisonId": w.prison[scope]})
 
@@ -800,6 +805,8 @@ MATRIX: dict[str, Entry] = {
             admin_mdi=(200, 200, 403),
         ),
     ),
+    "POST /cases/{case_id}/notes": Entry(a_note, practitioner_only(201)),
+    "GET /cases/{case_id}/notes": Entry(a_note, CASE_CONTENT_READERS),
     "GET /me": Entry(no_request, roles(**{role: (200, 200, 200) for role in ROLES})),
     "GET /practitioners": Entry(
         practitioners_of,
