@@ -144,6 +144,9 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",
     "note.written": lambda a, _b: _note(a),
+    "contact.voided": lambda a, _b: (
+        f"A contact ({_words(a.get('kind'))}) was voided as recorded in error: {a.get('reason')}"
+    ),
     "concern.raised": lambda a, _b: (
         f"Safeguarding concern ({_words(a.get('category'))}) raised about {a.get('prisonerNumber')}; "
         "staff were told."

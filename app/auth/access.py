@@ -55,6 +55,7 @@ class Permission(StrEnum):
     TASK_WORK = "task:work"
     TASK_MANAGE = "task:manage"
     CONTACT_RECORD = "contact:record"
+    CONTACT_VOID = "contact:void"
     CONTACT_READ = "contact:read"
     LETTER_READ = "letter:read"
     LETTER_WRITE = "letter:write"
@@ -86,6 +87,7 @@ P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset(
         {
+            P.CONTACT_VOID,
             P.NOTE_WRITE,
             P.NOTE_READ,
             P.PRACTITIONERS_READ,

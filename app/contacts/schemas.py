@@ -23,6 +23,16 @@ class ContactCreate(RequestModel):
     summary: Summary
 
 
+class ContactVoid(RequestModel):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class Voided(ApiModel):
+    at: datetime
+    reason: str
+    by: str
+
+
 class ContactPublic(ApiModel):
     id: uuid.UUID
     case_id: uuid.UUID
@@ -38,3 +48,6 @@ class ContactPublic(ApiModel):
     )
     task_id: uuid.UUID | None
     recorded_at: datetime
+    voided: Voided | None = Field(
+        default=None, description="Set when the contact was recorded in error: kept, but no longer counted."
+    )

@@ -12,9 +12,9 @@ from app.audit.service import record_case_change
 from app.auth.access import may_act_for_rep, sees_contact_summary
 from app.cases.repository import CaseBundle
 from app.common.enums import CaseState, ContactKind
-from app.contacts.schemas import ContactPublic
+from app.contacts.schemas import ContactPublic, Voided
 from app.context import Principal, RequestContext
-from app.errors import ForbiddenError, InvalidStateError, ValidationFailedError
+from app.errors import ForbiddenError, InvalidStateError, NotFoundError, ValidationFailedError
 from app.models.cases import Party
 from app.models.contacts import Contact
 
@@ -95,6 +95,37 @@ async def record_contact(
     return contact
 
 
+async def void_contact(
+    session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, contact_id: uuid.UUID, reason: str
+) -> Contact:
+    """Mark a contact as recorded in error (the caller holds the case row lock). It stays on the
+    case, shown as voided, and no longer counts as a rep's work; it is never deleted."""
+    contact = await session.get(Contact, contact_id, with_for_update=True)
+    if contact is None or contact.case_id != bundle.case.id:
+        raise NotFoundError(f"no contact {contact_id} on case {bundle.case.reference}")
+    if contact.voided_at is not None:
+        raise InvalidStateError(f"contact {contact_id} was voided already, at {contact.voided_at}")
+    contact.voided_at = clock.now()
+    contact.void_reason = reason
+    contact.voided_by = ctx.principal.name
+    record_case_change(
+        session,
+        ctx,
+        bundle.case,
+        action="contact.voided",
+        entity_type="contact",
+        entity_id=contact.id,
+        after={"reason": reason, "kind": contact.kind, "occurredAt": contact.occurred_at},
+    )
+    return contact
+
+
+def _voided(contact: Contact) -> Voided | None:
+    if contact.voided_at is None:
+        return None
+    return Voided(at=contact.voided_at, reason=contact.void_reason or "", by=contact.voided_by or "")
+
+
 async def list_contacts(session: AsyncSession, case_id: uuid.UUID) -> list[Contact]:
     """A case's contacts in the order they happened."""
     rows = await session.execute(
@@ -124,6 +155,7 @@ def present_contacts(
             shuttle_round=c.shuttle_round,
             task_id=c.task_id,
             recorded_at=c.created_at,
+            voided=_voided(c),
         )
         for c in contacts
     ]

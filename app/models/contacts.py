@@ -32,3 +32,7 @@ class Contact(SQLModel, table=True):
     summary: str
     shuttle_round: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Voided: recorded in error. Kept, and shown as voided; it no longer counts as work done.
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    void_reason: str | None = None
+    voided_by: str | None = Field(default=None, max_length=200)

@@ -277,7 +277,10 @@ async def activity(session: AsyncSession, rep: Rep, *, first: date, last: date) 
     items: list[tuple[datetime, ActivityItem]] = []
     contacts = await session.execute(
         select(Contact).where(
-            col(Contact.rep_id) == rep.id, col(Contact.occurred_at) >= start, col(Contact.occurred_at) < end
+            col(Contact.rep_id) == rep.id,
+            col(Contact.occurred_at) >= start,
+            col(Contact.occurred_at) < end,
+            col(Contact.voided_at).is_(None),
         )
     )
     for c in contacts.scalars():

@@ -70,7 +70,7 @@ REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
         Conference,
         {"location": REDACTED, "keep_apart_override_reason": None, "attendees": [], "expected_attendees": []},
     ),
-    (Contact, {"summary": REDACTED}),
+    (Contact, {"summary": REDACTED, "void_reason": None, "voided_by": None}),
     (Note, {"text": REDACTED, "written_by": REDACTED}),
     (AgreementItem, {"description": REDACTED, "status_note": None}),
     (SafeguardingConcern, {"detail": REDACTED, "acknowledged_by": None, "external_reference": None}),

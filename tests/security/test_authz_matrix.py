@@ -251,6 +251,18 @@ async def new_letter(w: "World", scope: str, fresh: bool) -> Req:
     )
 
 
+async def void_contact(w: "World", scope: str, fresh: bool) -> Req:
+    """A contact recorded for the scope's case just now, to void."""
+    made = await contact(w, scope, fresh)
+    r = await w.client.post(
+        f"/cases/{made.path['case_id']}/contacts", json=made.body, headers=w.practitioner(scope).headers
+    )
+    assert r.status_code == 201, r.text
+    return Req(
+        path={**made.path, "contact_id": r.json()["id"]}, body={"reason": "recorded on the wrong case"}
+    )
+
+
 def a_letter(status: str, body: Any = None) -> Recipe:
     """A letter of the scope's case in `status`."""
 
@@ -705,6 +717,7 @@ MATRIX: dict[str, Entry] = {
     ),
     "GET /cases/{case_id}/contacts": Entry(a_case, CASE_CONTENT_READERS),
     "POST /cases/{case_id}/contacts": Entry(contact, practitioner_and_rep(201)),
+    "POST /cases/{case_id}/contacts/{contact_id}/void": Entry(void_contact, practitioner_only(200)),
     "GET /cases/{case_id}/letters": Entry(
         list_letters,
         roles(

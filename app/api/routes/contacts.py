@@ -1,5 +1,7 @@
 """Contacts: every visit to a party, recorded by the rep or practitioner who made it."""
 
+import uuid
+
 from fastapi import APIRouter
 
 from app.api.deps import (
@@ -15,7 +17,7 @@ from app.api.responses import errors
 from app.auth.access import Permission
 from app.common.enums import ContactKind
 from app.contacts import service
-from app.contacts.schemas import ContactCreate, ContactPublic
+from app.contacts.schemas import ContactCreate, ContactPublic, ContactVoid
 from app.flows.transitions import refuse_unmet_gates
 from app.workflows.case_workflow import Action
 
@@ -62,3 +64,18 @@ async def list_contacts(
     """The case's contacts in the order they happened; shuttle rounds carry their number."""
     contacts = await service.list_contacts(session, bundle.case.id)
     return service.present_contacts(principal, contacts, bundle.parties)
+
+
+@router.post(
+    "/{case_id}/contacts/{contact_id}/void",
+    response_model=ContactPublic,
+    responses=errors(404, 409, 422),
+    dependencies=[permission(Permission.CONTACT_VOID)],
+)
+async def void_contact(
+    contact_id: uuid.UUID, body: ContactVoid, bundle: CaseForUpdate, session: SessionDep, ctx: ContextDep
+) -> ContactPublic:
+    """Mark a contact recorded in error, with the reason: it stays on the case, shown as voided,
+    and no longer counts as a rep's work."""
+    contact = await service.void_contact(session, ctx, bundle, contact_id, body.reason)
+    return service.present_contacts(ctx.principal, [contact], bundle.parties)[0]
