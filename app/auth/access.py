@@ -51,6 +51,7 @@ class Permission(StrEnum):
     TIMELINE_READ = "timeline:read"
     REP_READ = "rep:read"
     REP_MANAGE = "rep:manage"
+    SUPERVISION_RECORD = "supervision:record"
     TASK_READ = "task:read"
     TASK_WORK = "task:work"
     TASK_MANAGE = "task:manage"
@@ -87,6 +88,7 @@ P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset(
         {
+            P.SUPERVISION_RECORD,
             P.CONTACT_VOID,
             P.NOTE_WRITE,
             P.NOTE_READ,
@@ -143,6 +145,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.REFERRER: frozenset({P.CASE_READ, P.REFERRAL_CREATE, P.EVENTS_READ, P.EVENTS_INBOUND}),
     Role.MANAGER: frozenset(
         {
+            P.SUPERVISION_RECORD,
             P.NOTE_READ,
             P.PRACTITIONERS_READ,
             P.CASE_READ,

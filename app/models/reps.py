@@ -3,6 +3,7 @@
 import uuid
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
@@ -24,3 +25,19 @@ class Rep(SQLModel, table=True):
     max_active_cases: int = 5
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Supervision(SQLModel, table=True):
+    """One supervision session of a rep: when, by whom, and when the next is due."""
+
+    __tablename__ = "rep_supervision"
+    __table_args__ = (Index("ix_rep_supervision_rep_on", "rep_id", "on"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    rep_id: uuid.UUID = Field(foreign_key="rep.id")
+    on: date
+    supervisor: str = Field(max_length=200)
+    supervisor_id: uuid.UUID | None = None
+    notes: str | None = None
+    next_due_on: date
+    recorded_at: datetime = Field(sa_type=UTCDateTime)

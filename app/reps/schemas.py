@@ -34,6 +34,14 @@ class RepPatch(RequestModel):
     trained_on: Day | None = None
 
 
+class SupervisionSummary(ApiModel):
+    last_on: date | None
+    next_due_on: date = Field(
+        description="From the last session; with none, 84 days after the rep was trained (or registered)."
+    )
+    overdue: bool
+
+
 class RepPublic(ApiModel):
     id: uuid.UUID
     prisoner_number: str
@@ -46,6 +54,9 @@ class RepPublic(ApiModel):
     max_active_cases: int
     created_at: datetime
     updated_at: datetime
+    supervision: SupervisionSummary | None = Field(
+        default=None, description="Where the rep's supervision stands; shown to staff."
+    )
 
 
 class DailyTask(ApiModel):
@@ -97,3 +108,33 @@ class RepActivity(ApiModel):
     total_hours: float
     by_activity: list[ActivityTotal]
     items: list[ActivityItem]
+
+
+class SupervisionCreate(RequestModel):
+    on: Day = Field(description="The day of the session; not in the future.")
+    supervisor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Who supervised, as the rep knows them. The service records the caller too."
+    )
+    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    next_due_on: Day | None = Field(
+        default=None,
+        description="When the next is due: 84 days after `on` unless sooner (never later).",
+    )
+
+
+class SupervisionRecord(ApiModel):
+    id: uuid.UUID
+    on: date
+    supervisor: str
+    notes: str | None
+    next_due_on: date
+    recorded_at: datetime
+
+
+class Supervisions(ApiModel):
+    """A rep's supervision: where it stands, and every session, oldest first."""
+
+    last_on: date | None
+    next_due_on: date
+    overdue: bool
+    records: list[SupervisionRecord]

@@ -199,6 +199,12 @@ async def a_rep(w: "World", scope: str, _fresh: bool) -> Req:
     return Req(path={"rep_id": w.reps[scope]}, body={"location": f"{w.prison[scope]}-B-2"})
 
 
+async def supervise(w: "World", scope: str, _fresh: bool) -> Req:
+    return Req(
+        path={"rep_id": w.reps[scope]}, body={"on": clock.now().date().isoformat(), "supervisor": "Helen"}
+    )
+
+
 async def list_tasks(w: "World", scope: str, _fresh: bool) -> Req:
     task = await w.task(scope, False)
     return Req(query={"caseId": (await w.case(scope, False))["id"]}, probe=task)
@@ -762,6 +768,19 @@ MATRIX: dict[str, Entry] = {
     ),
     "GET /reps/{rep_id}/tasks": Entry(a_rep_alone, REP_RECORD_READERS),
     "GET /reps/{rep_id}/activity": Entry(a_rep_alone, REP_RECORD_READERS),
+    "GET /reps/{rep_id}/supervisions": Entry(a_rep_alone, REP_RECORD_READERS),
+    "POST /reps/{rep_id}/supervisions": Entry(
+        supervise,
+        roles(
+            practitioner=(201, 201, 404),
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(201, 201, 404),
+            auditor=FORBIDDEN,
+            admin=FORBIDDEN,
+            admin_mdi=FORBIDDEN,
+        ),
+    ),
     "POST /tasks": Entry(new_task, practitioner_only(201)),
     "GET /tasks/{task_id}": Entry(a_task, CASE_CONTENT_READERS),
     "POST /tasks/{task_id}/reassign": Entry(reassign_task, practitioner_only(200)),

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import KNOWN_QUERY, ContextDep, PagingDep, PrincipalDep, SessionDep, UnitDep, permission
 from app.api.negotiation import wants_html
@@ -16,8 +17,18 @@ from app.common.schemas import Day, Page, PrisonId
 from app.context import Principal
 from app.db import Unit
 from app.errors import ForbiddenError
-from app.reps import printable, service
-from app.reps.schemas import DailyList, RepActivity, RepCreate, RepPatch, RepPublic
+from app.models.reps import Rep
+from app.reps import printable, service, supervision
+from app.reps.schemas import (
+    DailyList,
+    RepActivity,
+    RepCreate,
+    RepPatch,
+    RepPublic,
+    SupervisionCreate,
+    SupervisionRecord,
+    Supervisions,
+)
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -32,7 +43,7 @@ router = APIRouter(prefix="/reps", tags=["reps"])
 async def create_rep(body: RepCreate, session: SessionDep, ctx: ContextDep) -> RepPublic:
     """Register a rep in a prison of the caller's caseload."""
     require_prison(ctx.principal, body.prison_id)
-    return RepPublic.model_validate(await service.create_rep(session, ctx, body))
+    return await _public(session, await service.create_rep(session, ctx, body))
 
 
 @router.get(
@@ -57,8 +68,9 @@ async def list_reps(
         offset=paging.offset,
         limit=paging.size,
     )
+    known = await supervision.summaries(session, reps)
     return Page[RepPublic].of(
-        [RepPublic.model_validate(r) for r in reps],
+        [RepPublic.model_validate(r).model_copy(update={"supervision": known[r.id]}) for r in reps],
         number=paging.page,
         size=paging.size,
         total=total,
@@ -161,7 +173,7 @@ async def rep_activity(
 )
 async def get_rep(rep_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> RepPublic:
     """One rep."""
-    return RepPublic.model_validate(await service.get_rep(session, principal, rep_id))
+    return await _public(session, await service.get_rep(session, principal, rep_id))
 
 
 @router.patch(
@@ -175,4 +187,37 @@ async def patch_rep(rep_id: uuid.UUID, body: RepPatch, session: SessionDep, ctx:
     rep = await service.get_rep(session, ctx.principal, rep_id)
     if body.prison_id is not None:
         require_prison(ctx.principal, body.prison_id)
-    return RepPublic.model_validate(await service.patch_rep(session, ctx, rep, body))
+    return await _public(session, await service.patch_rep(session, ctx, rep, body))
+
+
+async def _public(session: AsyncSession, rep: Rep) -> RepPublic:
+    await session.flush()
+    known = await supervision.summaries(session, [rep])
+    return RepPublic.model_validate(rep).model_copy(update={"supervision": known[rep.id]})
+
+
+@router.post(
+    "/{rep_id}/supervisions",
+    status_code=201,
+    response_model=SupervisionRecord,
+    responses=errors(404, 422),
+    dependencies=[permission(Permission.SUPERVISION_RECORD)],
+)
+async def record_supervision(
+    rep_id: uuid.UUID, body: SupervisionCreate, session: SessionDep, ctx: ContextDep
+) -> SupervisionRecord:
+    """Record a supervision session of the rep, and when the next is due (84 days at most)."""
+    rep = await service.get_rep(session, ctx.principal, rep_id)
+    return SupervisionRecord.model_validate(await supervision.record(session, ctx, rep, body))
+
+
+@router.get(
+    "/{rep_id}/supervisions",
+    response_model=Supervisions,
+    responses=errors(404),
+    dependencies=[permission(Permission.REP_READ), KNOWN_QUERY],
+)
+async def supervisions(rep_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Supervisions:
+    """The rep's supervision sessions, oldest first, and whether the next is overdue. A rep reads
+    their own."""
+    return await supervision.of_rep(session, await service.get_rep(session, principal, rep_id))
