@@ -183,3 +183,10 @@ class Trigger(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     CALL_OFF = "call_off"
+
+
+class FeedbackStage(StrEnum):
+    """When a participant is asked about the work: as it ends, and after their last wellbeing check."""
+
+    CONCLUSION = "conclusion"
+    FOLLOW_UP = "follow_up"

@@ -41,6 +41,7 @@ from app.models.cases import Case, Consent, Party, Responsibility
 from app.models.conferences import AgreementItem, Conference
 from app.models.contacts import Contact
 from app.models.events import OutboxEvent
+from app.models.feedback import Feedback
 from app.models.letters import Letter
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
@@ -71,6 +72,7 @@ REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
     ),
     (Contact, {"summary": REDACTED}),
     (AgreementItem, {"description": REDACTED, "status_note": None}),
+    (Feedback, {"comment": None}),
     (SafeguardingConcern, {"detail": REDACTED, "acknowledged_by": None, "external_reference": None}),
 )
 CONCERN_EVENTS = (SAFEGUARDING_RAISED, SAFEGUARDING_OVERDUE)
@@ -98,6 +100,7 @@ KEPT: dict[str, frozenset[str]] = {
     "party": frozenset({"role", "follow_up"}),
     "consent": frozenset({"scope", "method", "recorded_by_role"}),
     "responsibility": frozenset({"method", "recorded_by_role"}),
+    "feedback": frozenset({"stage", "party_role", "collected_by_role"}),
     "task": frozenset({"prison_id", "kind", "status", "assignee_type"}),
     "letter": frozenset({"status"}),
     "conference": frozenset({"supporting_rep_ids"}),
