@@ -187,7 +187,7 @@ async def summary(
             # An outcome recorded some other way is counted under its own name, never dropped.
             **{
                 str(k): n
-                for k, n in sorted(by_outcome.items(), key=str)
+                for k, n in sorted(by_outcome.items(), key=lambda found: str(found[0]))
                 if k is not None and k not in OUTCOMES
             },
         },
