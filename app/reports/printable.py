@@ -39,6 +39,8 @@ def bar_chart(title: str, labels: list[str], values: list[float]) -> str:
     top = max(values, default=0) or 1
     slot = (CHART_WIDTH - 2 * LEFT) / max(len(values), 1)
     plot = CHART_HEIGHT - TOP - BOTTOM
+    # Month names fit under at most 12 bars; beyond that, every second (or third) is named.
+    every = -(-len(values) // 12) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{CHART_HEIGHT}" '
         f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" role="img" aria-label="{escape(title)}">',
@@ -59,10 +61,11 @@ def bar_chart(title: str, labels: list[str], values: list[float]) -> str:
         parts.append(
             f'<text x="{x + width / 2:.1f}" y="{y - 2:.1f}" font-size="7" text-anchor="middle">{shown}</text>'
         )
-        parts.append(
-            f'<text x="{x + width / 2:.1f}" y="{CHART_HEIGHT - 12}" font-size="7" '
-            f'text-anchor="middle">{escape(label)}</text>'
-        )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{x + width / 2:.1f}" y="{CHART_HEIGHT - 12}" font-size="7" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -20,7 +20,7 @@ from app.models.feedback import Feedback
 from app.models.reps import Rep
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
-from app.reports import service
+from app.reports import printable, service
 from app.reports.repository import percentile_cont
 from tests.support import Api
 
@@ -599,6 +599,16 @@ class TestPrintable:
             headers={**api.keys.manager.headers, "Accept": "application/json, text/html;q=0.5"},
         )
         assert r.json()["casesReferred"] == 8
+
+
+class TestChart:
+    def test_two_years_of_bars_name_every_second_month_and_title_every_bar(self) -> None:
+        labels = [f"M{i}" for i in range(24)]
+        chart = printable.bar_chart("Cases referred", labels, [float(i) for i in range(24)])
+        ET.fromstring(chart)  # noqa: S314 - the service's own SVG, checked for being well formed
+        assert re.findall(r'text-anchor="middle">(M[0-9]+)<', chart) == labels[::2]
+        assert len(re.findall(r"<rect ", chart)) == 24
+        assert "<title>M23: 23</title>" in chart
 
 
 class TestPercentiles:
