@@ -64,6 +64,10 @@ class KeepApartError(ConflictError):
     error_code, title = "KEEP_APART", "Non-association"
 
 
+class FeedbackExistsError(ConflictError):
+    error_code, title = "FEEDBACK_EXISTS", "Feedback already given"
+
+
 class PreconditionRequiredError(AppError):
     status, error_code, title = 428, "PRECONDITION_REQUIRED", "Precondition required"
 

@@ -140,6 +140,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
     ),
     "consent.recorded": _consent,
     "responsibility.recorded": _responsibility,
+    "feedback.recorded": lambda a, _b: f"{a.get('party')} gave feedback ({_words(a.get('stage'))}).",
     "party.updated": _party_updated,
     "assignment.changed": _assignment,
     "letter.withheld": lambda _a, _b: "An undelivered letter was withheld.",

@@ -45,6 +45,7 @@ class Permission(StrEnum):
     CONSENT_READ = "consent:read"
     RESPONSIBILITY_RECORD = "responsibility:record"
     RESPONSIBILITY_READ = "responsibility:read"
+    FEEDBACK_RECORD = "feedback:record"
     TRANSITION_FIRE = "transition:fire"
     ASSIGNMENT_SET = "assignment:set"
     AUDIT_READ = "audit:read"
@@ -101,6 +102,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             P.CONSENT_READ,
             P.RESPONSIBILITY_RECORD,
             P.RESPONSIBILITY_READ,
+            P.FEEDBACK_RECORD,
             P.TRANSITION_FIRE,
             P.ASSIGNMENT_SET,
             P.TIMELINE_READ,
@@ -129,6 +131,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             # Only what they hear on the wings: a withdrawal or a retraction (`may_record_grant`).
             P.CONSENT_RECORD,
             P.RESPONSIBILITY_RECORD,
+            # A participant's answers, on the cases the rep is assigned to.
+            P.FEEDBACK_RECORD,
             P.TRANSITION_FIRE,
             P.REP_READ,
             P.TASK_READ,
@@ -211,7 +215,7 @@ class View(StrEnum):
 # Which fields each role sees, per kind of record. Cases follow the same rule in
 # app/cases/views.py (full for staff, narrow for reps and referrers, nothing for auditors).
 # A concern's narrow view is a receipt: id, case, category, status and times, never the
-# detail or who acknowledged it. A report's full view carries hours per rep (by id only);
+# detail or who acknowledged it. A report's full view carries hours per rep (by id and name);
 # no role gets a narrow report: reps and auditors may not read reports at all.
 VIEWS: dict[str, dict[Role, View]] = {
     "concern": {

@@ -12,6 +12,7 @@ from app.common.enums import (
     ConsentMethod,
     ConsentScope,
     Facilitator,
+    FeedbackStage,
     FollowUp,
     PartyRole,
     ResponsibilityMethod,
@@ -27,6 +28,7 @@ from app.common.schemas import (
     RequestModel,
     ShortText,
     StrictBool,
+    StrictInt,
     Timestamp,
 )
 
@@ -353,3 +355,35 @@ class TimelineEntry(ApiModel):
     text: str
     actor: str
     request_id: str | None
+
+
+Score = Annotated[StrictInt, Field(ge=1, le=5, description="1 (not at all) to 5 (completely).")]
+
+
+class FeedbackCreate(RequestModel):
+    """A participant's answers, in their own words where they want to add any."""
+
+    stage: FeedbackStage = Field(
+        description="`conclusion`: once the case has reached follow_up or closed. `follow_up`: "
+        "after the party's last wellbeing check."
+    )
+    felt_heard: Score
+    felt_safe: Score
+    would_recommend: Score
+    comment: LongText | None = Field(
+        default=None, description="Never reported; given back only to the person, through subject access."
+    )
+
+
+class FeedbackRecord(ApiModel):
+    """What was recorded, without the comment."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    party_id: uuid.UUID
+    stage: FeedbackStage
+    felt_heard: int
+    felt_safe: int
+    would_recommend: int
+    collected_by_role: Role
+    recorded_at: datetime

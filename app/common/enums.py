@@ -192,3 +192,10 @@ class NoteKind(StrEnum):
     GENERAL = "general"
     CONFERENCE = "conference"
     DECLINE = "decline"
+
+
+class FeedbackStage(StrEnum):
+    """When a participant is asked about the work: as it ends, and after their last wellbeing check."""
+
+    CONCLUSION = "conclusion"
+    FOLLOW_UP = "follow_up"

@@ -9,6 +9,7 @@ from app.models import (  # noqa: F401 - each module registers its tables
     conferences,
     contacts,
     events,
+    feedback,
     idempotency,
     letters,
     notes,

@@ -3,7 +3,6 @@
 the sorted values fetched from the database."""
 
 import math
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -14,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from app.common.enums import AssigneeType, ConcernStatus, TaskKind, TaskStatus
+from app.common.enums import ConcernStatus, TaskKind, TaskStatus
 from app.models.cases import Case, Party
+from app.models.feedback import Feedback
 from app.models.safeguarding import SafeguardingConcern
 from app.models.tasks import Task
 
@@ -95,6 +95,15 @@ async def counts_by(
     return {k: int(n) for k, n in rows}
 
 
+DECLINED = "declined"
+
+
+def outcome_key() -> ColumnElement[str | None]:
+    """A case's outcome as the report counts it: a declined case is `declined` (its reason is
+    counted apart), whatever outcome the decline recorded."""
+    return sql_case((col(Case.decline_reason).is_not(None), literal(DECLINED)), else_=col(Case.outcome))
+
+
 def conclusion_conditions(
     prisons: list[str] | None, start: datetime, end: datetime
 ) -> list[ColumnElement[bool]]:
@@ -103,25 +112,38 @@ def conclusion_conditions(
 
 
 async def wellbeing(
-    session: AsyncSession, prisons: list[str] | None, start: datetime, end: datetime
-) -> tuple[int, int]:
-    """Wellbeing checks due in [start, end) that were not cancelled, and those done by their due time."""
-    on_time = and_(
-        col(Task.status) == TaskStatus.DONE.value,
-        col(Task.completed_at).is_not(None),
-        col(Task.completed_at) <= col(Task.due_at),
-    )
+    session: AsyncSession, prisons: list[str] | None, start: datetime, end: datetime, now: datetime
+) -> dict[str, int]:
+    """Wellbeing checks due in [start, end), whether that time has come or not: `due` (cancelled
+    ones aside), `completed`, `onTime`, `overdue` (open after their due time), `notYetDue` and,
+    apart, `cancelled`."""
+    status = col(Task.status)
+    done = status == TaskStatus.DONE.value
+    is_open = status == TaskStatus.OPEN.value
+    cancelled = status == TaskStatus.CANCELLED.value
+    on_time = and_(done, col(Task.completed_at).is_not(None), col(Task.completed_at) <= col(Task.due_at))
+
+    def tally(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(sql_case((condition, 1), else_=0)), 0)
+
     row = (
         await session.execute(
-            select(func.count(), func.coalesce(func.sum(sql_case((on_time, 1), else_=0)), 0)).where(
+            select(
+                tally(~cancelled),
+                tally(done),
+                tally(on_time),
+                tally(and_(is_open, col(Task.due_at) < now)),
+                tally(and_(is_open, col(Task.due_at) >= now)),
+                tally(cancelled),
+            ).where(
                 in_prisons(col(Task.prison_id), prisons),
                 col(Task.kind) == TaskKind.WELLBEING_CHECK.value,
                 in_period(col(Task.due_at), start, end),
-                col(Task.status) != TaskStatus.CANCELLED.value,
             )
         )
     ).one()
-    return int(row[0]), int(row[1])
+    names = ("due", "completed", "onTime", "overdue", "notYetDue", "cancelled")
+    return {name: int(value) for name, value in zip(names, row, strict=True)}
 
 
 async def concern_counts(
@@ -153,29 +175,6 @@ async def open_concerns_now(session: AsyncSession, prisons: list[str] | None) ->
             )
         ).scalar_one()
     )
-
-
-async def rep_minutes(
-    session: AsyncSession, prisons: list[str] | None, start: datetime, end: datetime
-) -> list[tuple[uuid.UUID, int, int]]:
-    """(rep id, minutes, tasks) for tasks reps completed in the period."""
-    rows = await session.execute(
-        select(
-            col(Task.assignee_id),
-            func.coalesce(func.sum(col(Task.duration_minutes)), 0),
-            func.count(),
-        )
-        .where(
-            in_prisons(col(Task.prison_id), prisons),
-            col(Task.assignee_type) == AssigneeType.REP.value,
-            col(Task.assignee_id).is_not(None),
-            col(Task.status) == TaskStatus.DONE.value,
-            in_period(col(Task.completed_at), start, end),
-        )
-        .group_by(col(Task.assignee_id))
-        .order_by(col(Task.assignee_id))
-    )
-    return [(rep_id, int(minutes or 0), int(n)) for rep_id, minutes, n in rows if rep_id is not None]
 
 
 async def reoffending(
@@ -232,3 +231,38 @@ async def reoffending(
     ).one()
     parties, before_n, after_n, with_before, with_after = (int(v) for v in row)
     return parties, before_n, after_n, with_before, with_after
+
+
+async def feedback_answers(
+    session: AsyncSession, prisons: list[str] | None, start: datetime, end: datetime
+) -> list[tuple[datetime, str, str, int, int, int]]:
+    """Every answer given in [start, end) on cases of the prisons: (when, stage, the party's role
+    then, feltHeard, feltSafe, wouldRecommend). Never the comment."""
+    rows = await session.execute(
+        select(
+            col(Feedback.recorded_at),
+            col(Feedback.stage),
+            col(Feedback.party_role),
+            col(Feedback.felt_heard),
+            col(Feedback.felt_safe),
+            col(Feedback.would_recommend),
+        )
+        .join(Case, col(Case.id) == col(Feedback.case_id))
+        .where(in_prisons(col(Case.prison_id), prisons), in_period(col(Feedback.recorded_at), start, end))
+    )
+    return [(at, stage, role, int(h), int(s), int(r)) for at, stage, role, h, s, r in rows]
+
+
+async def count_in_period(
+    session: AsyncSession, column: Any, prisons: list[str] | None, start: datetime, end: datetime
+) -> int:
+    """Cases of the prisons whose `column` (a time) falls in [start, end)."""
+    return int(
+        (
+            await session.execute(
+                select(func.count()).where(
+                    in_prisons(col(Case.prison_id), prisons), in_period(column, start, end)
+                )
+            )
+        ).scalar_one()
+    )

@@ -2,9 +2,8 @@
 
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,15 +12,16 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_global_change
 from app.auth.access import REP_SCOPE_BOUND, Permission, has, rep_scope, rep_scope_values
+from app.common.dates import local_day_bounds as day_bounds
+from app.common.dates import local_period, local_zone
 from app.common.enums import CONTACT_WORDS, ContactKind, RepStatus, TaskKind
 from app.common.sql_json import with_member
 from app.config import get_settings
 from app.context import Principal, RequestContext
 from app.db import Conn, on_driver, read_row
 from app.errors import ConflictError, NotFoundError, ValidationFailedError
-from app.models.contacts import Contact
 from app.models.reps import Rep
-from app.models.tasks import Task
+from app.reps import hours
 from app.reps.schemas import (
     ActivityItem,
     ActivityTotal,
@@ -147,23 +147,9 @@ async def list_reps(
 DAILY_LIST_LIMIT = 200
 
 
-def local_zone() -> ZoneInfo:
-    """The prisons' local time zone."""
-    return ZoneInfo(get_settings().local_timezone)
-
-
 def local_today() -> date:
     """Today's date in the prisons' local time."""
     return clock.now().astimezone(local_zone()).date()
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The first instant of `day` and of the next day, in local time (23 or 25 hours across DST)."""
-    zone = local_zone()
-    return (
-        datetime.combine(day, time.min, tzinfo=zone),
-        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
-    )
 
 
 def rep_name(rep: Rep) -> str:
@@ -250,7 +236,7 @@ def _day_list(rep: Rep, day: date, rows: list[Any], *, now: datetime, reference:
     )
 
 
-TASK_WORDS = {
+TASK_WORDS: dict[str, str] = {
     TaskKind.ASSESSMENT_VISIT: CONTACT_WORDS[ContactKind.ASSESSMENT],
     TaskKind.SHUTTLE_VISIT: CONTACT_WORDS[ContactKind.SHUTTLE],
     TaskKind.LETTER_DELIVERY: "Letter delivery",
@@ -263,76 +249,43 @@ MAX_ACTIVITY_DAYS = 366
 
 
 async def activity(session: AsyncSession, rep: Rep, *, first: date, last: date) -> RepActivity:
-    """Hours and activities from the rep's contacts and the tasks they completed, `first` to `last`.
-
-    A task that left a contact behind counts once, as the contact.
-    """
+    """The rep's counted work from `first` to `last` in local time, as `app.reps.hours` defines
+    it (the summary report counts by the same definition)."""
     if last < first:
         raise ValidationFailedError("to is before from")
     if (last - first).days >= MAX_ACTIVITY_DAYS:
         raise ValidationFailedError(f"ask for at most {MAX_ACTIVITY_DAYS} days at a time")
-    start, _ = day_bounds(first)
-    _, end = day_bounds(last)
+    start, end = local_period(first, last)
     zone = local_zone()
-    items: list[tuple[datetime, ActivityItem]] = []
-    contacts = await session.execute(
-        select(Contact).where(
-            col(Contact.rep_id) == rep.id,
-            col(Contact.occurred_at) >= start,
-            col(Contact.occurred_at) < end,
-            col(Contact.voided_at).is_(None),
+    items = [
+        ActivityItem(
+            date=w.at.astimezone(zone).date(),
+            activity=_activity_words(w),
+            source="contact" if w.source == "contact" else "task",
+            minutes=w.minutes,
         )
-    )
-    for c in contacts.scalars():
-        items.append(
-            (
-                c.occurred_at,
-                ActivityItem(
-                    date=c.occurred_at.astimezone(zone).date(),
-                    activity=CONTACT_WORDS[c.kind],
-                    source="contact",
-                    minutes=c.duration_minutes,
-                ),
-            )
-        )
-    counted = select(col(Contact.task_id)).where(col(Contact.task_id).is_not(None))
-    done = await session.execute(
-        select(Task).where(
-            col(Task.completed_by_rep_id) == rep.id,
-            col(Task.completed_at) >= start,
-            col(Task.completed_at) < end,
-            col(Task.id).not_in(counted),
-        )
-    )
-    for t in done.scalars():
-        assert t.completed_at is not None  # noqa: S101 - selected on it
-        items.append(
-            (
-                t.completed_at,
-                ActivityItem(
-                    date=t.completed_at.astimezone(zone).date(),
-                    activity=TASK_WORDS[TaskKind(t.kind)],
-                    source="task",
-                    minutes=t.duration_minutes or 0,
-                ),
-            )
-        )
-    items.sort(key=lambda pair: pair[0])
+        for w in await hours.rep_items(session, rep.id, start, end)
+    ]
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for _, item in items:
+    for item in items:
         totals[item.activity][0] += 1
         totals[item.activity][1] += item.minutes
-    minutes = sum(item.minutes for _, item in items)
+    minutes = sum(item.minutes for item in items)
     return RepActivity(
         rep_id=rep.id,
         rep_name=rep_name(rep),
         from_=first,
         to=last,
         total_minutes=minutes,
-        total_hours=round(minutes / 60, 2),
+        total_hours=hours.hours(minutes),
         by_activity=[
             ActivityTotal(activity=name, count=count, minutes=mins)
             for name, (count, mins) in sorted(totals.items())
         ],
-        items=[item for _, item in items],
+        items=items,
     )
+
+
+def _activity_words(work: hours.WorkItem) -> str:
+    words = CONTACT_WORDS if work.source == "contact" else TASK_WORDS
+    return words.get(work.kind, work.kind.replace("_", " ").capitalize())

@@ -41,6 +41,7 @@ from app.models.cases import Case, Consent, Party, Responsibility
 from app.models.conferences import AgreementItem, Conference
 from app.models.contacts import Contact
 from app.models.events import OutboxEvent
+from app.models.feedback import Feedback
 from app.models.letters import Letter
 from app.models.notes import Note
 from app.models.safeguarding import SafeguardingConcern
@@ -73,6 +74,7 @@ REDACTIONS: tuple[tuple[type[SQLModel], dict[str, Any]], ...] = (
     (Contact, {"summary": REDACTED, "void_reason": None, "voided_by": None}),
     (Note, {"text": REDACTED, "written_by": REDACTED}),
     (AgreementItem, {"description": REDACTED, "status_note": None}),
+    (Feedback, {"comment": None}),
     (SafeguardingConcern, {"detail": REDACTED, "acknowledged_by": None, "external_reference": None}),
 )
 CONCERN_EVENTS = (SAFEGUARDING_RAISED, SAFEGUARDING_OVERDUE)
@@ -100,6 +102,7 @@ KEPT: dict[str, frozenset[str]] = {
     "party": frozenset({"role", "follow_up"}),
     "consent": frozenset({"scope", "method", "recorded_by_role"}),
     "responsibility": frozenset({"method", "recorded_by_role"}),
+    "feedback": frozenset({"stage", "party_role", "collected_by_role"}),
     "task": frozenset({"prison_id", "kind", "status", "assignee_type"}),
     "letter": frozenset({"status"}),
     "case_note": frozenset({"kind", "written_by_role"}),

@@ -24,6 +24,7 @@ from app.common.jsonable import plain
 from app.context import Principal
 from app.models.audit import GLOBAL_CHAIN, AuditRecord
 from app.models.cases import Case, CaseRep, Consent, Party, Responsibility
+from app.models.feedback import Feedback
 from app.models.notes import Note
 from app.models.reps import Rep
 from app.models.safeguarding import SafeguardingConcern
@@ -111,6 +112,7 @@ async def subject_access(
     consents = await _consents(session, party_ids)
     acknowledgements = await _responsibility(session, party_ids)
     notes = await _notes(session, [p.case_id for p in parties])
+    answers = await _feedback(session, party_ids)
     others = await _other_parties(session, [cid for cid in cases if cid in party_case_ids], prn)
     tasks = await _tasks(session, principal, party_ids, rep_ids, concerns, start, end)
     subject_ids = {str(i) for i in [*party_ids, *rep_ids, *(c.id for c in concerns), *(t.id for t in tasks)]}
@@ -124,6 +126,7 @@ async def subject_access(
                 p,
                 consents.get(p.id, []),
                 acknowledgements.get(p.id, []),
+                answers.get(p.id, []),
                 others.get(p.case_id, []),
                 notes.get(p.case_id, []),
             )
@@ -167,6 +170,20 @@ async def _responsibility(
                 select(Responsibility)
                 .where(col(Responsibility.party_id).in_(party_ids))
                 .order_by(col(Responsibility.audit_seq))
+            )
+        ).scalars():
+            found.setdefault(entry.party_id, []).append(entry)
+    return found
+
+
+async def _feedback(session: AsyncSession, party_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Feedback]]:
+    found: dict[uuid.UUID, list[Feedback]] = {}
+    if party_ids:
+        for entry in (
+            await session.execute(
+                select(Feedback)
+                .where(col(Feedback.party_id).in_(party_ids))
+                .order_by(col(Feedback.recorded_at), col(Feedback.stage))
             )
         ).scalars():
             found.setdefault(entry.party_id, []).append(entry)
@@ -291,6 +308,7 @@ def _case_entry(
     party: Party,
     consents: list[Consent],
     acknowledgements: list[Responsibility],
+    answers: list[Feedback],
     others: list[str],
     notes: list[Note],
 ) -> dict[str, Any]:
@@ -336,6 +354,20 @@ def _case_entry(
                 "note": e.note,
             }
             for e in acknowledgements
+        ],
+        # Their answers, comment included: reports carry only aggregates, and nothing else
+        # gives an answer back.
+        "feedback": [
+            {
+                "stage": f.stage,
+                "feltHeard": f.felt_heard,
+                "feltSafe": f.felt_safe,
+                "wouldRecommend": f.would_recommend,
+                "comment": f.comment,
+                "collectedByRole": f.collected_by_role,
+                "recordedAt": f.recorded_at,
+            }
+            for f in answers
         ],
         "otherParties": [{"role": role} for role in others],
         # The case's notes, as practitioners wrote them: they may name other people, whom the

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.idempotency.service import valid_key
+from app.reports.service import MAX_REPORT_DAYS
 from app.reps.service import MAX_ACTIVITY_DAYS
 
 
@@ -37,11 +38,12 @@ def _day(value: Any) -> date | None:
 
 
 # Date ranges in a query: (path, first, last, longest span in days). That the first date comes
-# no later than the last (and, for a rep's activity, within MAX_ACTIVITY_DAYS) has no JSON Schema
-# form; the service's 422 for a range out of order or too long is covered by tests/reps and tests/reports.
+# no later than the last (and, for a rep's activity and the summary, within the longest span) has
+# no JSON Schema form; the service's 422 for a range out of order or too long is covered by
+# tests/reps and tests/reports.
 RANGES = {
     "/reps/{rep_id}/activity": ("from", "to", MAX_ACTIVITY_DAYS),
-    "/reports/summary": ("from", "to", None),
+    "/reports/summary": ("from", "to", MAX_REPORT_DAYS),
     "/subject-access-request": ("fromDate", "toDate", None),
 }
 

@@ -165,6 +165,14 @@ async def retraction(w: "World", scope: str, fresh: bool) -> Req:
     )
 
 
+async def feedback(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.ended(scope, fresh)
+    return Req(
+        path={"case_id": case["id"], "party_id": case["parties"][1]["id"]},
+        body={"stage": "conclusion", "feltHeard": 4, "feltSafe": 5, "wouldRecommend": 4},
+    )
+
+
 async def assignment(w: "World", scope: str, fresh: bool) -> Req:
     req = await a_case(w, scope, fresh)
     req.body = {"repIds": [w.reps[scope]], "keepApartCheckedByHand": True}
@@ -587,6 +595,7 @@ MATRIX: dict[str, Entry] = {
     "GET /cases/{case_id}/parties/{party_id}/consents": Entry(consent, practitioner_only(200)),
     "POST /cases/{case_id}/parties/{party_id}/responsibility": Entry(retraction, practitioner_and_rep(201)),
     "GET /cases/{case_id}/parties/{party_id}/responsibility": Entry(retraction, practitioner_only(200)),
+    "POST /cases/{case_id}/parties/{party_id}/feedback": Entry(feedback, practitioner_and_rep(201)),
     "PUT /cases/{case_id}/assignment": Entry(assignment, practitioner_only(200)),
     "GET /cases/{case_id}/transitions": Entry(a_case, CASE_READERS),
     "POST /cases/{case_id}/transitions": Entry(
@@ -1063,6 +1072,24 @@ class World:
         if not fresh:
             self._tasks[scope] = task
         return task
+
+    async def ended(self, scope: str, fresh: bool) -> dict[str, Any]:
+        """A case of the scope's own (a new one when `fresh`) after its work ended: one party
+        withdrew, so the case is in follow_up with its rep still assigned."""
+        if not fresh and (scope, "follow_up") in self._staged:
+            return self._staged[(scope, "follow_up")]
+        case = await self.case(scope, True)
+        r = await self.client.post(
+            f"/cases/{case['id']}/transitions",
+            json={"trigger": "withdraw", "partyId": case["parties"][0]["id"]},
+            headers=self.practitioner(scope).headers,
+        )
+        assert r.status_code == 200, r.text
+        ended: dict[str, Any] = r.json()
+        assert ended["state"] == "follow_up", ended["state"]
+        if not fresh:
+            self._staged[(scope, "follow_up")] = ended
+        return ended
 
     async def staged(self, scope: str, fresh: bool, state: str) -> dict[str, Any]:
         """A case of its own for the scope, ready for every intervention and moved to `state`."""

@@ -1,4 +1,4 @@
-"""A case's parties: changing one, and their responsibility ledger."""
+"""A case's parties: changing one, their responsibility ledger, and their feedback."""
 
 import uuid
 
@@ -16,8 +16,15 @@ from app.api.deps import (
 )
 from app.api.responses import case_response, errors
 from app.auth.access import Permission
-from app.cases import responsibility
-from app.cases.schemas import CaseView, PartyPatch, ResponsibilityCreate, ResponsibilityRecord
+from app.cases import feedback, responsibility
+from app.cases.schemas import (
+    CaseView,
+    FeedbackCreate,
+    FeedbackRecord,
+    PartyPatch,
+    ResponsibilityCreate,
+    ResponsibilityRecord,
+)
 from app.cases.service import check_version
 from app.flows import party_changes, safety
 
@@ -82,3 +89,23 @@ async def responsibility_ledger(
         ResponsibilityRecord.model_validate(e)
         for e in await responsibility.responsibility_ledger(session, bundle.case, party_id)
     ]
+
+
+@router.post(
+    "/{case_id}/parties/{party_id}/feedback",
+    status_code=201,
+    response_model=FeedbackRecord,
+    responses=errors(404, 409, 422),
+    dependencies=[permission(Permission.FEEDBACK_RECORD)],
+)
+async def record_feedback(
+    party_id: uuid.UUID,
+    body: FeedbackCreate,
+    bundle: CaseForUpdate,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> FeedbackRecord:
+    """Record a participant's answers (1 to 5) at `conclusion` or `follow_up`, once per stage
+    (409 `FEEDBACK_EXISTS` for a second). There is no way to read them back: reports give
+    aggregates of at least five answers, and the person gets theirs through subject access."""
+    return FeedbackRecord.model_validate(await feedback.record_feedback(session, ctx, bundle, party_id, body))

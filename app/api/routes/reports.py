@@ -3,13 +3,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from app.api.deps import PrincipalDep, SessionDep, permission
+from app.api.negotiation import wants_html
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.common.schemas import Day, PrisonId
 from app.errors import ValidationFailedError
-from app.reports import service
+from app.reports import printable, service
 from app.reports.schemas import ReportSummary
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -19,7 +21,14 @@ router = APIRouter(prefix="/reports", tags=["reports"])
     "/summary",
     response_model=ReportSummary,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The summary"},
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+            "description": "The summary: JSON, CSV with `Accept: text/csv`, or a printable page with "
+            "its figures by month with `Accept: text/html`.",
+        },
         **errors(422),
     },
     dependencies=[permission(Permission.REPORTS_READ)],
@@ -32,8 +41,9 @@ async def summary(
     from_date: Annotated[Day | None, Query(alias="from")] = None,
     to_date: Annotated[Day | None, Query(alias="to")] = None,
 ) -> ReportSummary | Response:
-    """Cases, durations, wellbeing checks, concerns, rep hours and the reoffending measure,
-    for one prison or every prison in the caller's caseload (CSV with `Accept: text/csv`)."""
+    """Cases, durations, wellbeing checks, concerns, rep hours, the reoffending measure and
+    participants' feedback, for one prison or every prison in the caller's caseload. Each figure
+    is defined in `definitions` (and docs/reports.md); the period is at most 1096 days."""
     if prison_id is not None:
         require_prison(principal, prison_id)
         prisons: list[str] | None = [prison_id]
@@ -42,13 +52,22 @@ async def summary(
     start, end = service.period(from_date, to_date)
     if start > end:
         raise ValidationFailedError("from is after to")
+    if (end - start).days >= service.MAX_REPORT_DAYS:
+        raise ValidationFailedError(f"ask for at most {service.MAX_REPORT_DAYS} days at a time")
     report = service.present_report(
         principal, await service.summary(session, prisons=prisons, from_date=start, to_date=end)
     )
-    if "text/csv" in request.headers.get("accept", ""):
+    accept = request.headers.get("accept", "")
+    if "text/csv" in accept:
         return Response(
             service.to_csv(report),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="rj-summary-{start}-{end}.csv"'},
+        )
+    if wants_html(accept):
+        months = await service.by_month(session, prisons=prisons, from_date=start, to_date=end)
+        return HTMLResponse(
+            printable.render(report, months, service.generated_at()),
+            headers={"Content-Security-Policy": printable.CONTENT_SECURITY_POLICY},
         )
     return report
