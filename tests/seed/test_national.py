@@ -76,15 +76,17 @@ class TestLoadNational:
         async with db.transaction() as session:
             called_off = list(
                 (
-                    await session.execute(select(AuditRecord).where(AuditRecord.action == "case.call_off"))
+                    await session.execute(
+                        select(AuditRecord).where(col(AuditRecord.action) == "case.call_off")
+                    )
                 ).scalars()
             )
             preparation = list(
                 (
                     await session.execute(
                         select(Task).where(
-                            Task.kind == "conference_preparation",
-                            Task.cancel_reason == "The conference was called off.",
+                            col(Task.kind) == "conference_preparation",
+                            col(Task.cancel_reason) == "The conference was called off.",
                         )
                     )
                 ).scalars()
@@ -97,9 +99,9 @@ class TestLoadNational:
                 (
                     await session.execute(
                         select(Task).where(
-                            Task.kind == "assessment_visit",
-                            Task.status == "cancelled",
-                            Task.cancel_reason == "The case was declined.",
+                            col(Task.kind) == "assessment_visit",
+                            col(Task.status) == "cancelled",
+                            col(Task.cancel_reason) == "The case was declined.",
                         )
                     )
                 ).scalars()
@@ -109,7 +111,7 @@ class TestLoadNational:
                 case_id: int(
                     (
                         await session.execute(
-                            select(func.count()).select_from(Party).where(Party.case_id == case_id)
+                            select(func.count()).select_from(Party).where(col(Party.case_id) == case_id)
                         )
                     ).scalar_one()
                 )
