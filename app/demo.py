@@ -73,7 +73,11 @@ STATE_PATHS: dict[str, list[str]] = {
     "closed": ["accept", "decline"],
     # A party withdrew consent to meet after the conference was arranged: called off at once.
     "called_off": ["accept", "schedule_conference", WITHDRAW_DIRECT],
+    # One party of three withdrew; the other two go on in shuttle mediation.
+    "party_withdrew": ["accept", "start_shuttle", "withdraw"],
 }
+# The cases with a third party (in a mutual fight with the other two): the one who withdraws.
+THREE_PARTIES = frozenset({"party_withdrew"})
 
 
 async def load_demo(db: Database, *, scale: str, only_if_empty: bool) -> int:
@@ -186,8 +190,17 @@ async def _load(session: AsyncSession) -> list[DemoKey]:
         request_id="demo",
     )
     categories = list(Category)
-    for n, path in enumerate(STATE_PATHS.values()):
-        a, b = PEOPLE[n % len(PEOPLE)], PEOPLE[(n + 3) % len(PEOPLE)]
+    for n, (name, path) in enumerate(STATE_PATHS.items()):
+        a, b, c = PEOPLE[n % len(PEOPLE)], PEOPLE[(n + 3) % len(PEOPLE)], PEOPLE[(n + 5) % len(PEOPLE)]
+        third = [
+            PartyCreate(
+                prisoner_number=c[0],
+                first_name=c[1],
+                last_name=c[2],
+                role=PartyRole.BOTH,
+                location="MDI-C-3-007",
+            )
+        ]
         category = categories[n % len(categories)]
         referred = await referrals.refer(
             session,
@@ -216,6 +229,7 @@ async def _load(session: AsyncSession) -> list[DemoKey]:
                         role=PartyRole.HARMER,
                         location="MDI-B-2-014",
                     ),
+                    *(third if name in THREE_PARTIES else []),
                 ],
                 referred_by="Safer custody team",
             ),
@@ -299,6 +313,8 @@ async def _walk(
             body.until, body.reason = clock.now() + timedelta(hours=48), "Tempers high after a wing search"
         elif trigger == "start_letters":
             body.party_id = bundle.parties[0].id
+        elif trigger == "withdraw":
+            body.party_id = next(p.id for p in bundle.parties if p.role == PartyRole.BOTH)
         elif trigger == "schedule_conference":
             body.conference = ConferenceProposal(
                 scheduled_at=clock.now() + timedelta(days=7),

@@ -18,7 +18,7 @@ from app.db import Database
 from app.demo import STATE_PATHS
 from app.models.audit import AuditRecord
 from app.models.auth import ApiClient
-from app.models.cases import Case
+from app.models.cases import Case, Party
 from app.models.reps import Rep
 from app.models.tasks import Task
 from app.seed.national import Plan
@@ -166,3 +166,23 @@ class TestDemoCases:
             )
         assert len(called_off) == 1
         assert "The case was declined." in {t.cancel_reason for t in cancelled}
+
+    async def test_a_party_of_three_withdrew_and_the_case_goes_on(
+        self, settings: Settings, db: Database, in_tmp: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        await demo(capsys)
+        async with db.transaction() as session:
+            out = (
+                (await session.execute(select(Party).where(col(Party.participating).is_(False))))
+                .scalars()
+                .all()
+            )
+            assert len(out) == 1
+            case = await session.get(Case, out[0].case_id)
+            assert case is not None
+            parties = (
+                (await session.execute(select(Party).where(col(Party.case_id) == case.id))).scalars().all()
+            )
+        assert case.state == "shuttle_mediation"
+        assert len(parties) == 3
+        assert out[0].role == "both"

@@ -21,6 +21,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from app.config import Settings
+from app.events.service import OUTBOUND_TYPES
 from app.workflows.case_workflow import mermaid_compact
 from tests.server import Server
 from tests.support import Api
@@ -389,6 +390,18 @@ class TestConfigurationTable:
         assert not (expected - set(rows)), f"settings missing from the table: {sorted(expected - set(rows))}"
         assert not (set(rows) - expected), f"rows for no setting: {sorted(set(rows) - expected)}"
         assert not [n for n, k in Counter(rows).items() if k > 1], "a variable has two rows"
+
+
+class TestEventTypes:
+    def test_the_integration_page_lists_every_event_type_the_service_sends(self) -> None:
+        text = section(DOCS / "integration.md", "Out: the events feed")
+        listed = [
+            found.group(1)
+            for line in text.splitlines()
+            if (found := re.match(r"^\|\s*`(restorative-justice\.[a-z.-]+)`\s*\|", line))
+        ]
+        assert sorted(listed) == sorted(OUTBOUND_TYPES)
+        assert len(set(listed)) == len(listed), "an event type has two rows"
 
 
 class TestWorkflowDiagram:

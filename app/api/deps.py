@@ -108,13 +108,6 @@ def permission(perm: Permission) -> Any:
     return Depends(check)
 
 
-async def case_in_scope(
-    session: AsyncSession, principal: Principal, case_id: str, *, lock: bool
-) -> CaseBundle:
-    """A case named in a request body, if the caller may see it (404 otherwise)."""
-    return await visible_case(session, principal, case_id, lock=lock)
-
-
 async def case_for_read(case_id: str, session: SessionDep, principal: PrincipalDep) -> CaseBundle:
     """The case named in the path, if the caller may see it (404 otherwise)."""
     return await visible_case(session, principal, case_id, lock=False)

@@ -36,6 +36,13 @@ def follow_up_of(party: Party) -> FollowUp:
     return FollowUp(party.follow_up) if party.follow_up else DEFAULT_FOLLOW_UP
 
 
+def visited_by_reps(party: Party) -> bool:
+    """Whether reps may visit the party: not when they asked to be seen by the practitioner only,
+    or not to be contacted. It holds for every visit (assessment, shuttle, a letter's delivery, a
+    wellbeing check), not only the checks after the work."""
+    return follow_up_of(party) == FollowUp.REP_VISIT
+
+
 def party_of(bundle: CaseBundle, party_id: uuid.UUID) -> Party:
     """The party of the case (404 when the case has none by that id)."""
     party = next((p for p in bundle.parties if p.id == party_id), None)

@@ -105,8 +105,9 @@ class PartyPatch(RequestModel):
 
     follow_up: FollowUp | None = Field(
         default=None,
-        description="How the party wants to be checked on once the work ends: by rep visits, by "
-        "the practitioner only, or not at all. Open wellbeing checks follow at once.",
+        description="How the party wants to be visited and checked on: by reps, by the "
+        "practitioner only, or (once the work ends) not at all. Every visit follows it; the "
+        "party's open tasks follow at once.",
     )
 
 

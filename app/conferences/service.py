@@ -21,6 +21,7 @@ from app.conferences.schemas import (
     KeepApartDecision,
 )
 from app.context import Principal, RequestContext
+from app.db import Conn, scalar
 from app.errors import InvalidStateError, KeepApartError, NotFoundError, ValidationFailedError
 from app.models.cases import Case
 from app.models.conferences import AgreementItem, Conference
@@ -38,6 +39,15 @@ async def get_conference(session: AsyncSession, case_id: uuid.UUID) -> Conferenc
     return (
         await session.execute(select(Conference).where(col(Conference.case_id) == case_id))
     ).scalar_one_or_none()
+
+
+async def scheduled_at(conn: Conn, case_id: uuid.UUID) -> datetime | None:
+    """When the case's conference is to start (None when none was arranged), on either handle
+    (`app.db.Conn`)."""
+    when: datetime | None = await scalar(
+        conn, select(col(Conference.scheduled_at)).where(col(Conference.case_id) == case_id)
+    )
+    return when
 
 
 async def _arranged(session: AsyncSession, case: Case, doing: str) -> Conference:

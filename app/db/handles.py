@@ -87,6 +87,14 @@ async def scalar(conn: "Conn", statement: ClauseElement) -> Any:
     return await conn.fetchval(sql, *args)
 
 
+async def column(conn: "Conn", statement: ClauseElement) -> list[Any]:
+    """The first column of every row of a statement, on either handle."""
+    if isinstance(conn, AsyncSession):
+        return list((await conn.execute(statement)).scalars())  # type: ignore[call-overload]
+    sql, args = driver_statement(statement)
+    return [row[0] for row in await conn.fetch(sql, *args)]
+
+
 async def changed(conn: "Conn", statement: ClauseElement) -> int:
     """Run an UPDATE or DELETE on either handle and say how many rows it touched."""
     if isinstance(conn, AsyncSession):

@@ -8,6 +8,7 @@ connection, on either backend (`fire`). Any other move loads what its guards nee
 follows it through the session (`fire_transition`).
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -333,8 +334,13 @@ async def fire(
         conn = await unit.conn()
         bundle = await visible_case(conn, ctx.principal, key, lock=True)
         back = bundle.case.previous_state
-        for record, event in plan_case_move(ctx, bundle, body, expected_version=expected_version):
+        left = await _left_work(conn, bundle, body)
+        done = {"cancelledTaskIds": [task_id for task_id, _ in left]} if left else {}
+        now = clock.now()
+        for record, event in plan_case_move(ctx, bundle, body, expected_version=expected_version, done=done):
             await moves.write_move(conn, bundle.case, record, event)
+        for reason in dict.fromkeys(why for _, why in left):
+            await tasks.end_tasks(conn, [t for t, why in left if why == reason], reason=reason, now=now)
         if body.trigger == Trigger.RESUME:
             await review_fallen_back_resume(conn, bundle, back)
         return bundle
@@ -372,14 +378,42 @@ async def _work_ending(
             if task.id not in seen:
                 seen.add(task.id)
                 ending.cancelled.append((task, row.reason))
+    for row in ended_work.ended_leaving(transition.trigger, CaseState(case.state)):
+        if await _applies(session, row, bundle, body):
+            for task in await tasks.open_tasks(session, case.id, row.kinds):
+                if task.id not in seen:
+                    seen.add(task.id)
+                    ending.cancelled.append((task, row.reason))
     if dest in ended_work.NO_REP_WORK:
         ending.to_practitioner = [t for t in await tasks.open_rep_work(session, case.id) if t.id not in seen]
     return ending
 
 
+async def _applies(
+    conn: Conn, row: ended_work.EndedWork, bundle: CaseBundle, body: TransitionRequest
+) -> bool:
+    """Whether a row of ended work that applies on leaving a state holds for this move."""
+    if not row.if_pause_outlasts_meeting:
+        return True
+    when = await conferences.scheduled_at(conn, bundle.case.id)
+    return when is not None and body.until is not None and body.until >= when
+
+
+async def _left_work(conn: Conn, bundle: CaseBundle, body: TransitionRequest) -> list[tuple[uuid.UUID, str]]:
+    """The open tasks a move of the case alone ends because it leaves the case's state (the
+    rows of `ended_work.ended_leaving`), each with its reason, on either handle."""
+    left: list[tuple[uuid.UUID, str]] = []
+    for row in ended_work.ended_leaving(body.trigger.value, CaseState(bundle.case.state)):
+        if await _applies(conn, row, bundle, body):
+            ids = await tasks.open_task_ids(conn, bundle.case.id, row.kinds)
+            left += [(task_id, row.reason) for task_id in ids if task_id not in {t for t, _ in left}]
+    return left
+
+
 def moves_case_alone(body: TransitionRequest) -> bool:
     """Whether firing `body` needs nothing beyond the case bundle: no guard judged from other
-    records, no conference proposal to check, nothing to do after the move."""
+    records, no conference proposal to check, nothing to do after the move but end the tasks of
+    the state it leaves (`ended_work.ended_leaving`)."""
     transition = wf.BY_TRIGGER[body.trigger.value]
     return (
         body.conference is None
@@ -390,18 +424,24 @@ def moves_case_alone(body: TransitionRequest) -> bool:
 
 
 def plan_case_move(
-    ctx: RequestContext, bundle: CaseBundle, body: TransitionRequest, *, expected_version: int | None
+    ctx: RequestContext,
+    bundle: CaseBundle,
+    body: TransitionRequest,
+    *,
+    expected_version: int | None,
+    done: dict[str, Any] | None = None,
 ) -> Planned:
     """A move of the case alone (`moves_case_alone(body)`), checked and made on the bundle's
     case: the audit records and events it must write with the case, in order (the same checks
-    and changes as `fire_transition`)."""
+    and changes as `fire_transition`; `done`: what else the move does, for its audit record)."""
     if not moves_case_alone(body):
         raise ValueError(f"{body.trigger.value} with this body needs more than the case")
     transition = _checked(ctx, bundle, body, expected_version)
     g = _case_guards(ctx, bundle, body)
     _refuse_unmet(transition, g)
     dest = wf.destination(transition, bundle.case.previous_state, g)
-    return _planned(ctx, bundle, transition, body, clock.now(), _resume_fell_back(bundle, dest, g), dest=dest)
+    done = {**(done or {}), **_resume_fell_back(bundle, dest, g)}
+    return _planned(ctx, bundle, transition, body, clock.now(), done, dest=dest)
 
 
 def _resume_fell_back(bundle: CaseBundle, dest: CaseState, g: wf.GuardContext) -> dict[str, Any]:
@@ -589,7 +629,10 @@ async def _withdraw(
     ended = case.state == CaseState.FOLLOW_UP
     await withhold_undelivered(session, ctx, case, party_id=None if ended else leaver.id)
     await follow_up_after_withdrawal(session, bundle, leaver.id)
-    leaver = _party(bundle, leaver.id)  # as the bundle now holds them, with their follow-up
+    was, leaver = leaver.follow_up, _party(bundle, leaver.id)  # as the bundle now holds them
+    if leaver.follow_up != was:
+        # Their open tasks follow the new preference, as when a practitioner sets it.
+        await tasks.follow_preference(session, ctx, case, leaver, bundle.rep_ids)
     _check_on(session, bundle, participating(bundle.parties) if ended else [leaver], now)
     await take_out(session, bundle, leaver.id)
 

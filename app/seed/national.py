@@ -68,7 +68,22 @@ DESTINATIONS = {
     "conclude": "follow_up",
     "pause": "on_hold",
     "close": "closed",
+    # Called off where shuttle mediation can go on (the only call-off generated).
+    "call_off": "shuttle_mediation",
 }
+# Small shares of cases that show the safety rules at work. Each is the first case of its kind
+# and then one in every so many, so that a small load holds each too:
+# - a conference called off by hand, the shuttle going on (among cases in shuttle mediation);
+# - one party of three or four withdrew and the others go on (among cases in shuttle mediation);
+# - declined after acceptance, its assessment visits cancelled (among declined cases).
+CALLED_OFF, PARTY_WITHDREW, DECLINED_AFTER_VISITS = "called_off", "party_withdrew", "declined_after_visits"
+VARIANT_EVERY = {CALLED_OFF: 25, PARTY_WITHDREW: 12, DECLINED_AFTER_VISITS: 4}
+VARIANT_PATHS: dict[str, tuple[str, ...]] = {
+    CALLED_OFF: ("schedule_conference", "call_off"),
+    PARTY_WITHDREW: ("start_shuttle", "withdraw"),
+}
+# The wellbeing checks of a party who withdrew, hours after the withdrawal (the default offsets).
+WITHDRAWN_CHECK_HOURS = (4, 24, 7 * 24, 28 * 24)
 PARTIES_PATTERN = (2, 3, 4, 3, 4, 4)  # 3⅓ parties a case on average
 CATEGORIES = (
     "assault",
@@ -170,14 +185,12 @@ class Progress:
 
 # Columns left to the database: the audit record's id, and columns the generated history never
 # sets (revoked and rotated keys, legal holds, purges, letters, conferences' expected attendees,
-# volunteers' completions, withdrawals of one party, the reasons tasks were cancelled), which
-# take their defaults.
+# volunteers' completions), which take their defaults.
 DEFAULTED = {
     "audit_record": {"id"},
     "api_client": {"revoked_at", "previous_key_hash", "previous_key_expires_at"},
     "rj_case": {"legal_hold", "legal_hold_reason", "purged_at"},
-    "party": {"follow_up", "participating"},
-    "task": {"letter_id", "completed_by_rep_id", "cancel_reason", "cancelled_at"},
+    "task": {"letter_id", "completed_by_rep_id"},
     "conference": {"expected_attendees"},
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -324,6 +337,7 @@ class Generator:
         self.referrer: Client | None = None
         self.counters: dict[str, int] = {}
         self.historic_index = 0
+        self.variants_seen: dict[str, int] = {}
         self.historic_total = 0
         self.done_total = 0
         self.request = 0
@@ -529,8 +543,9 @@ class Generator:
 
     # the cases
 
-    def outline(self) -> list[tuple[datetime, str, bool, int]]:
-        """Every case's referral time, final state, whether declined, and number of parties."""
+    def outline(self) -> list[tuple[datetime, str, bool, int, str | None]]:
+        """Every case's referral time, final state, whether declined, number of parties, and
+        the safety rule it shows, if any (`VARIANT_EVERY`)."""
         r = random.Random(self.rng.random())  # noqa: S311 - made-up data, repeatable from its seed
         n = self.plan.cases
         names = [s for s, _ in ACTIVE_STATES]
@@ -542,16 +557,35 @@ class Generator:
             active = r.random() < (0.9 if age < 90 else 0.05)
             state = r.choices(names, weights)[0] if active else "closed"
             declined = state == "closed" and r.random() < 0.25
-            out.append((created, state, declined, PARTIES_PATTERN[i % len(PARTIES_PATTERN)]))
+            parties = PARTIES_PATTERN[i % len(PARTIES_PATTERN)]
+            out.append((created, state, declined, parties, self.variant(state, declined, parties)))
         return out
+
+    def variant(self, state: str, declined: bool, parties: int) -> str | None:
+        """The safety rule the next case shows, if it is the first of its kind or its turn."""
+        kinds = (
+            [DECLINED_AFTER_VISITS]
+            if declined
+            else [CALLED_OFF] + ([PARTY_WITHDREW] if parties >= 3 else [])
+            if state == "shuttle_mediation"
+            else []
+        )
+        for kind in kinds:
+            seen = self.variants_seen.get(kind, 0)
+            self.variants_seen[kind] = seen + 1
+            if seen % VARIANT_EVERY[kind] == 0:
+                return kind
+        return None
 
     async def cases(self, global_records: int) -> None:
         """Generate, hash and write every case."""
         outline = self.outline()
-        accepted = [i for i, (_c, s, d, _p) in enumerate(outline) if s != "referred" and not d]
-        required_consents = sum(_required_consents(outline[i][1], outline[i][3]) for i in accepted)
-        open_tasks = sum(_open_tasks(s, p) for _c, s, d, p in outline if not d)
-        base_records = sum(_base_records(s, d, p) for _c, s, d, p in outline)
+        accepted = [i for i, (_c, s, d, _p, _v) in enumerate(outline) if s != "referred" and not d]
+        required_consents = sum(
+            _required_consents(_stage(outline[i][1], outline[i][4]), outline[i][3]) for i in accepted
+        )
+        open_tasks = sum((0 if d else _open_tasks(s, p)) + _variant_tasks(v, p) for _c, s, d, p, v in outline)
+        base_records = sum(_base_records(s, d, p, v) for _c, s, d, p, v in outline)
         extra_consents = max(self.plan.consents - required_consents, 0)
         historic = max(self.plan.tasks - open_tasks, 0)
         remaining = max(
@@ -562,12 +596,12 @@ class Generator:
         filler = remaining - self.done_total
         slots = {i: k for k, i in enumerate(accepted)}
         count = len(accepted) or 1
-        for i, (created, state, declined, n_parties) in enumerate(outline):
+        for i, (created, state, declined, n_parties, variant) in enumerate(outline):
             k = slots.get(i)
             extras = _share(extra_consents, k, count) if k is not None else 0
             tasks = _share(historic, k, count) if k is not None else 0
             fill = _share(filler, k, count) if k is not None else 0
-            self.case(i, created, state, declined, n_parties, extras, tasks, fill)
+            self.case(i, created, state, declined, n_parties, extras, tasks, fill, variant)
             self.emit_records_until(created)
             if i % 200 == 0:
                 await self.sink.maybe_flush()
@@ -585,8 +619,10 @@ class Generator:
         extra_consents: int,
         historic_tasks: int,
         filler: int,
+        variant: str | None = None,
     ) -> None:
-        """One case: its row, parties, consents, tasks, assignment and audit chain."""
+        """One case: its row, parties, consents, tasks, assignment and audit chain; `variant`:
+        the safety rule it shows (`VARIANT_EVERY`)."""
         r = self.rng
         prison = self.prisons[i % len(self.prisons)]
         practitioner = self.practitioners[prison]
@@ -618,15 +654,17 @@ class Generator:
         accepted = state != "referred" and not declined
         reps = self.reps[prison]
         rep_id = reps[i % len(reps)] if accepted and reps else None
-        path = PATHS.get(state, ()) if accepted else ()
+        path = _path(state, variant) if accepted else ()
         # How many records the chain will hold, so their times can be spread over the case's life.
-        consents = self.consents_for(state, parties, extra_consents) if accepted else []
+        consents = self.consents_for(_stage(state, variant), parties, extra_consents) if accepted else []
+        visited = variant == DECLINED_AFTER_VISITS
         # Work past assessment needs every harmer's acknowledgement of their part: open cases
         # carry it; closed ones ended before the responsibility ledger was kept.
         acknowledging = [p for p in parties if p[4] != "harmed"] if _acknowledged(state) else []
         n_records = (
             1
             + (1 if declined else 0)
+            + (1 if visited else 0)
             + (
                 3 + len(consents) + len(acknowledging) + len(path) + historic_tasks + filler
                 if accepted
@@ -702,13 +740,24 @@ class Generator:
                 {**snap, "trigger": trigger, **details},
             )
 
+        rows_tasks: list[tuple[Any, ...]] = []
         if declined:
-            at = tick()
             reason = r.choice(("unsuitable", "consent_refused", "parties_unavailable", "out_of_scope"))
+            details: dict[str, Any] = {"reason": reason}
+            if visited:
+                # Accepted, then declined when the assessment visits found no consent: the visits
+                # (the practitioner's, with no rep assigned) were cancelled with it.
+                reason = details["reason"] = "consent_refused"
+                at = tick()
+                fire("accept", at, {}, practitionerId=str(practitioner.id))
+                visits = [self.visit(case_id, prison, party, practitioner, at) for party in parties]
+                details["cancelledTaskIds"] = [str(v[0]) for v in visits]
+                rows_tasks += [(*v[:-2], "The case was declined.", clock_at[0] + step) for v in visits]
+            at = tick()
             outcome = "unsuitable" if reason in ("unsuitable", "out_of_scope") else "withdrawn"
             row["decline_reason"], row["closed_at"] = reason, at
-            fire("decline", at, {"reason": reason}, outcome=outcome)
-        rows_tasks: list[tuple[Any, ...]] = []
+            fire("decline", at, details, outcome=outcome)
+        leaver = parties[-1] if variant == PARTY_WITHDREW else None
         if accepted:
             assert rep_id is not None  # noqa: S101 - every prison has reps, so an accepted case has one
             self.sink.add("case_rep", (case_id, rep_id))
@@ -828,11 +877,20 @@ class Generator:
                 rows_tasks.append(
                     self.historic_task(chain, case_id, prison, rep_id, parties, n, tick(), practitioner)
                 )
+            preparation: tuple[Any, ...] = ()
             for trigger in path:
                 at = tick()
-                details: dict[str, Any] = {}
+                details = {}
                 changes: dict[str, Any] = {}
-                if trigger == "start_letters":
+                if trigger == "withdraw" and leaver is not None:
+                    self.withdraw(chain, cid, snap, at, practitioner, leaver)
+                    rows_tasks += self.checks_after_withdrawal(case_id, prison, leaver, practitioner, at)
+                    continue
+                if trigger == "call_off":
+                    details["reason"] = "Security intelligence: a threat against a party on the wing."
+                    details["cancelledTaskIds"] = [str(preparation[0])]
+                    rows_tasks.append((*preparation[:-2], "The conference was called off.", at))
+                elif trigger == "start_letters":
                     details["partyId"] = str(parties[0][0])
                 elif trigger == "schedule_conference":
                     when = self.now + timedelta(days=r.randrange(2, 21))
@@ -858,6 +916,8 @@ class Generator:
                             at,
                         ),
                     )
+                    if variant == CALLED_OFF:
+                        preparation = self.preparation(case_id, prison, practitioner, when, at)
                 elif trigger == "conclude":
                     changes["outcome"] = r.choice(
                         ("resolved", "resolved", "partially_resolved", "not_resolved")
@@ -916,7 +976,7 @@ class Generator:
                 source[1],
                 referred_by,
                 referrer.id,
-                practitioner.id if accepted else None,
+                practitioner.id if accepted or visited else None,
                 snap["outcome"],
                 row["decline_reason"],
                 row["closed_at"],
@@ -928,7 +988,9 @@ class Generator:
             ),
         )
         for party in parties:
-            self.sink.add("party", (party[0], case_id, *party[1:], created))
+            out = party is leaver
+            follow_up = "practitioner_only" if out else None
+            self.sink.add("party", (party[0], case_id, *party[1:], created, follow_up, not out))
         for t in rows_tasks:
             self.sink.add("task", t)
 
@@ -999,6 +1061,8 @@ class Generator:
             minutes if done else None,
             at if done else None,
             at - timedelta(days=2),
+            None,
+            None,
         )
 
     def open_tasks(
@@ -1035,9 +1099,101 @@ class Generator:
                     None,
                     None,
                     at,
+                    None,
+                    None,
                 )
             )
         return out
+
+    def withdraw(
+        self, chain: Chain, cid: str, snap: dict[str, Any], at: datetime, practitioner: Client, leaver: Any
+    ) -> None:
+        """A party withdrew and the others go on: the case keeps its state, with a new version."""
+        before = dict(snap)
+        snap["version"] += 1
+        after = {**snap, "trigger": "withdraw", "partyId": str(leaver[0]), "participating": False}
+        self.record(chain, at, practitioner, "case.withdraw", "case", cid, before, after)
+
+    def checks_after_withdrawal(
+        self, case_id: uuid.UUID, prison: str, leaver: Any, practitioner: Client, at: datetime
+    ) -> list[tuple[Any, ...]]:
+        """The leaver's wellbeing checks, the practitioner's (a party who withdrew is not
+        visited by reps)."""
+        return [
+            (
+                self.new_id(),
+                case_id,
+                prison,
+                "wellbeing_check",
+                at + timedelta(hours=hours),
+                "open",
+                "practitioner",
+                practitioner.id,
+                leaver[0],
+                f"Wellbeing check: visit {leaver[2]} {leaver[3]} and ask how they are since they withdrew.",
+                False,
+                None,
+                None,
+                None,
+                None,
+                at,
+                None,
+                None,
+            )
+            for hours in WITHDRAWN_CHECK_HOURS
+        ]
+
+    def visit(
+        self, case_id: uuid.UUID, prison: str, party: Any, practitioner: Client, at: datetime
+    ) -> tuple[Any, ...]:
+        """An assessment visit for the practitioner, made at acceptance and cancelled by the
+        decline (as a task row, its reason and time still to fill)."""
+        return (
+            self.new_id(),
+            case_id,
+            prison,
+            "assessment_visit",
+            at + timedelta(days=2),
+            "cancelled",
+            "practitioner",
+            practitioner.id,
+            party[0],
+            f"Assessment visit: explain restorative justice to {party[2]} {party[3]}.",
+            False,
+            None,
+            None,
+            None,
+            None,
+            at,
+            None,
+            None,
+        )
+
+    def preparation(
+        self, case_id: uuid.UUID, prison: str, practitioner: Client, when: datetime, at: datetime
+    ) -> tuple[Any, ...]:
+        """The facilitator's preparation of a conference, cancelled when it was called off (as a
+        task row, its reason and time still to fill)."""
+        return (
+            self.new_id(),
+            case_id,
+            prison,
+            "conference_preparation",
+            when - timedelta(days=1),
+            "cancelled",
+            "practitioner",
+            practitioner.id,
+            None,
+            f"Prepare the conference for the case at {prison} chapel meeting room.",
+            False,
+            None,
+            None,
+            None,
+            None,
+            at,
+            None,
+            None,
+        )
 
 
 def _actor(client_id: str | None, name: str, role: str, rep_id: str | None) -> dict[str, Any]:
@@ -1047,6 +1203,27 @@ def _actor(client_id: str | None, name: str, role: str, rep_id: str | None) -> d
 def _share(total: int, k: int, count: int) -> int:
     """The k-th of `count` even shares of `total` (the shares add up to `total` exactly)."""
     return (k + 1) * total // count - k * total // count
+
+
+def _stage(state: str, variant: str | None) -> str:
+    """The stage whose consents a case holds: a called-off conference's, in shuttle mediation."""
+    return "conference" if variant == CALLED_OFF else state
+
+
+def _path(state: str, variant: str | None) -> tuple[str, ...]:
+    """The triggers after `accept` that bring an accepted case to its state."""
+    return VARIANT_PATHS.get(variant or "", PATHS.get(state, ()))
+
+
+def _variant_tasks(variant: str | None, parties: int) -> int:
+    """The tasks a case has for the safety rule it shows."""
+    if variant == CALLED_OFF:
+        return 1
+    if variant == PARTY_WITHDREW:
+        return len(WITHDRAWN_CHECK_HOURS)
+    if variant == DECLINED_AFTER_VISITS:
+        return parties
+    return 0
 
 
 def _required_consents(state: str, parties: int) -> int:
@@ -1071,15 +1248,15 @@ def _open_tasks(state: str, parties: int) -> int:
     return len(_open_task_kinds(state, parties)) if state != "referred" else 0
 
 
-def _base_records(state: str, declined: bool, parties: int) -> int:
+def _base_records(state: str, declined: bool, parties: int, variant: str | None = None) -> int:
     """Records of a case other than consents, past tasks and notes."""
     if declined:
-        return 2
+        return 2 + (variant == DECLINED_AFTER_VISITS)
     if state == "referred":
         return 1
     # The harmers' acknowledgements: every party but the first, who was harmed.
     acknowledgements = parties - 1 if _acknowledged(state) else 0
-    return 4 + len(PATHS[state]) + acknowledgements
+    return 4 + len(_path(state, variant)) + acknowledgements
 
 
 def _acknowledged(state: str) -> bool:

@@ -13,12 +13,12 @@ from sqlmodel import col
 from app import clock
 from app.audit.service import record_change
 from app.auth.practitioners import is_practitioner_in
-from app.cases.parties import follow_up_of
+from app.cases.parties import follow_up_of, visited_by_reps
 from app.cases.repository import rep_is_assigned
 from app.common.enums import AssigneeType, CaseState, FollowUp, RepStatus, TaskKind, TaskStatus
 from app.common.sql_json import json_flag, json_quoted, json_text_agg, json_text_object, json_time, json_value
 from app.context import RequestContext
-from app.db import Conn, changed, new_id
+from app.db import Conn, changed, column, new_id
 from app.errors import InvalidStateError, ValidationFailedError
 from app.models.cases import Case, Party
 from app.models.reps import Rep
@@ -83,6 +83,14 @@ def _assignee(case: Case, rep_ids: list[uuid.UUID], index: int) -> tuple[Assigne
     return AssigneeType.PRACTITIONER, case.practitioner_id
 
 
+def _visitor(
+    case: Case, party: Party, rep_ids: list[uuid.UUID], index: int
+) -> tuple[AssigneeType, uuid.UUID | None]:
+    """Who visits the party: the case's reps in turn, or the practitioner when it has none or
+    the party asked not to be visited by reps."""
+    return _assignee(case, rep_ids if visited_by_reps(party) else [], index)
+
+
 def schedule_wellbeing_checks(
     session: AsyncSession,
     *,
@@ -97,10 +105,9 @@ def schedule_wellbeing_checks(
     practitioner only, or not at all."""
     tasks = []
     for i, party in enumerate(parties):
-        follow_up = follow_up_of(party)
-        if follow_up == FollowUp.NO_CONTACT:
+        if follow_up_of(party) == FollowUp.NO_CONTACT:
             continue
-        kind, who = _assignee(case, rep_ids if follow_up == FollowUp.REP_VISIT else [], i)
+        kind, who = _visitor(case, party, rep_ids, i)
         for hours in offsets_hours:
             tasks.append(
                 new_task(
@@ -130,10 +137,11 @@ def schedule_assessment_visits(
     rep_ids: list[uuid.UUID],
     now: datetime,
 ) -> list[Task]:
-    """An assessment visit to each party, due within two days of acceptance."""
+    """An assessment visit to each party, due within two days of acceptance, by the reps in turn
+    (the practitioner for a party not visited by reps)."""
     tasks = []
     for i, party in enumerate(parties):
-        kind, who = _assignee(case, rep_ids, i)
+        kind, who = _visitor(case, party, rep_ids, i)
         tasks.append(
             new_task(
                 session,
@@ -204,34 +212,47 @@ async def follow_preference(
     party: Party,
     rep_ids: list[uuid.UUID],
 ) -> dict[str, int]:
-    """Make the party's open wellbeing checks follow how they now want to be checked on: given
-    to the case's reps (when it has any) or to the practitioner, or cancelled. Each task changed
-    is audited; how many were reassigned and cancelled."""
+    """Make the party's open tasks follow how they now want to be visited: their routine
+    wellbeing checks given to the case's reps (when it has any) or to the practitioner, or
+    cancelled; and, unless reps may visit them, every other task of theirs a rep holds given to
+    the practitioner. Each task changed is audited; how many were reassigned and cancelled."""
     follow_up = follow_up_of(party)
     why = FOLLOW_UP_WORDS[follow_up]
     reassigned = cancelled = 0
+    now = clock.now()
     for i, task in enumerate((await session.execute(_routine_checks(case.id, party.id))).scalars()):
         if follow_up == FollowUp.NO_CONTACT:
-            task.status = TaskStatus.CANCELLED.value
-            task.cancel_reason, task.cancelled_at = why, clock.now()
-            session.add(task)
-            await audit_task(
-                session,
-                ctx,
-                case,
-                task,
-                action="task.cancelled",
-                before={"status": TaskStatus.OPEN.value},
-                after={"kind": task.kind, "status": task.status, "reason": why},
-            )
+            cancel(session, [task], reason=why, now=now)
+            await _audit_cancelled(session, ctx, case, task, why)
             cancelled += 1
             continue
-        who_type, who = _assignee(case, rep_ids if follow_up == FollowUp.REP_VISIT else [], i)
+        who_type, who = _visitor(case, party, rep_ids, i)
         if task.assignee_type == who_type.value:
             continue
         await _give_to(session, ctx, case, task, who_type, who, why)
         reassigned += 1
+    if not visited_by_reps(party):
+        # Other visits the practitioner holds stay with them when reps may visit again: they may
+        # have taken them for a reason (a raised risk, say).
+        for task in await _held_by_reps(session, case.id, party.id):
+            await _give_to(session, ctx, case, task, AssigneeType.PRACTITIONER, case.practitioner_id, why)
+            reassigned += 1
     return {"tasksReassigned": reassigned, "tasksCancelled": cancelled}
+
+
+async def _held_by_reps(session: AsyncSession, case_id: uuid.UUID, party_id: uuid.UUID) -> list[Task]:
+    """The party's open tasks that reps hold, soonest due first."""
+    rows = await session.execute(
+        select(Task)
+        .where(
+            col(Task.case_id) == case_id,
+            col(Task.party_id) == party_id,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.assignee_type) == AssigneeType.REP.value,
+        )
+        .order_by(col(Task.due_at), col(Task.id))
+    )
+    return list(rows.scalars())
 
 
 async def cancel_open_tasks(
@@ -247,6 +268,33 @@ async def cancel_open_tasks(
         )
         .values(status=TaskStatus.CANCELLED.value, cancel_reason=reason, cancelled_at=clock.now())
     )
+
+
+async def open_task_ids(conn: Conn, case_id: uuid.UUID, kinds: Iterable[TaskKind]) -> list[uuid.UUID]:
+    """The ids of a case's open tasks of the given kinds, soonest due first, on either handle
+    (`app.db.Conn`)."""
+    ids = await column(
+        conn,
+        select(col(Task.id))
+        .where(
+            col(Task.case_id) == case_id,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.kind).in_([k.value for k in kinds]),
+        )
+        .order_by(col(Task.due_at), col(Task.id)),
+    )
+    return [uuid.UUID(str(i)) for i in ids]
+
+
+async def end_tasks(conn: Conn, task_ids: list[uuid.UUID], *, reason: str, now: datetime) -> None:
+    """`cancel` on either handle, by the tasks' ids (those still open)."""
+    if task_ids:
+        await changed(
+            conn,
+            update(Task)
+            .where(col(Task.id).in_(task_ids), col(Task.status) == TaskStatus.OPEN.value)
+            .values(status=TaskStatus.CANCELLED.value, cancel_reason=reason, cancelled_at=now),
+        )
 
 
 async def open_tasks(
@@ -297,6 +345,14 @@ async def cancel_task(
     if case is not None:
         case.updated_at = now
         session.add(case)
+    await _audit_cancelled(session, ctx, case, task, reason)
+    return task
+
+
+async def _audit_cancelled(
+    session: AsyncSession, ctx: RequestContext, case: Case | None, task: Task, reason: str
+) -> None:
+    """Audit a task cancelled, with the reason (no event: cancelling is internal work)."""
     await audit_task(
         session,
         ctx,
@@ -306,7 +362,6 @@ async def cancel_task(
         before={"status": TaskStatus.OPEN.value},
         after={"kind": task.kind, "status": task.status, "reason": reason},
     )
-    return task
 
 
 async def open_rep_work(session: AsyncSession, case_id: uuid.UUID) -> list[Task]:
@@ -377,8 +432,9 @@ def schedule_letter_delivery(
     rep_ids: list[uuid.UUID],
     now: datetime,
 ) -> Task:
-    """A delivery for the assigned rep (the practitioner when no rep is assigned)."""
-    who_type, who = _assignee(case, rep_ids, 0)
+    """A delivery for the assigned rep (the practitioner when no rep is assigned, or when the
+    recipient asked not to be visited by reps)."""
+    who_type, who = _visitor(case, recipient, rep_ids, 0)
     return new_task(
         session,
         case=case,
@@ -522,9 +578,16 @@ async def check_assignee(
     prison_id: str,
     assignee_type: AssigneeType,
     assignee_id: uuid.UUID | None,
+    party: Party | None = None,
 ) -> None:
-    """Refuse (422) an assignee who cannot do the work: a rep must be active and on the case."""
+    """Refuse (422) an assignee who cannot do the work: a rep must be active and on the case,
+    and never given the task of a party who asked not to be visited by reps."""
     if assignee_type == AssigneeType.REP:
+        if party is not None and not visited_by_reps(party):
+            raise ValidationFailedError(
+                f"{party_name(party)} asked not to be visited by reps (followUp "
+                f"{follow_up_of(party).value}): give the task to a practitioner"
+            )
         rep = await session.get(Rep, assignee_id) if assignee_id else None
         if rep is None or rep.status != RepStatus.ACTIVE.value or rep.prison_id != prison_id:
             raise ValidationFailedError(f"{assignee_id} is not an active rep in {prison_id}")
@@ -554,7 +617,12 @@ async def add_task(
 ) -> Task:
     """A task a practitioner adds by hand."""
     await check_assignee(
-        session, case=case, prison_id=prison_id, assignee_type=assignee_type, assignee_id=assignee_id
+        session,
+        case=case,
+        prison_id=prison_id,
+        assignee_type=assignee_type,
+        assignee_id=assignee_id,
+        party=party,
     )
     task = new_task(
         session,
@@ -593,8 +661,14 @@ async def reassign_task(
 ) -> Task:
     """Give an open task to someone else."""
     _require_open(task)
+    party = await session.get(Party, task.party_id) if task.party_id is not None else None
     await check_assignee(
-        session, case=case, prison_id=task.prison_id, assignee_type=assignee_type, assignee_id=assignee_id
+        session,
+        case=case,
+        prison_id=task.prison_id,
+        assignee_type=assignee_type,
+        assignee_id=assignee_id,
+        party=party,
     )
     await _give_to(session, ctx, case, task, assignee_type, assignee_id, reason)
     return task
@@ -661,8 +735,8 @@ async def hand_over(
 
     A rep taken off the case keeps none of its tasks (they would show people no longer theirs to
     see): the tasks go to the remaining reps, or to the practitioner. When a case gets its first
-    reps, the rep work the practitioner held for want of a rep goes to them, but for the wellbeing
-    checks of a party who asked not to be visited by reps.
+    reps, the rep work the practitioner held for want of a rep goes to them, but for the tasks of
+    a party who asked not to be visited by reps, which stay with the practitioner.
     """
     removed = [r for r in before if r not in after]
     conditions: list[ColumnElement[bool]] = []
@@ -671,21 +745,22 @@ async def hand_over(
             (col(Task.assignee_type) == AssigneeType.REP.value) & col(Task.assignee_id).in_(removed)
         )
     if not before and after:
-        not_by_reps = select(col(Party.id)).where(
-            col(Party.case_id) == case.id,
-            col(Party.follow_up).in_([FollowUp.PRACTITIONER_ONLY.value, FollowUp.NO_CONTACT.value]),
-        )
         conditions.append(
             (col(Task.assignee_type) == AssigneeType.PRACTITIONER.value)
             & col(Task.kind).in_([k.value for k in REP_WORK])
-            & or_(
-                col(Task.kind) != TaskKind.WELLBEING_CHECK.value,
-                col(Task.party_id).is_(None),
-                col(Task.party_id).not_in(not_by_reps),
-            )
         )
     if not conditions:
         return 0
+    not_by_reps = set(
+        (
+            await session.execute(
+                select(col(Party.id)).where(
+                    col(Party.case_id) == case.id,
+                    col(Party.follow_up).in_([FollowUp.PRACTITIONER_ONLY.value, FollowUp.NO_CONTACT.value]),
+                )
+            )
+        ).scalars()
+    )
     rows = await session.execute(
         select(Task)
         .where(col(Task.case_id) == case.id, col(Task.status) == TaskStatus.OPEN.value, or_(*conditions))
@@ -693,7 +768,12 @@ async def hand_over(
     )
     moved = 0
     for i, task in enumerate(rows.scalars()):
-        who_type, who = _assignee(case, after, i)
+        if task.party_id in not_by_reps:
+            if task.assignee_type == AssigneeType.PRACTITIONER.value:
+                continue  # with a practitioner already: theirs to keep
+            who_type, who = AssigneeType.PRACTITIONER, case.practitioner_id
+        else:
+            who_type, who = _assignee(case, after, i)
         task.assignee_type, task.assignee_id = who_type.value, who
         session.add(task)
         moved += 1

@@ -276,3 +276,123 @@ async def test_checks_held_by_the_practitioner_still_hold_off_closing(api: Api) 
     assert r.status_code == 409
     assert [g["name"] for g in r.json()["unmetGuards"]] == ["no_open_wellbeing_check"]
     assert len(await tasks_of(api, case["id"], kind="wellbeing_check")) == 4
+
+
+async def add_task(api: Api, case: dict[str, Any], party_id: str, assignee: dict[str, Any]) -> httpx.Response:
+    return await api.client.post(
+        "/tasks",
+        json={
+            "caseId": case["id"],
+            "partyId": party_id,
+            "kind": "shuttle_visit",
+            "dueAt": (clock.now() + timedelta(hours=6)).isoformat(),
+            "assignee": assignee,
+            "instructions": "Carry Dean's message to him",
+        },
+        headers=api.keys.practitioner.headers,
+    )
+
+
+class TestEveryVisitFollowsIt:
+    """A party who asked not to be visited by reps is not visited by reps at all: not for the
+    assessment, a shuttle message or a letter's delivery, as not for a wellbeing check."""
+
+    async def test_assessment_visits_go_to_the_practitioner(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="referred")
+        seen_by_reps, not_by_reps = party(case, 0)["id"], party(case, 1)["id"]
+        await follow_up(api, case["id"], not_by_reps, "practitioner_only")
+        await api.must_fire(case["id"], "accept")
+        visits = await tasks_of(api, case["id"], kind="assessment_visit")
+        practitioner = str(api.keys.practitioner.client_id)
+        assert holders(checks_of(visits, seen_by_reps)) == {("open", "rep", rep["id"])}
+        assert holders(checks_of(visits, not_by_reps)) == {("open", "practitioner", practitioner)}
+
+    async def test_changing_it_moves_every_visit_a_rep_holds(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="shuttle_mediation")
+        target, other = party(case, 1)["id"], party(case, 0)["id"]
+        shuttle = await add_task(api, case, target, {"type": "rep", "id": rep["id"]})
+        assert shuttle.status_code == 201, shuttle.text
+        records = len(await audit_records(api.db, case["id"]))
+
+        await follow_up(api, case["id"], target, "practitioner_only")
+
+        practitioner = str(api.keys.practitioner.client_id)
+        mine = [t for t in await tasks_of(api, case["id"]) if t.party_id == uuid.UUID(target)]
+        assert holders([t for t in mine if t.status == "open"]) == {("open", "practitioner", practitioner)}
+        assert {t.kind for t in mine if t.status == "open"} == {"assessment_visit", "shuttle_visit"}
+        theirs = [t for t in await tasks_of(api, case["id"], kind="assessment_visit")]
+        assert holders(checks_of(theirs, other)) == {("open", "rep", rep["id"])}
+        actions = [r.action for r in await audit_records(api.db, case["id"])][records:]
+        assert actions == ["party.updated"] + ["task.reassigned"] * 2
+        listed = (await day_list(api, rep)).json()["tasks"]
+        assert "Marcus Okoye" not in {t["whom"] for t in listed}
+
+        # Rep visits allowed again: the visits stay with the practitioner, who took them.
+        await follow_up(api, case["id"], target, "rep_visit")
+        mine = [t for t in await tasks_of(api, case["id"]) if t.party_id == uuid.UUID(target)]
+        assert holders([t for t in mine if t.status == "open"]) == {("open", "practitioner", practitioner)}
+
+    async def test_no_contact_moves_visits_to_the_practitioner_too(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="assessment")
+        target = party(case, 0)["id"]
+        await follow_up(api, case["id"], target, "no_contact")
+        visits = checks_of(await tasks_of(api, case["id"], kind="assessment_visit"), target)
+        assert holders(visits) == {("open", "practitioner", str(api.keys.practitioner.client_id))}
+        assert rep
+
+    async def test_a_task_of_theirs_is_never_given_to_a_rep_by_hand(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="shuttle_mediation")
+        target = party(case, 1)["id"]
+        await follow_up(api, case["id"], target, "practitioner_only")
+
+        r = await add_task(api, case, target, {"type": "rep", "id": rep["id"]})
+        assert r.status_code == 422, r.text
+        assert "Marcus Okoye asked not to be visited by reps" in r.json()["detail"]
+
+        [visit] = checks_of(await tasks_of(api, case["id"], kind="assessment_visit"), target)
+        r = await api.client.post(
+            f"/tasks/{visit.id}/reassign",
+            json={"assignee": {"type": "rep", "id": rep["id"]}, "reason": "Andre is on the wing"},
+            headers=api.keys.practitioner.headers,
+        )
+        assert r.status_code == 422, r.text
+        [visit] = checks_of(await tasks_of(api, case["id"], kind="assessment_visit"), target)
+        assert visit.assignee_type == "practitioner"
+
+    async def test_a_letter_to_them_is_delivered_by_the_practitioner(self, api: Api) -> None:
+        case, [rep] = await case_with_rep(api, state="letter_exchange")
+        recipient = party(case, 1)["id"]
+        await follow_up(api, case["id"], recipient, "practitioner_only")
+        r = await api.client.post(
+            f"/cases/{case['id']}/letters",
+            json={
+                "authorPartyId": party(case, 0)["id"],
+                "recipientPartyId": recipient,
+                "body": "I am sorry for what happened on the landing.",
+            },
+            headers=api.keys.practitioner.headers,
+        )
+        assert r.status_code == 201, r.text
+        letter = r.json()["id"]
+        for action in ("submit", "approve"):
+            r = await api.client.post(
+                f"/cases/{case['id']}/letters/{letter}/{action}", headers=api.keys.practitioner.headers
+            )
+            assert r.status_code == 200, r.text
+        [delivery] = await tasks_of(api, case["id"], kind="letter_delivery")
+        assert (delivery.assignee_type, str(delivery.assignee_id)) == (
+            "practitioner",
+            str(api.keys.practitioner.client_id),
+        )
+        assert rep
+
+    async def test_a_first_rep_takes_no_visit_of_theirs(self, api: Api) -> None:
+        case = await api.to_state("assessment")
+        first, second = party(case, 0)["id"], party(case, 1)["id"]
+        await follow_up(api, case["id"], second, "practitioner_only")
+        rep = await api.rep()
+        assert (await api.assign(case["id"], [rep["id"]])).status_code == 200
+        visits = await tasks_of(api, case["id"], kind="assessment_visit")
+        assert holders(checks_of(visits, first)) == {("open", "rep", rep["id"])}
+        practitioner = str(api.keys.practitioner.client_id)
+        assert holders(checks_of(visits, second)) == {("open", "practitioner", practitioner)}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from app.audit.chain import content_hash
 from app.audit.service import verify
@@ -68,6 +69,70 @@ class TestLoadNational:
             "on_hold",
             "closed",
         }
+
+    async def test_the_safety_rules_are_shown_at_work(self, db: Database, tmp_path: Path) -> None:
+        await load_national(db, scale=0.002, keys_file=tmp_path / "keys.json", progress=False)
+
+        async with db.transaction() as session:
+            called_off = list(
+                (
+                    await session.execute(
+                        select(AuditRecord).where(col(AuditRecord.action) == "case.call_off")
+                    )
+                ).scalars()
+            )
+            preparation = list(
+                (
+                    await session.execute(
+                        select(Task).where(
+                            col(Task.kind) == "conference_preparation",
+                            col(Task.cancel_reason) == "The conference was called off.",
+                        )
+                    )
+                ).scalars()
+            )
+            out = list(
+                (await session.execute(select(Party).where(col(Party.participating).is_(False)))).scalars()
+            )
+            out_cases = {p.case_id: await session.get(Case, p.case_id) for p in out}
+            declined_visits = list(
+                (
+                    await session.execute(
+                        select(Task).where(
+                            col(Task.kind) == "assessment_visit",
+                            col(Task.status) == "cancelled",
+                            col(Task.cancel_reason) == "The case was declined.",
+                        )
+                    )
+                ).scalars()
+            )
+            declined = {t.case_id: await session.get(Case, t.case_id) for t in declined_visits}
+            parties = {
+                case_id: int(
+                    (
+                        await session.execute(
+                            select(func.count()).select_from(Party).where(col(Party.case_id) == case_id)
+                        )
+                    ).scalar_one()
+                )
+                for case_id in out_cases
+            }
+        # A conference called off, its preparation cancelled with the reason.
+        assert called_off
+        assert {r.after["cancelledTaskIds"][0] for r in called_off if r.after} == {
+            str(t.id) for t in preparation
+        }
+        assert all(t.status == "cancelled" and t.cancelled_at is not None for t in preparation)
+        # One party of three or more withdrew; the case goes on without them.
+        assert out
+        assert all(p.follow_up == "practitioner_only" for p in out)
+        assert all(c is not None and c.state == "shuttle_mediation" for c in out_cases.values())
+        assert all(n >= 3 for n in parties.values())
+        # A declined case whose assessment visits were cancelled, with the reason.
+        assert declined_visits
+        assert all(c is not None and c.state == "closed" and c.decline_reason for c in declined.values())
+        assert all(t.cancelled_at is not None for t in declined_visits)
+        assert (await verify(db.engine)).valid
 
     async def test_written_keys_work_against_the_api(
         self, db: Database, client: httpx.AsyncClient, tmp_path: Path

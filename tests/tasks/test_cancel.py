@@ -207,6 +207,54 @@ class TestMovesEndTheirWork:
         assert rep
 
 
+class TestLeavingAConference:
+    """Leaving `conference` other than by its own ending: the preparation cannot go on."""
+
+    async def test_start_shuttle_ends_the_preparation(self, api: Api) -> None:
+        case, _ = await case_with_rep(api, state="conference")
+        preparation = {str(t.id) for t in await tasks_of(api, case["id"], "conference_preparation")}
+        assert preparation
+
+        await api.must_fire(case["id"], "start_shuttle")
+
+        ended = await tasks_of(api, case["id"], "conference_preparation")
+        assert {(t.status, t.cancel_reason) for t in ended} == {
+            ("cancelled", "The conference gave way to shuttle mediation.")
+        }
+        [record] = await audit_of(api, case["id"], "case.start_shuttle")
+        assert record.after is not None
+        assert set(record.after["cancelledTaskIds"]) == preparation
+
+    async def test_a_pause_past_the_conference_ends_its_preparation(self, api: Api) -> None:
+        case, _ = await case_with_rep(api, state="conference")
+        preparation = {str(t.id) for t in await tasks_of(api, case["id"], "conference_preparation")}
+        visits = {(str(t.id), t.status) for t in await tasks_of(api, case["id"], "assessment_visit")}
+
+        await api.must_fire(case["id"], "pause", until=until(days=4), reason="Tempers high on the wing")
+
+        ended = await tasks_of(api, case["id"], "conference_preparation")
+        assert {(t.status, t.cancel_reason) for t in ended} == {
+            ("cancelled", "The case was paused past the conference's date.")
+        }
+        assert all(t.cancelled_at is not None for t in ended)
+        # Nothing else ends with it.
+        assert {(str(t.id), t.status) for t in await tasks_of(api, case["id"], "assessment_visit")} == visits
+        [record] = await audit_of(api, case["id"], "case.pause")
+        assert record.after is not None
+        assert set(record.after["cancelledTaskIds"]) == preparation
+        assert (await api.case(case["id"]))["state"] == "on_hold"
+
+    async def test_a_pause_ending_before_the_conference_keeps_its_preparation(self, api: Api) -> None:
+        case, _ = await case_with_rep(api, state="conference")
+
+        await api.must_fire(case["id"], "pause", until=until(days=2), reason="Tempers high on the wing")
+
+        assert {t.status for t in await tasks_of(api, case["id"], "conference_preparation")} == {"open"}
+        [record] = await audit_of(api, case["id"], "case.pause")
+        assert record.after is not None
+        assert "cancelledTaskIds" not in record.after
+
+
 class TestReopenedCase:
     async def test_cancelled_work_stays_cancelled(self, api: Api) -> None:
         case, _ = await case_with_rep(api, state="assessment")

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 
 from app.workflows.case_workflow import GUARDS
+from tests.cases.test_follow_up import follow_up
 from tests.cases.test_party_withdrawal import THREE
 from tests.mediation import case_with_rep, rep_key, tasks_of
 from tests.support import Api, Key, until
@@ -70,6 +71,8 @@ class TestShuttleVisit:
         """Their consent stands in the ledger, but they have left the case: a visit added for them
         afterwards cannot be recorded as done."""
         case, [rep] = await case_with_rep(api, state="assessment", parties=THREE)
+        # They said reps may still visit them: a visit may be given to a rep.
+        await follow_up(api, case["id"], case["parties"][2]["id"], "rep_visit")
         assert (await api.fire(case["id"], "withdraw", partyId=case["parties"][2]["id"])).status_code == 200
         await api.must_fire(case["id"], "start_shuttle")
         task = await shuttle_visit(api, case, rep, party=2)

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from app.common.enums import CaseState, ConsentScope, TaskKind
+from app.workflows import case_workflow as wf
 from app.workflows import ended_work
 from app.workflows.pairing import pairing_holds, participating, stage_contact
 
@@ -101,6 +102,16 @@ class TestEndedWorkTable:
     )
     def test_which_rows_each_move_takes(self, trigger: str, moved: bool, expected: list[Any]) -> None:
         assert [(row.whose.value, row.kinds) for row in ended_work.ended_by(trigger, moved=moved)] == expected
+
+    def test_leaving_a_conference_by_shuttle_or_pause_ends_its_preparation_alone(self) -> None:
+        for trigger in ("start_shuttle", "pause"):
+            [row] = ended_work.ended_leaving(trigger, CaseState.CONFERENCE)
+            assert row.kinds == frozenset({TaskKind.CONFERENCE_PREPARATION})
+            assert ended_work.ended_leaving(trigger, CaseState.ASSESSMENT) == []
+            # Judged on the case as loaded: the move keeps the short path of a move of the case alone.
+            assert not ended_work.ends_work(trigger, wf.BY_TRIGGER[trigger].dest)
+        [pause] = ended_work.ended_leaving("pause", CaseState.CONFERENCE)
+        assert pause.if_pause_outlasts_meeting
 
     def test_call_off_ends_the_conference_preparation(self) -> None:
         rows = ended_work.ended_by("call_off", moved=True)

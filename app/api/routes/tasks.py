@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, case_in_scope, permission
+from app.api.deps import ContextDep, PagingDep, PrincipalDep, SessionDep, permission
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison, sees_cancel_reason, sees_task, task_scope
 from app.cases.repository import get_case
+from app.cases.service import visible_case
 from app.common.enums import AssigneeType, CaseState, TaskKind, TaskStatus
 from app.common.schemas import Page
 from app.context import Principal
@@ -142,7 +143,7 @@ async def add_task(body: TaskCreate, session: SessionDep, ctx: ContextDep) -> Ta
     case: Case | None = None
     party: Party | None = None
     if body.case_id is not None:
-        bundle = await case_in_scope(session, ctx.principal, body.case_id, lock=True)
+        bundle = await visible_case(session, ctx.principal, body.case_id, lock=True)
         case = bundle.case
         if case.state == CaseState.CLOSED:
             raise InvalidStateError("a closed case takes no new tasks; reopen it first")
