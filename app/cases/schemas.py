@@ -13,6 +13,7 @@ from app.common.enums import (
     ConsentScope,
     Facilitator,
     FollowUp,
+    Monitoring,
     PartyRole,
     ResponsibilityMethod,
     RiskLevel,
@@ -73,12 +74,18 @@ class PartyPatch(RequestModel):
     """A change to a party: each field left out stays as it is."""
 
     min_fields = 1
-    never_null = ("follow_up",)
+    never_null = ("follow_up", "outcome_updates")
 
     follow_up: FollowUp | None = Field(
         default=None,
         description="How the party wants to be checked on once the work ends: by rep visits, by "
         "the practitioner only, or not at all. Open wellbeing checks follow at once.",
+    )
+    outcome_updates: StrictBool | None = Field(
+        default=None,
+        description="Whether the party wants to be told what became of the agreement (kept or "
+        "broken). False cancels their open outcome-feedback tasks. The one field that may change "
+        "on a closed case.",
     )
 
 
@@ -134,6 +141,12 @@ class TransitionRequest(RequestModel):
     until: Timestamp | None = None
     party_id: uuid.UUID | None = None
     conference: ConferenceProposal | None = None
+    monitoring: Monitoring | None = Field(
+        default=None,
+        description='With `close` only: "continue" closes the case while agreement items are still '
+        "pending, and keeps them monitored (practitioners' checks at their due dates). Ignored when "
+        "no item is pending.",
+    )
 
 
 class Source(ApiModel):
@@ -167,6 +180,9 @@ class PartyPublic(ApiModel):
     )
     consents: dict[str, ConsentStatus]
     follow_up: FollowUp
+    outcome_updates: bool = Field(
+        description="Whether the party wants to be told what became of the agreement's items."
+    )
     responsibility: ResponsibilityStatus | None = Field(
         description="Whether the party acknowledges their part in the harm (its latest entry); "
         "null when nothing is recorded. Shown to staff only."

@@ -100,7 +100,9 @@ KEPT: dict[str, frozenset[str]] = {
     "responsibility": frozenset({"method", "recorded_by_role"}),
     "task": frozenset({"prison_id", "kind", "status", "assignee_type"}),
     "letter": frozenset({"status"}),
-    "conference": frozenset({"supporting_rep_ids"}),
+    "conference": frozenset({"supporting_rep_ids", "attended_party_ids"}),
+    # Who agreed, by party id and how: nobody's name.
+    "agreement": frozenset({"made_in", "agreed_by"}),
     "safeguarding_concern": frozenset({"prison_id", "category", "status"}),
     "outbox_event": frozenset({"event_type", "prison_id"}),
     "audit_record": frozenset(

@@ -170,15 +170,16 @@ class Progress:
 
 # Columns left to the database: the audit record's id, and columns the generated history never
 # sets (revoked and rotated keys, legal holds, purges, letters, conferences' expected attendees,
-# volunteers' completions, withdrawals of one party, the reasons tasks were cancelled), which
-# take their defaults.
+# volunteers' completions, withdrawals of one party, the reasons tasks were cancelled, parties'
+# wish for outcome updates, agreement checks, who attended a conference), which take their
+# defaults.
 DEFAULTED = {
     "audit_record": {"id"},
     "api_client": {"revoked_at", "previous_key_hash", "previous_key_expires_at"},
     "rj_case": {"legal_hold", "legal_hold_reason", "purged_at"},
-    "party": {"follow_up", "participating"},
-    "task": {"letter_id", "completed_by_rep_id", "cancel_reason", "cancelled_at"},
-    "conference": {"expected_attendees"},
+    "party": {"follow_up", "participating", "outcome_updates"},
+    "task": {"letter_id", "completed_by_rep_id", "cancel_reason", "cancelled_at", "agreement_item_id"},
+    "conference": {"expected_attendees", "attended_party_ids"},
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in metadata.tables[name].columns if c.name not in DEFAULTED.get(name, set()))
