@@ -316,6 +316,27 @@ class TestAfterClosure:
         assert r.status_code == 409, r.text
         assert r.json()["errorCode"] == "INVALID_STATE"
 
+    async def test_feedback_a_rep_held_goes_to_the_practitioner_at_closure(self, api: Api) -> None:
+        clock.freeze(NOW)
+        case, [item] = await _agreed_by_shuttle(api)
+        assert (await _mark(api, case, item, "broken")).status_code == 200
+        [feedback] = await tasks_of(api, case["id"], "outcome_feedback")
+        [rep_id] = (await api.case(case["id"]))["assignment"]["repIds"]
+        r = await api.client.post(
+            f"/tasks/{feedback.id}/reassign",
+            json={"assignee": {"type": "rep", "id": rep_id}, "reason": "He sees Dean at work daily"},
+            headers=api.keys.practitioner.headers,
+        )
+        assert r.status_code == 200, r.text
+        await _to_follow_up(api, case)
+        await api.must_fire(case["id"], "close")
+        [feedback] = await tasks_of(api, case["id"], "outcome_feedback")
+        assert (feedback.status, feedback.assignee_type) == ("open", "practitioner")
+        rep = (await api.client.get(f"/reps/{rep_id}", headers=api.keys.practitioner.headers)).json()
+        day = await api.client.get("/reps/me/tasks", headers=(await rep_key(api, rep)).headers)
+        assert day.status_code == 200, day.text
+        assert str(feedback.id) not in [t["id"] for t in day.json()["tasks"]]
+
 
 class TestOptingOut:
     async def test_a_party_who_opted_out_is_not_told(self, api: Api) -> None:
