@@ -24,15 +24,20 @@ from app.cases.schemas import (
     TransitionRequest,
 )
 from app.common.enums import (
+    AgreementMethod,
     Category,
     ConsentMethod,
     ConsentScope,
+    Monitoring,
     PartyRole,
     RepStatus,
     ResponsibilityMethod,
     Role,
+    TaskKind,
     Trigger,
 )
+from app.conferences import agreements
+from app.conferences.schemas import AgreedBy, AgreementCreate, AgreementItemCreate
 from app.context import SYSTEM_CONTEXT, RequestContext
 from app.db import Database
 from app.flows import case_assignment, safety, transitions
@@ -42,6 +47,7 @@ from app.referrals.schemas import Incident, ReferralCreate, SourceRef
 from app.reps import service as reps
 from app.reps.schemas import RepCreate
 from app.seed.national import load_national
+from app.tasks import service as tasks
 
 KEYS_FILE = Path("demo-keys.txt")
 PRISON_NAMES = {"MDI": "Moorland", "LEI": "Leeds"}
@@ -60,6 +66,9 @@ PEOPLE = [
 # Not a trigger: a party withdraws their consent to meet face to face, as they would tell the
 # practitioner, and the service acts on it.
 WITHDRAW_DIRECT = "withdraw_direct_consent"
+# Not triggers either: the parties agree by shuttle; every wellbeing check after it is done.
+AGREE = "record_agreement"
+CHECKS_DONE = "wellbeing_checks_done"
 
 STATE_PATHS: dict[str, list[str]] = {
     "referred": [],
@@ -75,6 +84,8 @@ STATE_PATHS: dict[str, list[str]] = {
     "called_off": ["accept", "schedule_conference", WITHDRAW_DIRECT],
     # One party of three withdrew; the other two go on in shuttle mediation.
     "party_withdrew": ["accept", "start_shuttle", "withdraw"],
+    # Closed while its agreement's items are still monitored: the practitioner's checks stay open.
+    "closed_monitored": ["accept", "start_shuttle", AGREE, "conclude", CHECKS_DONE, "close"],
 }
 # The cases with a third party (in a mutual fight with the other two): the one who withdraws.
 THREE_PARTIES = frozenset({"party_withdrew"})
@@ -304,8 +315,26 @@ async def _walk(
             await safety.record_consent(session, ctx, bundle, bundle.parties[0].id, withdrawal)
             await session.flush()
             continue
+        if trigger == AGREE:
+            await _agree(session, ctx, bundle)
+            continue
+        if trigger == CHECKS_DONE:
+            for task in await tasks.open_tasks(session, case.id, [TaskKind.WELLBEING_CHECK]):
+                await tasks.complete_task(
+                    session,
+                    ctx,
+                    task,
+                    case=case,
+                    outcome="Seen; settled and doing well",
+                    notes=None,
+                    duration_minutes=15,
+                )
+            await session.flush()
+            continue
         body = TransitionRequest(trigger=Trigger(trigger))
-        if trigger == "decline":
+        if trigger == "close":
+            body.monitoring = Monitoring.CONTINUE
+        elif trigger == "decline":
             body.reason = "consent_refused"
         elif trigger == "conclude":
             body.outcome = "resolved"
@@ -324,3 +353,30 @@ async def _walk(
             )
         await transitions.fire_transition(session, ctx, bundle, body, expected_version=None)
         await session.flush()
+
+
+async def _agree(session: AsyncSession, ctx: RequestContext, bundle: repo.CaseBundle) -> None:
+    """An agreement carried by shuttle: the harmer repays a debt and keeps off a landing."""
+    owner = next(p for p in bundle.parties if p.role == PartyRole.HARMER)
+    today = clock.now().date()
+    await agreements.record_carried_agreement(
+        session,
+        ctx,
+        bundle,
+        AgreementCreate(
+            items=[
+                AgreementItemCreate(
+                    description="Repay two phone credits by canteen day",
+                    owner_party_id=owner.id,
+                    due_on=today + timedelta(days=14),
+                ),
+                AgreementItemCreate(
+                    description="Keep off B landing at association for a month",
+                    owner_party_id=owner.id,
+                    due_on=today + timedelta(days=28),
+                ),
+            ],
+            agreed_by=[AgreedBy(party_id=p.id, method=AgreementMethod.IN_PERSON) for p in bundle.parties],
+        ),
+    )
+    await session.flush()

@@ -79,6 +79,11 @@ class VersionMismatchError(AppError):
 class ValidationFailedError(AppError):
     status, error_code, title = 422, "VALIDATION_FAILED", "Validation failed"
 
+    @classmethod
+    def on(cls, field: str, message: str) -> "ValidationFailedError":
+        """A refusal naming the request field at fault, as a schema's own refusal does."""
+        return cls(message, extra={"errors": [{"field": field, "message": message, "type": "value_error"}]})
+
 
 class IdempotencyKeyReusedError(AppError):
     status, error_code, title = 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency key reused"

@@ -107,6 +107,12 @@ def _party_updated(a: dict[str, Any], _b: dict[str, Any]) -> str:
     changes = []
     if a.get("followUp"):
         changes.append(f"to be checked on by {FOLLOW_UP_WORDS.get(a['followUp'], _words(a['followUp']))}")
+    if "outcomeUpdates" in a:
+        changes.append(
+            "to be told what became of the agreement"
+            if a["outcomeUpdates"]
+            else "not to be told what became of the agreement"
+        )
     return f"{a.get('party')}'s details changed" + (f": {'; '.join(changes)}" if changes else "") + "."
 
 
@@ -184,8 +190,14 @@ SENTENCES: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
         if a.get("held")
         else "Conference recorded as not held."
     ),
+    "agreement.recorded": lambda a, _b: (
+        f"Agreement reached by {_words(a.get('madeIn'))} with {len(a.get('agreement') or [])} item(s)."
+    ),
     "agreement_item.marked": lambda a, _b: (
         f'Agreement item "{a.get("description")}" marked {a.get("status")}.'
+    ),
+    "agreement_item.overdue": lambda a, _b: (
+        f'Agreement item "{a.get("description")}" passed its due date ({a.get("dueOn")}) still pending.'
     ),
     "task.added": lambda a, _b: f"A {_words(a.get('kind'))} task was added by hand.",
     "task.completed": _task_completed,

@@ -144,6 +144,7 @@ _PARTY_CASTS = {
     "created_at": "timestamptz",
     "follow_up": "varchar",
     "participating": "boolean",
+    "outcome_updates": "boolean",
 }
 _PARTY_ARRAYS = ", ".join(f"${n}::{_PARTY_CASTS[name]}[]" for n, name in enumerate(_PARTY_COLUMNS, 2))
 _INTAKE_AUDIT = 2 + len(_PARTY_COLUMNS)

@@ -54,19 +54,21 @@ def party_of(bundle: CaseBundle, party_id: uuid.UUID) -> Party:
 _PARTY_COLUMNS = tuple(c.name for c in Party.__table__.columns)  # type: ignore[attr-defined]
 
 
-async def _set_follow_up(
-    session: AsyncSession, bundle: CaseBundle, party: Party, follow_up: FollowUp
-) -> Party:
-    """Write the party's follow-up; the party as it now is, in the bundle in its place.
+async def _set(session: AsyncSession, bundle: CaseBundle, party: Party, **values: Any) -> Party:
+    """Write the party's columns `values`; the party as it now is, in the bundle in its place.
 
     A bundle's parties may have been read outside the session, not to be changed: the row is
     written by its key, and the bundle given a copy holding the change."""
-    await session.execute(update(Party).where(col(Party.id) == party.id).values(follow_up=follow_up.value))
-    changed = read_row(
-        Party, {**{name: getattr(party, name) for name in _PARTY_COLUMNS}, "follow_up": follow_up.value}
-    )
+    await session.execute(update(Party).where(col(Party.id) == party.id).values(**values))
+    changed = read_row(Party, {**{name: getattr(party, name) for name in _PARTY_COLUMNS}, **values})
     bundle.parties = [changed if p.id == party.id else p for p in bundle.parties]
     return changed
+
+
+async def _set_follow_up(
+    session: AsyncSession, bundle: CaseBundle, party: Party, follow_up: FollowUp
+) -> Party:
+    return await _set(session, bundle, party, follow_up=follow_up.value)
 
 
 async def patch_party(
@@ -85,13 +87,20 @@ async def patch_party(
     if not patch.model_fields_set:
         raise ValidationFailedError("nothing to change: give at least one field")
     party = party_of(bundle, party_id)
-    if case.state == CaseState.CLOSED:
-        raise InvalidStateError("a closed case cannot be changed; reopen it first")
+    # Whether to be told what became of the agreement still matters once the case is closed:
+    # its items may be monitored past closure.
+    if case.state == CaseState.CLOSED and patch.model_fields_set - {"outcome_updates"}:
+        raise InvalidStateError(
+            "a closed case cannot be changed but for a party's outcomeUpdates; reopen it first"
+        )
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     if patch.follow_up is not None:
         before["followUp"], after["followUp"] = follow_up_of(party).value, patch.follow_up.value
         party = await _set_follow_up(session, bundle, party, patch.follow_up)
+    if patch.outcome_updates is not None:
+        before["outcomeUpdates"], after["outcomeUpdates"] = party.outcome_updates, patch.outcome_updates
+        party = await _set(session, bundle, party, outcome_updates=patch.outcome_updates)
     await touch(session, case)
     record_case_change(
         session,

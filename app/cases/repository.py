@@ -423,6 +423,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
                     "created_at": row[8],
                     "follow_up": row[13],
                     "participating": row[10],
+                    "outcome_updates": row[14],
                 },
             )
             bundle.parties.append(party)
@@ -465,7 +466,7 @@ async def load_bundles(session: AsyncSession, cases: list[Case], *, attach: bool
 
 def _bundle_rows(ids: Any) -> Any:
     """Parties, consents (in ledger order) and reps of the cases, as rows of one shape (the last
-    column: a party's follow-up, a consent's recorder's role)."""
+    columns: a party's follow-up, a consent's recorder's role; a party's wish for outcome updates)."""
     text, number, flag, uid, moment = (
         String(),
         Integer(),
@@ -489,6 +490,7 @@ def _bundle_rows(ids: Any) -> Any:
         cast(none, uid),
         cast(none, uid),
         col(Party.follow_up),
+        col(Party.outcome_updates),
     ).where(col(Party.case_id).in_(ids))
     consents = select(
         literal("c", text),
@@ -505,6 +507,7 @@ def _bundle_rows(ids: Any) -> Any:
         col(Consent.party_id),
         col(Consent.recorded_by_client_id),
         col(Consent.recorded_by_role),
+        cast(none, flag),
     ).where(col(Consent.case_id).in_(ids))
     reps = select(
         literal("r", text),
@@ -521,6 +524,7 @@ def _bundle_rows(ids: Any) -> Any:
         cast(none, uid),
         cast(none, uid),
         cast(none, text),
+        cast(none, flag),
     ).where(col(CaseRep.case_id).in_(ids))
     # Parties by arrival, consents in ledger order (a later entry for a scope replaces an earlier).
     return union_all(parties, consents, reps).order_by(

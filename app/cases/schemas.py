@@ -14,6 +14,7 @@ from app.common.enums import (
     Facilitator,
     FeedbackStage,
     FollowUp,
+    Monitoring,
     PartyRole,
     ResponsibilityMethod,
     RiskLevel,
@@ -101,13 +102,19 @@ class PartyPatch(RequestModel):
     """A change to a party: each field left out stays as it is."""
 
     min_fields = 1
-    never_null = ("follow_up",)
+    never_null = ("follow_up", "outcome_updates")
 
     follow_up: FollowUp | None = Field(
         default=None,
         description="How the party wants to be visited and checked on: by reps, by the "
         "practitioner only, or (once the work ends) not at all. Every visit follows it; the "
         "party's open tasks follow at once.",
+    )
+    outcome_updates: StrictBool | None = Field(
+        default=None,
+        description="Whether the party wants to be told what became of the agreement (kept or "
+        "broken). False cancels their open outcome-feedback tasks. The one field that may change "
+        "on a closed case.",
     )
 
 
@@ -167,6 +174,12 @@ class TransitionRequest(RequestModel):
         default=None,
         description="With `decline` only: why, in words, kept as a case note (kind `decline`).",
     )
+    monitoring: Monitoring | None = Field(
+        default=None,
+        description='With `close` only: "continue" closes the case while agreement items are still '
+        "pending, and keeps them monitored (practitioners' checks at their due dates). Ignored when "
+        "no item is pending.",
+    )
 
 
 class Source(ApiModel):
@@ -200,6 +213,9 @@ class PartyPublic(ApiModel):
     )
     consents: dict[str, ConsentStatus]
     follow_up: FollowUp
+    outcome_updates: bool = Field(
+        description="Whether the party wants to be told what became of the agreement's items."
+    )
     responsibility: ResponsibilityStatus | None = Field(
         description="Whether the party acknowledges their part in the harm (its latest entry); "
         "null when nothing is recorded. Shown to staff only."

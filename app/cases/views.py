@@ -107,6 +107,7 @@ def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
                 if party_id == p.id
             },
             follow_up=follow_up_of(p),
+            outcome_updates=p.outcome_updates,
             responsibility=(
                 ResponsibilityStatus(acknowledged=entry.acknowledged, recorded_at=entry.recorded_at)
                 if sees_responsibility and (entry := bundle.responsibility.get(p.id)) is not None
@@ -216,6 +217,7 @@ def _sql_views() -> dict[tuple[str, bool], str]:
         **placed,
         consents=consents,
         follow_up=f"coalesce(p.follow_up, '{DEFAULT_FOLLOW_UP.value}')",
+        outcome_updates="p.outcome_updates",
         responsibility=responsibility,
     )
     flags = json_array(

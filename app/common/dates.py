@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app import clock
 from app.config import get_settings
 
 
@@ -43,3 +44,13 @@ def month_start(day: date) -> date:
 def next_month(day: date) -> date:
     """The first day of the month after `day`'s."""
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def local_today() -> date:
+    """Today's date in the prisons' local time."""
+    return clock.now().astimezone(local_zone()).date()
+
+
+def local_day_end(day: date) -> datetime:
+    """The UTC instant the local `day` ends (local midnight after it)."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=local_zone()).astimezone(UTC)

@@ -70,6 +70,19 @@ class ResponsibilityMethod(StrEnum):
     WRITTEN = "written"
 
 
+class AgreementMethod(StrEnum):
+    """How a party agreed to an agreement: by the person, never passed on."""
+
+    IN_PERSON = "in_person"
+    WRITTEN = "written"
+
+
+class Monitoring(StrEnum):
+    """What `close` does with agreement items still pending: they stay monitored."""
+
+    CONTINUE = "continue"
+
+
 class FollowUp(StrEnum):
     """How a party wants to be checked on once the work ends."""
 
@@ -112,6 +125,8 @@ class TaskKind(StrEnum):
     CONFERENCE_PREPARATION = "conference_preparation"
     SAFEGUARDING_CHECK = "safeguarding_check"
     PRACTITIONER_REVIEW = "practitioner_review"
+    AGREEMENT_CHECK = "agreement_check"
+    OUTCOME_FEEDBACK = "outcome_feedback"
 
 
 class ContactKind(StrEnum):

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.common.enums import AgreementStatus
+from app.common.enums import AgreementMethod, AgreementStatus
 from app.common.schemas import ApiModel, Day, RequestModel, ShortText, StrictBool
 
 Description = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+# The stage an agreement was reached in.
+MadeIn = Literal["conference", "shuttle_mediation", "letter_exchange"]
 
 
 class AgreementItemCreate(RequestModel):
@@ -18,11 +20,41 @@ class AgreementItemCreate(RequestModel):
     due_on: Day
 
 
+class AgreedBy(RequestModel):
+    party_id: uuid.UUID
+    method: AgreementMethod = Field(description="How the party agreed: in person or in writing.")
+
+
+AgreedByList = Annotated[
+    list[AgreedBy],
+    Field(
+        default_factory=list,
+        max_length=30,
+        description="Who agreed to the agreement, and how. The agreement stands only when every "
+        "party taking part who attended (outside a conference: every party taking part) agreed; "
+        "supporters are not asked.",
+    ),
+]
+
+
 class ConferenceOutcome(RequestModel):
     held: StrictBool
     attendees: list[ShortText] = Field(default_factory=list, max_length=30, description="Who attended.")
+    attended_party_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=30,
+        description="The parties who attended; required when `agreement` is not empty.",
+    )
     agreement: list[AgreementItemCreate] = Field(default_factory=list, max_length=30)
+    agreed_by: AgreedByList
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+
+
+class AgreementCreate(RequestModel):
+    """An agreement reached by shuttle mediation or letters."""
+
+    items: list[AgreementItemCreate] = Field(min_length=1, max_length=30)
+    agreed_by: AgreedByList
 
 
 class AgreementItemPatch(RequestModel):
@@ -30,8 +62,14 @@ class AgreementItemPatch(RequestModel):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
+class AgreedByPublic(ApiModel):
+    party_id: uuid.UUID
+    method: AgreementMethod
+
+
 class AgreementItemPublic(ApiModel):
     id: uuid.UUID
+    agreement_id: uuid.UUID | None
     description: str
     owner_party_id: uuid.UUID
     due_on: date
@@ -57,4 +95,18 @@ class ConferencePublic(ApiModel):
     attended_by: list[str]
     outcome_recorded_at: datetime | None
     keep_apart: KeepApartDecision | None = Field(default=None, description="Not shown to reps.")
+    attended_party_ids: list[uuid.UUID]
     agreement: list[AgreementItemPublic]
+    agreed_by: list[AgreedByPublic]
+
+
+class AgreementPublic(ApiModel):
+    """An agreement and its items; `madeIn` is the stage it was reached in."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    made_in: MadeIn
+    conference_id: uuid.UUID | None
+    agreed_by: list[AgreedByPublic]
+    items: list[AgreementItemPublic]
+    recorded_at: datetime

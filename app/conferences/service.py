@@ -13,7 +13,8 @@ from app.audit.service import record_case_change
 from app.auth.access import sees_keep_apart_details
 from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal
-from app.common.enums import AgreementStatus, AssigneeType, CaseState, NoteKind, TaskKind
+from app.common.enums import AssigneeType, CaseState, NoteKind, TaskKind
+from app.conferences import agreements
 from app.conferences.schemas import (
     AgreementItemPublic,
     ConferenceOutcome,
@@ -22,16 +23,13 @@ from app.conferences.schemas import (
 )
 from app.context import Principal, RequestContext
 from app.db import Conn, scalar
-from app.errors import InvalidStateError, KeepApartError, NotFoundError, ValidationFailedError
+from app.errors import InvalidStateError, KeepApartError, ValidationFailedError
 from app.models.cases import Case
-from app.models.conferences import AgreementItem, Conference
+from app.models.conferences import Agreement, AgreementItem, Conference
 from app.nonassociations.service import keep_apart_between
 from app.notes import service as notes
 from app.tasks import service as tasks
 from app.workflows.case_workflow import keep_apart_allows
-
-# Agreement items are monitored until the case is closed.
-MONITORING_STATES = tuple(s for s in CaseState if s not in (CaseState.REFERRED, CaseState.CLOSED))
 
 
 async def get_conference(session: AsyncSession, case_id: uuid.UUID) -> Conference | None:
@@ -203,36 +201,58 @@ async def update_arrangements(
 async def record_outcome(
     session: AsyncSession, ctx: RequestContext, bundle: CaseBundle, body: ConferenceOutcome
 ) -> Conference:
-    """Whether the conference was held, who attended, and what was agreed."""
+    """Whether the conference was held, who attended, and what was agreed: an agreement stands
+    only when every party taking part who attended agreed to it."""
     case = bundle.case
     conference = await _arranged(session, case, "a conference outcome is recorded")
     if conference.held:
         raise InvalidStateError("the outcome of this conference is already recorded")
     if not body.held and body.agreement:
-        raise ValidationFailedError("nothing can be agreed at a conference that was not held")
-    parties = {p.id for p in bundle.parties}
-    for item in body.agreement:
-        if item.owner_party_id not in parties:
-            raise ValidationFailedError(f"{item.owner_party_id} is not a party to {case.reference}")
+        raise ValidationFailedError.on("agreement", "nothing can be agreed at a conference that was not held")
+    known = {p.id for p in bundle.parties}
+    strangers = [str(p) for p in body.attended_party_ids if p not in known]
+    if strangers:
+        raise ValidationFailedError.on(
+            "attendedPartyIds", f"not parties to {case.reference}: " + ", ".join(strangers)
+        )
+    if body.agreement and not body.attended_party_ids:
+        raise ValidationFailedError.on(
+            "attendedPartyIds", "say which parties attended: the agreement needs each one's agreement"
+        )
+    if body.agreement:
+        agreements.check_agreement(
+            bundle,
+            body.agreement,
+            body.agreed_by,
+            attended=set(body.attended_party_ids),
+            items_field="agreement",
+        )
+    elif body.agreed_by:
+        raise ValidationFailedError.on("agreedBy", "nothing was agreed: agreedBy goes with an agreement")
     now = clock.now()
     conference.held = body.held
     conference.attendees = list(body.attendees)
+    conference.attended_party_ids = [str(p) for p in dict.fromkeys(body.attended_party_ids)]
     conference.outcome_recorded_at = now
     session.add(conference)
-    items = [
-        AgreementItem(
-            case_id=case.id,
+    after: dict[str, Any] = {
+        "held": body.held,
+        "attendees": body.attendees,
+        "attendedPartyIds": conference.attended_party_ids,
+        "notes": body.notes,
+        "agreement": [],
+    }
+    if body.agreement:
+        agreement, items = await agreements.add_agreement(
+            session,
+            bundle,
+            made_in=CaseState.CONFERENCE,
             conference_id=conference.id,
-            position=i,
-            description=item.description,
-            owner_party_id=item.owner_party_id,
-            due_on=item.due_on,
-            status=AgreementStatus.PENDING.value,
-            created_at=now,
+            items=body.agreement,
+            agreed_by=body.agreed_by,
+            now=now,
         )
-        for i, item in enumerate(body.agreement, start=1)
-    ]
-    session.add_all(items)
+        after.update(agreements.agreement_record(agreement, items))
     # Held or not, this arrangement's preparation is over; a new one brings new tasks.
     await tasks.cancel_open_tasks(
         session,
@@ -247,77 +267,12 @@ async def record_outcome(
         action="conference.outcome_recorded",
         entity_type="conference",
         entity_id=conference.id,
-        after={
-            "held": body.held,
-            "attendees": body.attendees,
-            "notes": body.notes,
-            "agreement": [
-                {
-                    "id": i.id,
-                    "description": i.description,
-                    "ownerPartyId": i.owner_party_id,
-                    "dueOn": i.due_on,
-                }
-                for i in items
-            ],
-        },
+        after=after,
     )
     if body.notes:
         # Read back with the case's other notes, not only from the audit trail.
         await notes.write_note(session, ctx, case, text=body.notes, kind=NoteKind.CONFERENCE)
     return conference
-
-
-async def mark_item(
-    session: AsyncSession,
-    ctx: RequestContext,
-    bundle: CaseBundle,
-    item_id: uuid.UUID,
-    *,
-    status: AgreementStatus,
-    note: str | None,
-) -> AgreementItem:
-    """Mark a commitment kept or broken; a broken one asks the practitioner for a review."""
-    case = bundle.case
-    item = await session.get(AgreementItem, item_id)
-    if item is None or item.case_id != case.id:
-        raise NotFoundError(f"no agreement item {item_id} on {case.reference}")
-    if CaseState(case.state) not in MONITORING_STATES:
-        raise InvalidStateError(f"agreement items are not monitored once the case is {case.state}")
-    if item.status == status.value and (note is None or note == item.status_note):
-        return item
-    now = clock.now()
-    before = {"status": item.status, "note": item.status_note}
-    became_broken = status == AgreementStatus.BROKEN and item.status != AgreementStatus.BROKEN
-    item.status = status.value
-    item.status_note = note
-    item.status_changed_at = now
-    session.add(item)
-    after: dict[str, Any] = {"status": item.status, "note": note, "description": item.description}
-    if became_broken:
-        owner = next((p for p in bundle.parties if p.id == item.owner_party_id), None)
-        who = f"{owner.first_name} {owner.last_name}" if owner else "a party"
-        task = tasks.schedule_practitioner_review(
-            session,
-            case=case,
-            why=(
-                f'Agreement broken on {case.reference}: {who} did not keep "{item.description}" '
-                f"(due {item.due_on:%Y-%m-%d}). Review with the parties and decide what happens next."
-            ),
-            now=now,
-        )
-        after["reviewTaskId"] = task.id
-    record_case_change(
-        session,
-        ctx,
-        case,
-        action="agreement_item.marked",
-        entity_type="agreement_item",
-        entity_id=item.id,
-        before=before,
-        after=after,
-    )
-    return item
 
 
 async def present_conference(
@@ -329,6 +284,9 @@ async def present_conference(
         .where(col(AgreementItem.conference_id) == conference.id)
         .order_by(col(AgreementItem.position))
     )
+    agreement = (
+        await session.execute(select(Agreement).where(col(Agreement.conference_id) == conference.id))
+    ).scalar_one_or_none()
     return ConferencePublic(
         id=conference.id,
         case_id=conference.case_id,
@@ -346,5 +304,7 @@ async def present_conference(
         )
         if sees_keep_apart_details(principal)
         else None,
+        attended_party_ids=[uuid.UUID(p) for p in conference.attended_party_ids],
         agreement=[AgreementItemPublic.model_validate(i) for i in rows.scalars()],
+        agreed_by=agreements.agreed_by_of(agreement),
     )

@@ -23,6 +23,9 @@ SAFEGUARDING_RAISED = "restorative-justice.safeguarding.raised"
 # A concern nobody acknowledged in time: about the concern, not a task, so a type of its own.
 SAFEGUARDING_OVERDUE = "restorative-justice.safeguarding.overdue"
 TASK_OVERDUE = "restorative-justice.task.overdue"
+# A commitment of an agreement whose due date passed while it was still pending: about the
+# commitment (which may outlive the case's closing), not the practitioner's task to check it.
+AGREEMENT_ITEM_OVERDUE = "restorative-justice.agreement-item.overdue"
 # The digest of every audit chain's head, published so that a rewritten chain can be found from
 # outside the database (`app.audit.checkpoint`).
 AUDIT_CHECKPOINT = "restorative-justice.audit.checkpoint"
@@ -35,6 +38,7 @@ OUTBOUND_TYPES = (
     SAFEGUARDING_RAISED,
     SAFEGUARDING_OVERDUE,
     TASK_OVERDUE,
+    AGREEMENT_ITEM_OVERDUE,
     AUDIT_CHECKPOINT,
 )
 

@@ -4,7 +4,8 @@ A visit task leaves a contact behind (so every visit is on the case's record and
 towards the rep's hours); a delivery task delivers its letter under the letter rules; a concern
 found while doing the task is raised at once. Work that depends on consent (a shuttle visit, a
 letter delivered) is refused unless its party still consents, as a move is refused when its
-guards are unmet (`app.workflows.case_workflow.TASK_GATES`).
+guards are unmet (`app.workflows.case_workflow.TASK_GATES`). Telling someone what became of an
+agreement is recorded with what they were told.
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,12 @@ async def complete(
     if body.concern is not None and party is None:
         raise ValidationFailedError("a concern is raised about a person: this task names nobody")
     kind = TaskKind(task.kind)
+    if (
+        kind == TaskKind.OUTCOME_FEEDBACK
+        and task.status == TaskStatus.OPEN
+        and not (body.notes or "").strip()
+    ):
+        raise ValidationFailedError.on("notes", "say in notes what the person was told")
     action = TASK_GATES.get(kind)
     if action is not None and bundle is not None and task.status == TaskStatus.OPEN:
         # A concern never waits on consent: the refusal says how to raise it on its own.

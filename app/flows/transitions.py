@@ -27,6 +27,7 @@ from app.cases.repository import CaseBundle
 from app.cases.schemas import ConferenceDetails, ConferenceProposal, TransitionRequest
 from app.cases.service import check_version, snapshot, take_out, visible_case
 from app.common.enums import CaseState, DeclineReason, NoteKind, Outcome, Role, Trigger
+from app.conferences import agreements
 from app.conferences import service as conferences
 from app.config import get_settings
 from app.context import SYSTEM, RequestContext
@@ -112,6 +113,7 @@ def _case_guards(ctx: RequestContext, bundle: CaseBundle, body: TransitionReques
     )
     if body is not None:
         g.reason, g.outcome, g.until, g.party_id = body.reason, body.outcome, body.until, body.party_id
+        g.monitoring = body.monitoring
     return g
 
 
@@ -182,12 +184,19 @@ async def _safeguarding_concerns(
     g.open_safeguarding_concerns = await open_concerns(session, bundle.case.id)
 
 
+async def _pending_agreement_items(
+    session: AsyncSession, bundle: CaseBundle, _body: TransitionRequest | None, g: wf.GuardContext
+) -> None:
+    g.pending_agreement_items = await agreements.pending_items(session, bundle.case.id)
+
+
 # Guards judged from other records or another system, each with what loads what it reads.
 STORED_GUARDS: dict[str, StoredGuard] = {
     "conference_held_if_conference": _conference_held,
     "no_open_non_association": _keep_apart,
     "no_open_wellbeing_check": _wellbeing_checks,
     "no_open_safeguarding_concern": _safeguarding_concerns,
+    "agreement_settled_or_monitored": _pending_agreement_items,
 }
 
 
@@ -251,6 +260,8 @@ def _checked(
     case = bundle.case
     check_version(case, expected_version)
     transition = wf.BY_TRIGGER[body.trigger.value]
+    if body.monitoring is not None and transition.trigger != Trigger.CLOSE:
+        raise ValidationFailedError.on("monitoring", "monitoring goes with close only")
     if not (by_system and transition.by_system) and not may_fire(ctx, transition):
         raise ForbiddenError(f"the {ctx.principal.role.value} role may not {transition.trigger}")
     state = CaseState(case.state)

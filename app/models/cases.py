@@ -104,6 +104,8 @@ class Party(SQLModel, table=True):
     follow_up: str | None = Field(default=None, max_length=20)
     # False once the party has withdrawn: no guard counts them, and the case may go on without them.
     participating: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    # False when the party asked not to be told what became of the agreement.
+    outcome_updates: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
 
 class Consent(SQLModel, table=True):

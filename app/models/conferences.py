@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, false
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
@@ -25,7 +25,27 @@ class Conference(SQLModel, table=True):
     expected_attendees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     held: bool | None = None
     attendees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The parties who attended, as the outcome names them (strings of their ids).
+    attended_party_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     outcome_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Agreement(SQLModel, table=True):
+    """An agreement the parties reached: at a conference, or carried by shuttle or letters; who
+    agreed to it and how. Its commitments are its items."""
+
+    __tablename__ = "agreement"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
+    conference_id: uuid.UUID | None = Field(default=None, foreign_key="conference.id")
+    # The state the case was in when it was reached: conference, shuttle_mediation, letter_exchange.
+    made_in: str = Field(max_length=20)
+    # [{"partyId": ..., "method": "in_person" | "written"}]
+    agreed_by: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -36,7 +56,8 @@ class AgreementItem(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)
-    conference_id: uuid.UUID = Field(foreign_key="conference.id")
+    conference_id: uuid.UUID | None = Field(default=None, foreign_key="conference.id")
+    agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id")
     position: int
     description: str
     owner_party_id: uuid.UUID = Field(foreign_key="party.id")
@@ -44,4 +65,6 @@ class AgreementItem(SQLModel, table=True):
     status: str = Field(default="pending", max_length=10)
     status_note: str | None = None
     status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set once the item's due date has passed while it was pending and that was announced.
+    overdue_notified: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -31,6 +31,8 @@ class Task(SQLModel, table=True):
     party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id")
     # The letter a letter_delivery task is for.
     letter_id: uuid.UUID | None = Field(default=None, foreign_key="letter.id")
+    # The agreement item an agreement_check task is for.
+    agreement_item_id: uuid.UUID | None = None
     instructions: str
     overdue_notified: bool = False
     outcome: str | None = None

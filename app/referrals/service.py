@@ -76,6 +76,7 @@ async def refer(
                 "location": p.location,
                 "created_at": now,
                 "participating": True,
+                "outcome_updates": True,
             },
         )
         for p in body.parties

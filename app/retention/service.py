@@ -106,7 +106,9 @@ KEPT: dict[str, frozenset[str]] = {
     "task": frozenset({"prison_id", "kind", "status", "assignee_type"}),
     "letter": frozenset({"status"}),
     "case_note": frozenset({"kind", "written_by_role"}),
-    "conference": frozenset({"supporting_rep_ids"}),
+    "conference": frozenset({"supporting_rep_ids", "attended_party_ids"}),
+    # Who agreed, by party id and how: nobody's name.
+    "agreement": frozenset({"made_in", "agreed_by"}),
     "safeguarding_concern": frozenset({"prison_id", "category", "status"}),
     "outbox_event": frozenset({"event_type", "prison_id"}),
     "audit_record": frozenset(

@@ -185,13 +185,15 @@ class Progress:
 
 # Columns left to the database: the audit record's id, and columns the generated history never
 # sets (revoked and rotated keys, legal holds, purges, letters, conferences' expected attendees,
-# volunteers' completions), which take their defaults.
+# volunteers' completions, parties' wish for outcome updates, agreement checks, who attended a
+# conference), which take their defaults.
 DEFAULTED = {
     "audit_record": {"id"},
     "api_client": {"revoked_at", "previous_key_hash", "previous_key_expires_at"},
     "rj_case": {"legal_hold", "legal_hold_reason", "purged_at"},
-    "task": {"letter_id", "completed_by_rep_id"},
-    "conference": {"expected_attendees"},
+    "party": {"outcome_updates"},
+    "task": {"letter_id", "completed_by_rep_id", "agreement_item_id"},
+    "conference": {"expected_attendees", "attended_party_ids"},
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in metadata.tables[name].columns if c.name not in DEFAULTED.get(name, set()))

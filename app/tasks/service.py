@@ -53,6 +53,7 @@ def new_task(
     now: datetime,
     party: Party | None = None,
     letter_id: uuid.UUID | None = None,
+    agreement_item_id: uuid.UUID | None = None,
 ) -> Task:
     """Add one open task to the session."""
     task = Task(
@@ -65,6 +66,7 @@ def new_task(
         assignee_id=assignee_id,
         party_id=party.id if party else None,
         letter_id=letter_id,
+        agreement_item_id=agreement_item_id,
         instructions=instructions,
         created_at=now,
     )
@@ -327,6 +329,24 @@ def cancel(session: AsyncSession, tasks_: Iterable[Task], *, reason: str, now: d
         task.cancel_reason = reason
         task.cancelled_at = now
         session.add(task)
+
+
+async def cancel_with_audit(
+    session: AsyncSession, ctx: RequestContext, case: Case, tasks_: Iterable[Task], *, reason: str
+) -> None:
+    """Cancel open tasks a change to the case has made pointless, each audited with the reason."""
+    now = clock.now()
+    for task in tasks_:
+        cancel(session, [task], reason=reason, now=now)
+        await audit_task(
+            session,
+            ctx,
+            case,
+            task,
+            action="task.cancelled",
+            before={"status": TaskStatus.OPEN.value},
+            after={"kind": task.kind, "status": task.status, "reason": reason},
+        )
 
 
 async def cancel_task(
@@ -659,8 +679,10 @@ async def reassign_task(
     assignee_id: uuid.UUID | None,
     reason: str,
 ) -> Task:
-    """Give an open task to someone else."""
+    """Give an open task to someone else; never to a rep once the case is closed."""
     _require_open(task)
+    if case is not None and case.state == CaseState.CLOSED and assignee_type == AssigneeType.REP:
+        raise InvalidStateError("no rep works on a closed case: its tasks are practitioners'")
     party = await session.get(Party, task.party_id) if task.party_id is not None else None
     await check_assignee(
         session,

@@ -1,4 +1,5 @@
-"""What falls due with time: a paused case's cooling-off ends, a task becomes overdue."""
+"""What falls due with time: a paused case's cooling-off ends, a task becomes overdue, an
+agreement's commitment passes its due date while still pending."""
 
 import logging
 
@@ -7,14 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
+from app.audit.service import record_case_change
 from app.cases import repository as repo
 from app.cases.schemas import TransitionRequest
+from app.common.dates import local_today
 from app.common.enums import CaseState, Trigger
+from app.conferences import agreements
 from app.context import SYSTEM_CONTEXT
 from app.db import Database
-from app.events.service import TASK_OVERDUE, emit, emit_case_event
+from app.events.service import AGREEMENT_ITEM_OVERDUE, TASK_OVERDUE, emit, emit_case_event
 from app.flows import transitions
 from app.models.cases import Case, Party
+from app.models.conferences import AgreementItem
 from app.models.tasks import Task
 from app.tasks import service as tasks
 
@@ -118,3 +123,51 @@ async def _announce_overdue(
         additional={**details, "prisonId": task.prison_id},
         prison_id=task.prison_id,
     )
+
+
+async def mark_overdue_agreement_items(db: Database, *, limit: int = 500) -> int:
+    """Announce each agreement item whose due date has passed while pending, once (closed case
+    or not): an audit record and a `agreement-item.overdue` event, one transaction per item."""
+    async with db.transaction() as session:
+        due = await agreements.overdue_items(session, local_today(), limit)
+    marked = 0
+    for item_id in due:
+        async with db.transaction() as session:
+            item = await session.get(AgreementItem, item_id)
+            if item is None:  # pragma: no cover - items are never deleted
+                continue
+            # The case row lock first, as every writer takes it; then claim the item.
+            case = await repo.get_case(session, str(item.case_id), lock=True)
+            if case is None or not await agreements.claim_overdue_item(session, item_id, local_today()):
+                continue  # settled or announced since we looked
+            owner = await session.get(Party, item.owner_party_id)
+            details = {
+                "agreementItemId": item.id,
+                "agreementId": item.agreement_id,
+                "ownerPartyId": item.owner_party_id,
+                "dueOn": item.due_on,
+            }
+            record_case_change(
+                session,
+                SYSTEM_CONTEXT,
+                case,
+                action="agreement_item.overdue",
+                entity_type="agreement_item",
+                entity_id=item.id,
+                after={**details, "description": item.description},
+            )
+            emit_case_event(
+                session,
+                case,
+                event_type=AGREEMENT_ITEM_OVERDUE,
+                description=(
+                    f"A commitment of the agreement on restorative justice case {case.reference} "
+                    "passed its due date unsettled"
+                ),
+                prisoner_numbers=[owner.prisoner_number] if owner else [],
+                extra=details,
+            )
+            marked += 1
+    if marked:
+        log.info("announced %d overdue agreement item(s)", marked)
+    return marked

@@ -17,7 +17,7 @@ from app.db import Database
 from app.flows import inbound_events, publishing
 from app.idempotency import service as idempotency
 from app.safeguarding.service import notify_overdue
-from app.timed_work.due import mark_overdue_tasks, resume_due_cases
+from app.timed_work.due import mark_overdue_agreement_items, mark_overdue_tasks, resume_due_cases
 from app.webhooks.delivery import deliver_all_due
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,14 @@ async def run_once(db: Database, *, runner: str | None = None) -> dict[str, int]
     """One pass over every kind of timed work; counts of what was done."""
     resumed = await resume_due_cases(db)
     overdue = await mark_overdue_tasks(db)
+    items_overdue = await mark_overdue_agreement_items(db)
     concerns_overdue = await notify_overdue(db)
     published = await publish_events(db)
     delivery = await deliver_all_due(db, runner or runner_name())
     return {
         "resumed": resumed,
         "overdue": overdue,
+        "agreementItemsOverdue": items_overdue,
         "concernsOverdue": concerns_overdue,
         "published": published,
         "delivered": delivery.delivered,

@@ -20,6 +20,7 @@ from app.common.enums import (
     ConsentScope,
     DeclineReason,
     Facilitator,
+    Monitoring,
     RiskLevel,
     Role,
     TaskKind,
@@ -118,7 +119,7 @@ TABLE: tuple[Transition, ...] = (
         (S.FOLLOW_UP,),
         S.CLOSED,
         PRACTITIONER,
-        ("no_open_wellbeing_check", "no_open_safeguarding_concern"),
+        ("no_open_wellbeing_check", "no_open_safeguarding_concern", "agreement_settled_or_monitored"),
     ),
     Transition("reopen", (S.CLOSED,), S.ASSESSMENT, PRACTITIONER, ("reason_given", "not_purged")),
     Transition(
@@ -253,6 +254,9 @@ class GuardContext:
     keep_apart: KeepApart | None = None
     open_wellbeing_checks: int = 0
     open_safeguarding_concerns: int = 0
+    # Agreement items still pending, and whether the close asks to keep monitoring them.
+    pending_agreement_items: int = 0
+    monitoring: str | None = None
     rep_max_pause: timedelta = timedelta(hours=72)
     purged: bool = False
 
@@ -447,6 +451,12 @@ GUARDS: dict[str, Guard] = {
             "no_open_safeguarding_concern",
             "no safeguarding concern on the case is still open",
             lambda c: c.open_safeguarding_concerns == 0,
+        ),
+        Guard(
+            "agreement_settled_or_monitored",
+            'no agreement item is still pending, or monitoring: "continue" keeps the pending items '
+            "monitored after closure (practitioners' checks at their due dates)",
+            lambda c: c.pending_agreement_items == 0 or c.monitoring == Monitoring.CONTINUE,
         ),
     )
 }

@@ -29,8 +29,9 @@ NEVER_ENDED = frozenset({K.SAFEGUARDING_CHECK})
 # Wellbeing checks still apply after the work ends: they are how the parties are looked after.
 STILL_APPLY = frozenset({K.WELLBEING_CHECK})
 EVERYTHING_ELSE = frozenset(TaskKind) - NEVER_ENDED - STILL_APPLY
-# A practitioner's monitoring after closure (of an agreement, say) outlives the case's closing.
-MONITORING: frozenset[TaskKind] = frozenset()
+# A practitioner's monitoring of an agreement, and telling the person harmed what became of it,
+# outlive the case's closing (a close with pending items says `monitoring: "continue"`).
+MONITORING = frozenset({K.AGREEMENT_CHECK, K.OUTCOME_FEEDBACK})
 # The work of an intervention: visits, letters carried, a conference prepared.
 INTERVENTION = frozenset({K.ASSESSMENT_VISIT, K.SHUTTLE_VISIT, K.LETTER_DELIVERY, K.CONFERENCE_PREPARATION})
 PREPARATION = frozenset({K.CONFERENCE_PREPARATION})
@@ -60,7 +61,10 @@ class EndedWork:
 
 ENDED_WORK: tuple[EndedWork, ...] = (
     EndedWork("decline", EVERYTHING_ELSE, "The case was declined."),
-    EndedWork("withdraw", INTERVENTION, "The person withdrew from the case.", Whose.PARTY),
+    # The leaver is no longer told what became of the agreement; the items they own stay monitored.
+    EndedWork(
+        "withdraw", INTERVENTION | {K.OUTCOME_FEEDBACK}, "The person withdrew from the case.", Whose.PARTY
+    ),
     EndedWork("withdraw", INTERVENTION, "The case ended when a party withdrew.", if_moved=True),
     EndedWork("conclude", INTERVENTION, "The intervention was concluded."),
     EndedWork("close", EVERYTHING_ELSE - MONITORING, "The case was closed."),

@@ -174,6 +174,14 @@ def _agreement(case: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _consented(case: dict[str, Any]) -> dict[str, Any]:
+    """Both parties attended and agreed."""
+    return {
+        "attendedPartyIds": [p["id"] for p in case["parties"]],
+        "agreedBy": [{"partyId": p["id"], "method": "in_person"} for p in case["parties"]],
+    }
+
+
 async def _outcome(api: Api, case: dict[str, Any], **body: Any) -> httpx.Response:
     return await api.client.post(
         f"/cases/{case['id']}/conference/outcome", json=body, headers=api.keys.practitioner.headers
@@ -186,7 +194,12 @@ class TestOutcome:
         refused = await api.fire(case["id"], "conclude", outcome="resolved")
         assert refused.status_code == 409
         r = await _outcome(
-            api, case, held=True, attendees=["Dean Walsh", "Marcus Okoye"], agreement=_agreement(case)
+            api,
+            case,
+            held=True,
+            attendees=["Dean Walsh", "Marcus Okoye"],
+            agreement=_agreement(case),
+            **_consented(case),
         )
         assert r.status_code == 200, r.text
         body = r.json()
@@ -220,7 +233,7 @@ class TestOutcome:
         case, [rep] = await case_with_rep(api, state="conference")
         items = _agreement(case)
         items[0]["ownerPartyId"] = rep["id"]
-        r = await _outcome(api, case, held=True, agreement=items)
+        r = await _outcome(api, case, held=True, agreement=items, **_consented(case))
         assert r.status_code == 422, r.text
 
     async def test_the_outcome_is_recorded_once(self, api: Api) -> None:
@@ -241,7 +254,7 @@ class TestOutcome:
 
 async def _held_with_agreement(api: Api) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     case, _ = await case_with_rep(api, state="conference")
-    r = await _outcome(api, case, held=True, agreement=_agreement(case))
+    r = await _outcome(api, case, held=True, agreement=_agreement(case), **_consented(case))
     assert r.status_code == 200, r.text
     return case, list(r.json()["agreement"])
 

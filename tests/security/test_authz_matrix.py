@@ -308,6 +308,16 @@ async def conference_outcome(w: "World", scope: str, fresh: bool) -> Req:
     return Req(path={"case_id": case["id"]}, body=w.outcome(case))
 
 
+async def new_agreement(w: "World", scope: str, fresh: bool) -> Req:
+    case = await w.staged(scope, fresh, "letter_exchange")
+    return Req(path={"case_id": case["id"]}, body=w.carried_agreement(case))
+
+
+async def list_agreements(w: "World", scope: str, _fresh: bool) -> Req:
+    case_id, agreement_id = await w.agreement(scope)
+    return Req(path={"case_id": case_id}, probe=agreement_id)
+
+
 async def agreement_item(w: "World", scope: str, fresh: bool) -> Req:
     case_id, item_id = await w.agreement_item(scope, fresh)
     return Req(path={"case_id": case_id, "item_id": item_id}, body={"status": "kept"})
@@ -762,6 +772,19 @@ MATRIX: dict[str, Entry] = {
     "POST /cases/{case_id}/conference": Entry(arrange_conference, practitioner_only(200)),
     "POST /cases/{case_id}/conference/outcome": Entry(conference_outcome, practitioner_only(200)),
     "PATCH /cases/{case_id}/agreement-items/{item_id}": Entry(agreement_item, practitioner_only(200)),
+    "POST /cases/{case_id}/agreement": Entry(new_agreement, practitioner_only(201)),
+    "GET /cases/{case_id}/agreements": Entry(
+        list_agreements,
+        roles(
+            practitioner=(LISTED, LISTED, 404),
+            rep=(LISTED, 404, 404),
+            referrer=FORBIDDEN,
+            manager=(LISTED, LISTED, 404),
+            auditor=FORBIDDEN,
+            admin=(LISTED, LISTED, LISTED),
+            admin_mdi=(LISTED, LISTED, 404),
+        ),
+    ),
     "PUT /cases/{case_id}/legal-hold": Entry(legal_hold, admin_only((200, 200, 200), (200, 200, 404))),
     "GET /reps/me/tasks": Entry(
         no_input,
@@ -1152,18 +1175,34 @@ class World:
         }
 
     def outcome(self, case: dict[str, Any]) -> dict[str, Any]:
-        """A held conference's outcome with one commitment."""
+        """A held conference's outcome with one commitment, agreed by both parties."""
         return {
             "held": True,
             "attendees": ["Dean Walsh", "Marcus Okoye"],
-            "agreement": [
+            "attendedPartyIds": [p["id"] for p in case["parties"]],
+            "agreement": self.carried_agreement(case)["items"],
+            "agreedBy": self.carried_agreement(case)["agreedBy"],
+        }
+
+    def carried_agreement(self, case: dict[str, Any]) -> dict[str, Any]:
+        """An agreement of one commitment, agreed by both parties."""
+        return {
+            "items": [
                 {
                     "description": "Keep to his own landing at association",
                     "ownerPartyId": case["parties"][1]["id"],
                     "dueOn": (clock.now() + timedelta(days=14)).date().isoformat(),
                 }
             ],
+            "agreedBy": [{"partyId": p["id"], "method": "in_person"} for p in case["parties"]],
         }
+
+    async def agreement(self, scope: str) -> tuple[str, str]:
+        """(case id, agreement id) of the agreement made at the scope's held conference."""
+        case_id, _item = await self.agreement_item(scope, False)
+        r = await self.client.get(f"/cases/{case_id}/agreements", headers=self.practitioner(scope).headers)
+        assert r.status_code == 200, r.text
+        return case_id, r.json()[0]["id"]
 
     async def letter(self, scope: str, fresh: bool, status: str) -> tuple[str, str]:
         """(case id, letter id) of a letter in `status` ("draft", "submitted" or "approved")."""

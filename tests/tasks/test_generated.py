@@ -108,6 +108,8 @@ class TestGeneratedTasks:
                         "dueOn": str(date(2026, 3, 9)),
                     }
                 ],
+                "attendedPartyIds": [p["id"] for p in case["parties"]],
+                "agreedBy": [{"partyId": p["id"], "method": "written"} for p in case["parties"]],
             },
             headers=api.keys.practitioner.headers,
         )

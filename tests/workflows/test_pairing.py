@@ -77,6 +77,9 @@ class TestStageContact:
         assert stage_contact(state, paused_from) == scope
 
 
+LEAVER = ended_work.INTERVENTION | {TaskKind.OUTCOME_FEEDBACK}
+
+
 class TestEndedWorkTable:
     def test_never_a_safeguarding_check(self) -> None:
         for row in ended_work.ENDED_WORK:
@@ -92,10 +95,10 @@ class TestEndedWorkTable:
         ("trigger", "moved", "expected"),
         [
             ("decline", True, [("case", ended_work.EVERYTHING_ELSE)]),
-            ("close", True, [("case", ended_work.EVERYTHING_ELSE)]),
+            ("close", True, [("case", ended_work.EVERYTHING_ELSE - ended_work.MONITORING)]),
             ("conclude", True, [("case", ended_work.INTERVENTION)]),
-            ("withdraw", False, [("party", ended_work.INTERVENTION)]),
-            ("withdraw", True, [("party", ended_work.INTERVENTION), ("case", ended_work.INTERVENTION)]),
+            ("withdraw", False, [("party", LEAVER)]),
+            ("withdraw", True, [("party", LEAVER), ("case", ended_work.INTERVENTION)]),
             ("accept", True, []),
             ("pause", True, []),
         ],
