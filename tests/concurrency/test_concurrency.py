@@ -1,19 +1,22 @@
 """Real concurrency against the real server (`rj-casework serve`, uvicorn on 127.0.0.1):
-100 requests at once on one case or one source record. Run on the suite's database, so on
-PostgreSQL in the PostgreSQL pass."""
+100 requests at once on one case or one source record; and two requests on one case in each
+order, forced in-process. Run on the suite's database, so on PostgreSQL in the PostgreSQL pass."""
 
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from app.conferences import service as conferences
 from app.db import Database
+from app.flows import safety
 from app.models.audit import AuditRecord
 from app.models.cases import Case
 from app.models.events import OutboxEvent
@@ -125,48 +128,124 @@ def test_server_log_has_no_unhandled_errors(server: Server) -> None:
     assert "Traceback" not in log, log[-3000:]
 
 
+WITHDRAWAL = {"scope": "direct", "given": False, "recordedBy": "Rep Lewis", "method": "via_rep"}
+HELD = {"held": True, "attendees": ["both parties"]}
+
+
+async def race_result(
+    api: Api, case_id: str, withdrawal: httpx.Response, held: httpx.Response
+) -> Literal["held", "called off"]:
+    """Which of a withdrawal of consent to meet and the conference's outcome, sent together,
+    took effect first, having checked that the case agrees with the answers: held before the
+    withdrawal (the conference stands, nothing called off), or called off before the outcome (the
+    outcome refused, nothing of it recorded)."""
+    # A withdrawal is never refused.
+    assert withdrawal.status_code == 201, withdrawal.text
+    after = await api.case(case_id)
+    r = await api.client.get(f"/cases/{case_id}/conference", headers=api.keys.practitioner.headers)
+    assert r.status_code == 200, r.text
+    called_off = await count(
+        api.db,
+        AuditRecord,
+        col(AuditRecord.case_id) == uuid.UUID(case_id),
+        col(AuditRecord.action) == "case.call_off",
+    )
+    if held.status_code == 200:
+        assert (after["state"], r.json()["held"], called_off) == ("conference", True, 0)
+        return "held"
+    assert held.status_code == 409, held.text
+    assert (after["state"], r.json()["held"], called_off) == ("shuttle_mediation", None, 1)
+    return "called off"
+
+
 class TestWithdrawalRacingTheConferenceOutcome:
     ROUNDS = 8
 
-    async def test_exactly_one_wins_and_the_case_agrees(
+    async def test_whichever_wins_the_case_agrees(
         self, http: httpx.AsyncClient, keys: Keys, db: Database
     ) -> None:
+        """Sent together to the real server, in turn one first and then the other."""
         api = Api(http, keys, db)
-        held_first = called_off_first = 0
-        for _ in range(self.ROUNDS):
+        results: Counter[str] = Counter()
+        for n in range(self.ROUNDS):
             case = await api.to_state("conference")
             cid, party = case["id"], case["parties"][0]["id"]
-            withdrawal, held = await asyncio.gather(
-                http.post(
-                    f"/cases/{cid}/parties/{party}/consents",
-                    json={"scope": "direct", "given": False, "recordedBy": "Rep Lewis", "method": "via_rep"},
-                    headers=keys.practitioner.headers,
-                ),
-                http.post(
-                    f"/cases/{cid}/conference/outcome",
-                    json={"held": True, "attendees": ["both parties"]},
-                    headers=keys.practitioner.headers,
-                ),
+            withdraw = http.post(
+                f"/cases/{cid}/parties/{party}/consents", json=WITHDRAWAL, headers=keys.practitioner.headers
             )
-            # A withdrawal is never refused.
-            assert withdrawal.status_code == 201, withdrawal.text
-            after = await api.case(cid)
-            conference = (
-                await http.get(f"/cases/{cid}/conference", headers=keys.practitioner.headers)
-            ).json()
-            called_off = await count(
-                db,
-                AuditRecord,
-                col(AuditRecord.case_id) == uuid.UUID(cid),
-                col(AuditRecord.action) == "case.call_off",
-            )
-            if held.status_code == 200:
-                # Held before the withdrawal: the conference stands and was not called off.
-                held_first += 1
-                assert (after["state"], conference["held"], called_off) == ("conference", True, 0)
+            hold = http.post(f"/cases/{cid}/conference/outcome", json=HELD, headers=keys.practitioner.headers)
+            if n % 2:
+                held, withdrawal = await asyncio.gather(hold, withdraw)
             else:
-                # Called off before the outcome: the outcome was refused, nothing recorded.
-                called_off_first += 1
-                assert held.status_code == 409, held.text
-                assert (after["state"], conference["held"], called_off) == ("shuttle_mediation", None, 1)
-        assert held_first + called_off_first == self.ROUNDS
+                withdrawal, held = await asyncio.gather(withdraw, hold)
+            results[await race_result(api, cid, withdrawal, held)] += 1
+        assert sum(results.values()) == self.ROUNDS
+
+
+class Held:
+    """A request stopped at a known point, inside its transaction and after it took the case's
+    lock, until the test lets it go on."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    def around(self, step: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """`step`, first waiting to be let go on."""
+
+        async def held(*args: Any, **kwargs: Any) -> Any:
+            self.reached.set()
+            await self.go_on.wait()
+            return await step(*args, **kwargs)
+
+        return held
+
+
+class TestWithdrawalAndOutcomeInEachOrder:
+    """The same race with its order forced: the first request is held once it has the case,
+    the second is sent and must wait for it, then the first is let go on. Each order happens in
+    turn, so both outcomes are seen, and a second request that did not wait (the case's lock
+    gone) fails the round."""
+
+    ROUNDS = 4
+
+    async def test_each_order_gives_its_outcome(self, api: Api) -> None:
+        results: list[str] = []
+        for n in range(self.ROUNDS):
+            case = await api.to_state("conference")
+            cid, party = case["id"], case["parties"][0]["id"]
+
+            def withdraw(cid: str = cid, party: str = party) -> Awaitable[httpx.Response]:
+                return api.client.post(
+                    f"/cases/{cid}/parties/{party}/consents",
+                    json=WITHDRAWAL,
+                    headers=api.keys.practitioner.headers,
+                )
+
+            def hold(cid: str = cid) -> Awaitable[httpx.Response]:
+                return api.client.post(
+                    f"/cases/{cid}/conference/outcome", json=HELD, headers=api.keys.practitioner.headers
+                )
+
+            held_first = n % 2 == 0
+            stop = Held()
+            with pytest.MonkeyPatch.context() as patch:
+                if held_first:
+                    # After the outcome's gates are judged, before it is written.
+                    patch.setattr(conferences, "record_outcome", stop.around(conferences.record_outcome))
+                else:
+                    # After the withdrawal is recorded, before its effect is judged.
+                    patch.setattr(safety, "act_on_change", stop.around(safety.act_on_change))
+                first = asyncio.ensure_future(hold() if held_first else withdraw())
+                await asyncio.wait_for(stop.reached.wait(), timeout=30)
+                second = asyncio.ensure_future(withdraw() if held_first else hold())
+                await asyncio.sleep(0.5)
+                assert not second.done(), "the second request did not wait for the first"
+                stop.go_on.set()
+                answers = {"first": await first, "second": await second}
+            if held_first:
+                withdrawal, held = answers["second"], answers["first"]
+            else:
+                withdrawal, held = answers["first"], answers["second"]
+            results.append(await race_result(api, cid, withdrawal, held))
+        assert results == ["held", "called off"] * (self.ROUNDS // 2)

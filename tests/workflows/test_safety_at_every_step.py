@@ -10,16 +10,10 @@ from sqlmodel import col
 
 from app import clock
 from app.models.cases import Case, Consent
-from tests.mediation import audit_of, case_with_rep, rep_key, tasks_of
+from tests.mediation import audit_of, case_with_rep, outcome, rep_key, reviews, tasks_of, unmet_names
 from tests.records import events
 from tests.stamp_guard import touch_cases
 from tests.support import Api, Key, until
-
-
-def unmet_names(r: Any) -> list[str]:
-    assert r.status_code == 409, r.text
-    assert r.json()["errorCode"] == "GUARD_FAILED"
-    return [g["name"] for g in r.json()["unmetGuards"]]
 
 
 async def set_case(api: Api, case_id: str, **values: Any) -> None:
@@ -39,14 +33,6 @@ async def consent_stops_counting(api: Api, case_id: str, party_id: str, scope: s
         await touch_cases(session, [uuid.UUID(case_id)])
 
 
-async def outcome(api: Api, case_id: str, held: bool = True) -> Any:
-    return await api.client.post(
-        f"/cases/{case_id}/conference/outcome",
-        json={"held": held, "attendees": ["both parties"]},
-        headers=api.keys.practitioner.headers,
-    )
-
-
 async def withdraw_consent(api: Api, case_id: str, party_id: str, scope: str, key: Key | None = None) -> Any:
     r = await api.client.post(
         f"/cases/{case_id}/parties/{party_id}/consents",
@@ -55,10 +41,6 @@ async def withdraw_consent(api: Api, case_id: str, party_id: str, scope: str, ke
     )
     assert r.status_code == 201, r.text
     return r
-
-
-async def reviews(api: Api, case_id: str) -> list[Any]:
-    return [t for t in await tasks_of(api, case_id, "practitioner_review") if t.status == "open"]
 
 
 class TestGatesRecheckedWhenTheyMatter:
