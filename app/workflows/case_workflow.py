@@ -343,8 +343,9 @@ GUARDS: dict[str, Guard] = {
         Guard("risk_assessed", "the risk level has been assessed", lambda c: c.risk_level is not None),
         Guard(
             "two_parties_consent_indirect",
-            "at least two parties consented to indirect contact",
-            lambda c: sum(c.consented(p, ConsentScope.INDIRECT) for p in c.party_ids) >= 2,
+            "a party on the harmed side and one on the harmer side, two different people taking "
+            "part, each consented to indirect contact (the pairing rule)",
+            lambda c: pairing_holds(c.roles, lambda pid: c.consented(pid, ConsentScope.INDIRECT)),
         ),
         Guard(
             "facilitator_set",

@@ -144,6 +144,24 @@ class TestTwoPartiesConsentIndirect:
         await api.consent(case["id"], second, "indirect", given=False)
         await refused(api, case["id"], "start_shuttle", ["two_parties_consent_indirect"])
 
+    async def test_two_people_who_both_did_the_harm_are_not_a_pair(self, api: Api) -> None:
+        case = await api.refer(
+            parties=[
+                ("A1234BC", "Dean", "Walsh", "harmer"),
+                ("B2345CD", "Marcus", "Okoye", "harmer"),
+                ("C3456DE", "Ryan", "Hale", "harmed"),
+            ]
+        )
+        await api.must_fire(case["id"], "accept")
+        await api.patch(case["id"], riskLevel="low", facilitator="practitioner")
+        await api.acknowledge_all(case["id"])
+        first, second, harmed = (p["id"] for p in (await api.case(case["id"]))["parties"])
+        await api.consent(case["id"], first, "indirect")
+        await api.consent(case["id"], second, "indirect")
+        await refused(api, case["id"], "start_shuttle", ["two_parties_consent_indirect"])
+        await api.consent(case["id"], harmed, "indirect")
+        await moved(api, case["id"], "start_shuttle", "shuttle_mediation")
+
 
 class TestFacilitatorSet:
     async def test_start_shuttle_without_facilitator_is_refused(self, api: Api) -> None:
