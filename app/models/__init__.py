@@ -10,6 +10,7 @@ from app.models import (  # noqa: F401 - each module registers its tables
     contacts,
     events,
     idempotency,
+    incidents,
     letters,
     reps,
     safeguarding,

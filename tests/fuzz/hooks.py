@@ -42,6 +42,7 @@ def _day(value: Any) -> date | None:
 RANGES = {
     "/reps/{rep_id}/activity": ("from", "to", MAX_ACTIVITY_DAYS),
     "/reports/summary": ("from", "to", None),
+    "/reports/outcomes": ("from", "to", None),
     "/subject-access-request": ("fromDate", "toDate", None),
 }
 
