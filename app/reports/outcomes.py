@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy import case as sql_case
@@ -64,17 +65,14 @@ DEFINITIONS = {
 }
 
 
-_UTC: ColumnElement[str] = literal_column("'UTC'")
-
-
 def _moment(dialect: str, column: Any, months: int = 0) -> ColumnElement[Any]:
     """A time `months` calendar months from `column`, comparable with `_moment` of any other.
-    PostgreSQL adds months in UTC; SQLite compares Julian day numbers (it keeps text)."""
+    PostgreSQL adds months in the session's time zone, set to UTC for the statement; SQLite
+    compares Julian day numbers (it keeps text)."""
     if dialect == "postgresql":
         if not months:
             return column  # type: ignore[no-any-return]
-        utc = func.timezone(_UTC, column) + func.make_interval(0, months)
-        return func.timezone(_UTC, utc)
+        return column + literal_column(f"interval '{months:d} months'")  # type: ignore[no-any-return]
     if not months:
         return func.julianday(column)
     return func.julianday(column, f"{months:+d} months")
@@ -162,17 +160,26 @@ async def _figures(
     def with_data(months: int) -> ColumnElement[int]:
         out = PrisonerMovement.__table__.alias("left_custody")  # type: ignore[attr-defined]
         back = PrisonerMovement.__table__.alias("back_in_custody")  # type: ignore[attr-defined]
-        came_back = exists().where(
-            back.c.prisoner_number == out.c.prisoner_number,
-            back.c.direction == MovementDirection.IN.value,
-            moment(back.c.occurred_at) > moment(out.c.occurred_at),
-            moment(back.c.occurred_at) <= moment(base.c.start_at, -months),
+        # Both correlate with the person's row two levels up, which SQLAlchemy does not on its own.
+        came_back = (
+            exists()
+            .where(
+                back.c.prisoner_number == out.c.prisoner_number,
+                back.c.direction == MovementDirection.IN.value,
+                moment(back.c.occurred_at) > moment(out.c.occurred_at),
+                moment(back.c.occurred_at) <= moment(base.c.start_at, -months),
+            )
+            .correlate_except(back)
         )
-        away = exists().where(
-            out.c.prisoner_number == base.c.pn,
-            out.c.direction == MovementDirection.OUT.value,
-            moment(out.c.occurred_at) <= moment(base.c.end_at, months),
-            ~came_back,
+        away = (
+            exists()
+            .where(
+                out.c.prisoner_number == base.c.pn,
+                out.c.direction == MovementDirection.OUT.value,
+                moment(out.c.occurred_at) <= moment(base.c.end_at, months),
+                ~came_back,
+            )
+            .correlate_except(out)
         )
         elapsed = moment(base.c.end_at, months) <= moment(now_value)
         return sql_case((and_(elapsed, ~away), 1), else_=0)
@@ -196,28 +203,49 @@ async def _figures(
     windows = {
         (m, "before"): and_(at >= who.c[f"from_{m}"], at < who.c.referred, not_index) for m in PERIOD_MONTHS
     } | {(m, "after"): and_(at > who.c.ended, at <= who.c[f"until_{m}"], not_index) for m in PERIOD_MONTHS}
-    splits = [(f"family_{f}", incident.c.family == f) for f in FAMILIES] + [
-        (f"part_{p}", incident.c.part == p) for p in PARTS
-    ]
-    sums = [
-        func.sum(sql_case((and_(window, test), 1), else_=0)).label(_Names.count(m, side, name))
-        for (m, side), window in windows.items()
-        for name, test in splits
-    ]
     widest = max(PERIOD_MONTHS)
-    per_person = (
-        select(who.c.grp, *(who.c[_Names.with_data(m)] for m in PERIOD_MONTHS), *sums)
+
+    # Each incident row's windows, worked out once: the fewest months of a before-window, and of an
+    # after-window, that hold it (none for the case's own incidents, or those in between).
+    def bucket(side: str) -> ColumnElement[Any]:
+        return sql_case(*((windows[(m, side)], m) for m in PERIOD_MONTHS), else_=None)
+
+    rows = (
+        select(
+            who.c.grp,
+            who.c.pid,
+            *(who.c[_Names.with_data(m)] for m in PERIOD_MONTHS),
+            incident.c.family,
+            incident.c.part,
+            bucket("before").label("before"),
+            bucket("after").label("after"),
+        )
         .select_from(
             who.outerjoin(
                 incident,
                 and_(
                     incident.c.prisoner_number == who.c.pn,
+                    # Nobody's incidents count without data for the shortest windows.
+                    who.c[_Names.with_data(min(PERIOD_MONTHS))] == 1,
                     at >= who.c[f"from_{widest}"],
                     at <= who.c[f"until_{widest}"],
                 ),
             )
         )
-        .group_by(who.c.grp, who.c.pid, *(who.c[_Names.with_data(m)] for m in PERIOD_MONTHS))
+        .subquery("incident_rows")
+    )
+    split_tests = [(f"family_{f}", rows.c.family == f) for f in FAMILIES] + [
+        (f"part_{p}", rows.c.part == p) for p in PARTS
+    ]
+    sums = [
+        func.sum(sql_case((and_(rows.c[side] <= m, test), 1), else_=0)).label(_Names.count(m, side, name))
+        for m in PERIOD_MONTHS
+        for side in SIDES
+        for name, test in split_tests
+    ]
+    per_person = (
+        select(rows.c.grp, *(rows.c[_Names.with_data(m)] for m in PERIOD_MONTHS), *sums)
+        .group_by(rows.c.grp, rows.c.pid, *(rows.c[_Names.with_data(m)] for m in PERIOD_MONTHS))
         .subquery("per_person")
     )
     figures: list[Any] = [func.count().label("participants")]
@@ -225,16 +253,24 @@ async def _figures(
         wd = per_person.c[_Names.with_data(m)]
         figures.append(func.sum(wd).label(_Names.with_data(m)))
         for side in SIDES:
-            for name, _test in splits:
+            for name, _test in split_tests:
                 n = func.coalesce(per_person.c[_Names.count(m, side, name)], 0)
                 figures.append(func.sum(wd * n).label(_Names.count(m, side, name)))
                 figures.append(
                     func.sum(sql_case((and_(wd == 1, n > 0), 1), else_=0)).label(_Names.people(m, side, name))
                 )
-            anything = or_(*(per_person.c[_Names.count(m, side, f"family_{f}")] > 0 for f in FAMILIES), false())
+            anything = or_(
+                *(per_person.c[_Names.count(m, side, f"family_{f}")] > 0 for f in FAMILIES), false()
+            )
             figures.append(
                 func.sum(sql_case((and_(wd == 1, anything), 1), else_=0)).label(_Names.people(m, side, "all"))
             )
+    if dialect == "postgresql":
+        # The statement's many sums would otherwise be compiled just in time, which costs more than
+        # the whole report takes to run.
+        await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        await session.execute(text("SET LOCAL TimeZone = 'UTC'"))
     result = await session.execute(select(per_person.c.grp, *figures).group_by(per_person.c.grp))
     return {row.grp: {k: int(v or 0) for k, v in row._mapping.items() if k != "grp"} for row in result}
 
