@@ -21,7 +21,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
 )
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,27 +129,24 @@ async def _figures(
         (col(Case.decline_reason).is_not(None), col(Case.closed_at)), else_=col(Case.concluded_at)
     )
 
-    def people(group: str, condition: ColumnElement[bool]) -> Any:
-        return (
-            select(
-                literal_column(f"'{group}'").label("grp"),
-                col(Party.id).label("pid"),
-                col(Case.id).label("case_id"),
-                col(Party.prisoner_number).label("pn"),
-                col(Case.created_at).label("start_at"),
-                ended_at.label("end_at"),
-            )
-            .join(Case, col(Case.id) == col(Party.case_id))
-            .where(in_prisons(col(Case.prison_id), prisons), condition)
+    # Participants took part to the conclusion; everyone else in a case that ended in the period
+    # (declined, withdrawn, or left before the conclusion) is the comparison.
+    took_part = and_(concluded, col(Party.participating).is_(True))
+    base = (
+        select(
+            sql_case(
+                (took_part, literal_column("'participants'")), else_=literal_column("'comparison'")
+            ).label("grp"),
+            col(Party.id).label("pid"),
+            col(Case.id).label("case_id"),
+            col(Party.prisoner_number).label("pn"),
+            col(Case.created_at).label("start_at"),
+            ended_at.label("end_at"),
         )
-
-    base = union_all(
-        people("participants", and_(concluded, col(Party.participating).is_(True))),
-        people(
-            "comparison",
-            or_(declined, withdrawn, and_(concluded, col(Party.participating).is_(False))),
-        ),
-    ).cte("base")
+        .join(Case, col(Case.id) == col(Party.case_id))
+        .where(in_prisons(col(Case.prison_id), prisons), or_(concluded, declined, withdrawn))
+        .cte("base")
+    )
 
     def moment(column: Any, months: int = 0) -> ColumnElement[Any]:
         return _moment(dialect, column, months)
@@ -221,14 +217,13 @@ async def _figures(
             bucket("after").label("after"),
         )
         .select_from(
-            who.outerjoin(
+            who.join(
                 incident,
                 and_(
                     incident.c.prisoner_number == who.c.pn,
                     # Nobody's incidents count without data for the shortest windows.
                     who.c[_Names.with_data(min(PERIOD_MONTHS))] == 1,
-                    at >= who.c[f"from_{widest}"],
-                    at <= who.c[f"until_{widest}"],
+                    or_(windows[(widest, "before")], windows[(widest, "after")]),
                 ),
             )
         )
@@ -248,10 +243,19 @@ async def _figures(
         .group_by(rows.c.grp, rows.c.pid, *(rows.c[_Names.with_data(m)] for m in PERIOD_MONTHS))
         .subquery("per_person")
     )
-    figures: list[Any] = [func.count().label("participants")]
+    # Everyone is counted from `who`; only those with an incident in a window reach `per_person`.
+    totals = (
+        select(
+            who.c.grp,
+            func.count().label("participants"),
+            *(func.sum(who.c[_Names.with_data(m)]).label(_Names.with_data(m)) for m in PERIOD_MONTHS),
+        )
+        .group_by(who.c.grp)
+        .subquery("totals")
+    )
+    figures: list[Any] = []
     for m in PERIOD_MONTHS:
         wd = per_person.c[_Names.with_data(m)]
-        figures.append(func.sum(wd).label(_Names.with_data(m)))
         for side in SIDES:
             for name, _test in split_tests:
                 n = func.coalesce(per_person.c[_Names.count(m, side, name)], 0)
@@ -271,7 +275,12 @@ async def _figures(
         await session.execute(text("SET LOCAL jit = off"))
         await session.execute(text("SET LOCAL work_mem = '64MB'"))
         await session.execute(text("SET LOCAL TimeZone = 'UTC'"))
-    result = await session.execute(select(per_person.c.grp, *figures).group_by(per_person.c.grp))
+    counted = select(per_person.c.grp, *figures).group_by(per_person.c.grp).subquery("counted")
+    result = await session.execute(
+        select(totals, *(c for c in counted.c if c.name != "grp")).select_from(
+            totals.outerjoin(counted, counted.c.grp == totals.c.grp)
+        )
+    )
     return {row.grp: {k: int(v or 0) for k, v in row._mapping.items() if k != "grp"} for row in result}
 
 
