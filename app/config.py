@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     non_associations_url: str | None = None
     non_associations_token: str | None = None
     incident_reporting_url: str | None = None
+    # Which incident reports become referrals: incident types (`ASSAULT_5`) or type families
+    # (`ASSAULT`), `*` for every report. The others are only recorded, for the outcomes report.
+    # Comma-separated or a JSON list.
+    referral_incident_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    # Lists that replace that one for the prisons named, as JSON: {"MDI": ["ASSAULT", "FIGHT"]}.
+    referral_incident_types_by_prison: dict[str, list[str]] = Field(default_factory=dict)
     incident_reporting_token: str | None = None
     concern_ack_minutes: int = Field(default=60, ge=1)
     concern_check_hours: float = Field(default=4, gt=0)
@@ -151,7 +157,7 @@ class Settings(BaseSettings):
             raise ValueError("checkpoints are signed: set RJ_AUDIT_CHECKPOINT_KEY too")
         return value
 
-    @field_validator("cors_origins", "jwt_algorithms", mode="before")
+    @field_validator("cors_origins", "jwt_algorithms", "referral_incident_types", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -65,7 +65,20 @@ ENDPOINT_NAMES = (
     "case_list_unkept",
     "ping",
     "bare",
+    "report_summary_prison",
+    "report_summary_estate",
+    "report_outcomes_prison",
+    "report_outcomes_estate",
 )
+# The reports are measured with few clients: a manager asks for one now and then, and each is
+# many times the work of a page.
+REPORT_CLIENTS = (1, 4)
+REPORTS = {
+    "report_summary_prison": ("summary", True),
+    "report_summary_estate": ("summary", False),
+    "report_outcomes_prison": ("outcomes", True),
+    "report_outcomes_estate": ("outcomes", False),
+}
 # The servers started for each of their points: the module served (the service's own unless
 # given), its settings, and the requests that warm it up.
 SIDE_SERVERS: dict[str, tuple[str | None, dict[str, str], str]] = {
@@ -101,6 +114,8 @@ class Endpoint:
     # "service", or a server started for each of its points: "bare", the reference endpoint
     # (bench/bare.py); "unkept", the service keeping no views of cases between requests.
     server: str = "service"
+    # The concurrencies measured, when not the run's own.
+    clients: tuple[int, ...] | None = None
 
 
 def log(message: str) -> None:
@@ -348,6 +363,19 @@ async def prepare(
             rep_reqs.append(("GET", target, rep_key, None))
     rng.shuffle(rep_reqs)
     ping = [("GET", "/health/ping", None, None)]
+    # A year of reports up to today, by the national manager: for one prison at a time, and for
+    # the whole estate.
+    today = datetime.now(UTC).date()
+    year = f"from={today - timedelta(days=364)}&to={today}"
+    for name, (report, per_prison) in REPORTS.items():
+        targets_ = (
+            [f"/reports/{report}?prisonId={p}&{year}" for p in prisons]
+            if per_prison
+            else [f"/reports/{report}?{year}"]
+        )
+        path = work / f"{name}.lua"
+        write_requests(path, [("GET", t, keys["manager"], None) for t in targets_])
+        out[name] = [path] * len(REPORT_CLIENTS)
     for name, reqs in (
         ("referrals", referral_reqs),
         ("case_read", read_reqs),
@@ -998,9 +1026,11 @@ async def main(argv: list[str] | None = None) -> int:
         # connections than the server allows).
         paired = [e for e in endpoints if e.name in MOVES]
         points = [(ep, n) for n in range(len(concurrencies)) for ep in paired]
-        points += [(ep, n) for ep in endpoints if ep not in paired for n in range(len(concurrencies))]
+        points += [
+            (ep, n) for ep in endpoints if ep not in paired for n in range(len(ep.clients or concurrencies))
+        ]
         for ep, n in points:
-            c = concurrencies[n]
+            c = (ep.clients or concurrencies)[n]
             if ep.server != "service":
                 module, settings, warm = SIDE_SERVERS[ep.server]
                 side = Server(url, free_port(), args.workers, work, module=module, settings=settings)
@@ -1178,6 +1208,16 @@ def endpoints_measured(rep_route: str, only: str | None) -> list[Endpoint]:
         Endpoint("case_list_unkept", UNKEPT_LABEL, server="unkept"),
         Endpoint("ping", "GET /health/ping (HTTP ceiling)"),
         Endpoint("bare", BARE_LABEL, audited="case.", server="bare"),
+        *(
+            Endpoint(
+                name,
+                f"GET /reports/{report}"
+                + ("?prisonId=…" if per_prison else " (the whole estate)")
+                + ", a year",
+                clients=REPORT_CLIENTS,
+            )
+            for name, (report, per_prison) in REPORTS.items()
+        ),
     ]
     if not only:
         return endpoints

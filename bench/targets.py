@@ -24,6 +24,15 @@ DAY_LIST_P50_MS = 10.0
 RATIO_TO_LIMIT = 0.38
 RATIO_TO_BARE = 0.90
 MOVES = {"transition_best_rps": "with API keys", "jwt_transition_best_rps": "with JWTs"}
+# The reports, for one prison and for the whole estate over a year: p95 under this at every
+# concurrency measured.
+REPORT_ENDPOINTS = (
+    "report_summary_prison",
+    "report_summary_estate",
+    "report_outcomes_prison",
+    "report_outcomes_estate",
+)
+REPORT_P95_MS = 2000.0
 VERIFY_RECORDS = 3_000_000
 VERIFY_SECONDS = 30.0
 MEMORY_MB = 200
@@ -93,6 +102,18 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
             all(_ms(p, "p50") < DAY_LIST_P50_MS for p in day_list.values()) if day_list else None,
         )
     )
+    for name in REPORT_ENDPOINTS:
+        points = _points(results, name)
+        judged.append(
+            _target(
+                f"p95 under {REPORT_P95_MS / 1000:.0f} s: {_label(results, name)}",
+                " / ".join(f"{_ms(p, 'p95'):.0f}" for p in points.values())
+                + f" ms at {' / '.join(str(c) for c in points)} clients"
+                if points
+                else "not measured",
+                all(_ms(p, "p95") < REPORT_P95_MS for p in points.values()) if points else None,
+            )
+        )
     verify = results["verify"]
     judged.append(
         _target(

@@ -29,6 +29,7 @@ from app.models.audit import AuditRecord
 from app.models.auth import ApiClient
 from app.models.cases import Case, CaseRep
 from app.models.events import InboundEvent, OutboxEvent
+from app.models.incidents import IncidentRecord
 from app.models.letters import Letter
 from app.models.reps import Rep
 from app.models.safeguarding import SafeguardingConcern
@@ -267,6 +268,13 @@ def concern_scope(principal: Principal) -> ColumnElement[bool]:
     if principal.prisons is None:
         return true()
     return col(SafeguardingConcern.prison_id).in_(sorted(principal.prisons))
+
+
+def incident_scope(principal: Principal) -> ColumnElement[bool]:
+    """Incident records a reader may see: those of incidents in the prisons of the caseload."""
+    if principal.prisons is None:
+        return true()
+    return col(IncidentRecord.prison_id).in_(sorted(principal.prisons))
 
 
 def has(principal: Principal, permission: Permission) -> bool:

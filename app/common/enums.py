@@ -214,3 +214,28 @@ class FeedbackStage(StrEnum):
 
     CONCLUSION = "conclusion"
     FOLLOW_UP = "follow_up"
+
+
+class IncidentFamily(StrEnum):
+    """What an incident report's type amounts to in the outcomes report (the table is in
+    app/referrals/incident_history.py, and in docs/reports.md)."""
+
+    VIOLENCE = "violence"
+    THREATS_AND_ANTISOCIAL = "threats_and_antisocial"
+    OTHER = "other"
+
+
+class IncidentPart(StrEnum):
+    """A prisoner's part in an incident: who did it, who it was done to, anyone else named."""
+
+    PERPETRATOR = "perpetrator"
+    VICTIM = "victim"
+    OTHER = "other"
+
+
+class MovementDirection(StrEnum):
+    """A prisoner leaving the prisons that report to the service (released or transferred), or
+    arriving in one."""
+
+    OUT = "out"
+    IN = "in"

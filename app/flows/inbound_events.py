@@ -38,8 +38,9 @@ from app.events.schemas import DomainEvent, InboundStatus
 from app.models.auth import ApiClient
 from app.models.cases import Case, CaseFlag, Party
 from app.models.events import InboundEvent
+from app.referrals import incident_history
 from app.referrals.incident_reporting import IncidentSystemError, fetch_report
-from app.referrals.incident_reports import refer_report
+from app.referrals.incident_reports import occurred_at, refer_report, source_reference
 from app.referrals.schemas import IncidentReport
 from app.tasks.service import new_task
 
@@ -210,10 +211,16 @@ async def process(
             await _about(db, record, report.location)
             async with db.transaction() as session:
                 require_prison(ctx.principal, report.location)
+                # Kept for the outcomes report even when the referral below is refused.
+                await incident_history.record_report(
+                    session, report, occurred_at(report), source_reference(report)
+                )
+            async with db.transaction() as session:
                 case, _created = await refer_report(session, ctx, report)
-                await _finish(session, record, case_ids=[case.id])
+                await _finish(session, record, case_ids=[case.id] if case is not None else [])
         else:
             async with db.transaction() as session:
+                await _record_movement(session, record, event)
                 case_ids = await _flag_cases(session, ctx, record, event)
                 await _finish(session, record, case_ids=case_ids)
     except IncidentSystemError as exc:
@@ -318,6 +325,29 @@ async def _fail(db: Database, record: InboundEvent, error: str, *, retryable: bo
             .values(status=status.value, error=error, next_attempt_at=next_attempt, lease_until=None),
             execution_options={"synchronize_session": False},
         )
+
+
+async def _record_movement(session: AsyncSession, record: InboundEvent, event: DomainEvent) -> None:
+    """Keep what a release or reception says about the prisoner's custody (the outcomes report
+    counts a person only while they are held in a reporting prison)."""
+    number = event.noms_number()
+    if not number or not re.fullmatch(PRISONER_NUMBER, number):
+        return  # refused with its reason by _flag_cases
+    info = event.additional_information
+    reason = info.get("reason")
+    direction = incident_history.movement_direction(event.event_type == PRISONER_RELEASED, reason)
+    if direction is None:
+        return
+    prison = info.get("prisonId")
+    await incident_history.record_movement(
+        session,
+        prisoner_number=number,
+        occurred_at=event.occurred_at,
+        direction=direction,
+        reason=reason if isinstance(reason, str) else None,
+        prison_id=prison if isinstance(prison, str) and re.fullmatch(PRISON_ID, prison) else None,
+        inbound_event_id=record.id,
+    )
 
 
 async def _flag_cases(

@@ -11,6 +11,7 @@ from app.models import (  # noqa: F401 - each module registers its tables
     events,
     feedback,
     idempotency,
+    incidents,
     letters,
     notes,
     reps,

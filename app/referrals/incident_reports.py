@@ -17,6 +17,7 @@ from app.common.enums import CaseState, Category, PartyRole
 from app.context import RequestContext
 from app.errors import ValidationFailedError
 from app.models.cases import Case
+from app.referrals import incident_history
 from app.referrals.schemas import Incident, IncidentReport, ReferralCreate, SourceRef
 from app.referrals.service import refer
 
@@ -127,22 +128,36 @@ def referral_of(report: IncidentReport) -> ReferralCreate:
 
 async def refer_report(
     session: AsyncSession, ctx: RequestContext, report: IncidentReport
-) -> tuple[Case, bool]:
-    """The case of this report, and whether it was made now.
+) -> tuple[Case | None, bool]:
+    """The case of this report, and whether it was made now; no case when the settings do not make
+    reports of its type and prison referrals (RJ_REFERRAL_INCIDENT_TYPES). Either way the report is
+    kept against every prisoner it names (app/referrals/incident_history.py).
 
     Sent again, the report adds any prisoner newly in a harm role to the open case, each with its
     audit record; a closed case is left as it is.
     """
+    when, key = occurred_at(report), source_reference(report)
+    if not incident_history.refers(report):
+        await incident_history.record_report(session, report, when, key)
+        return None, False
     referral = referral_of(report)
     referred = await refer(session, ctx, referral)
     if referred.created:
+        await _record(session, report, referred.case, {p.prisoner_number for p in referral.parties})
         return referred.case, True
     locked = await repo.get_case(session, str(referred.case.id), lock=True)
     assert locked is not None  # noqa: S101 - found just above; cases are never deleted
-    if locked.state == CaseState.CLOSED:
-        return locked, False
     known = {p.prisoner_number for p in (await repo.load_bundle(session, locked)).parties}
-    for party in referral.parties:
-        if party.prisoner_number not in known:
-            await cases.add_party(session, ctx, locked, party)
+    if locked.state != CaseState.CLOSED:
+        for party in referral.parties:
+            if party.prisoner_number not in known:
+                await cases.add_party(session, ctx, locked, party)
+                known.add(party.prisoner_number)
+    await _record(session, report, locked, known)
     return locked, False
+
+
+async def _record(session: AsyncSession, report: IncidentReport, case: Case, parties: set[str]) -> None:
+    await incident_history.record_report(
+        session, report, occurred_at(report), source_reference(report), case_id=case.id, parties=parties
+    )

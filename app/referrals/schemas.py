@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints
 from app.cases.schemas import PartyCreate
 from app.common.enums import Category
 from app.common.schemas import (
+    ApiModel,
     ForeignModel,
     ForeignTime,
     LongText,
@@ -59,3 +60,13 @@ class IncidentReport(ForeignModel):
     description: LongText
     reported_by: Annotated[str, StringConstraints(max_length=200)] | None = None
     prisoners_involved: list[PrisonerInvolved] = Field(default_factory=list, max_length=100)
+
+
+class IncidentRecorded(ApiModel):
+    """An incident report kept for the outcomes report, not made a referral."""
+
+    report_reference: str
+    location: str
+    referred: bool = False
+    prisoners_recorded: int
+    reason: str

@@ -1,7 +1,7 @@
 """Shape of the summary report. docs/reports.md defines every figure; so does `definitions`."""
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -126,3 +126,41 @@ class ReportSummary(ApiModel):
     reoffending: Reoffending
     feedback: FeedbackSummary
     definitions: dict[str, str] = Field(description="What each figure counts, by its name in this report.")
+
+
+class IncidentCounts(ApiModel):
+    """Incidents of one category or role, before and after; null where suppressed."""
+
+    incidents_before: int | None
+    incidents_after: int | None
+    suppressed: bool
+
+
+class OutcomePeriod(ApiModel):
+    """The figures for windows of `months` months either side of each person's case."""
+
+    months: int
+    participants: int | None
+    with_data: int | None
+    incidents_before: int | None
+    incidents_after: int | None
+    by_category: dict[str, IncidentCounts]
+    by_role: dict[str, IncidentCounts]
+    suppressed: bool
+
+
+class OutcomeGroup(ApiModel):
+    periods: list[OutcomePeriod]
+
+
+class OutcomesReport(ApiModel):
+    """The outcomes report: `periods` for the participants, `comparison` for those who declined
+    or withdrew; `definitions` says what each figure counts."""
+
+    prison_ids: list[str] | None
+    from_date: date
+    to_date: date
+    as_of: datetime
+    definitions: dict[str, str]
+    periods: list[OutcomePeriod]
+    comparison: OutcomeGroup

@@ -1,5 +1,7 @@
 """The national data set: 120 prisons, 300,000 cases in every state, 1,000,000 parties and
-consents, 3,000,000 audit records whose hash chains verify, 500,000 tasks, reps and API keys.
+consents, 3,000,000 audit records whose hash chains verify, 500,000 tasks, reps and API keys,
+and the parties' incident history (the reports their cases were made from, and a few incidents in
+the year before each referral and after each case ended) for the outcomes report.
 
 Loaded in bulk (COPY through the engine's own asyncpg connections on PostgreSQL, multi-row
 INSERT on SQLite), never through the API. Each case's history is simulated once: its audit
@@ -38,7 +40,7 @@ from app.models.cases import Case
 
 KEYS_FILE = Path("national-keys.json")
 SPAN = timedelta(days=3 * 365)
-BIG_TABLES = ("audit_record", "rj_case", "party", "consent", "task", "case_rep")
+BIG_TABLES = ("audit_record", "rj_case", "party", "consent", "task", "case_rep", "incident_record")
 
 ACTIVE_STATES = (
     ("referred", 0.10),
@@ -105,6 +107,21 @@ LAST = (
     "Clarke Kowalski Murphy Evans Shaw Begum Wright Taylor Nowak Campbell Brown Singh Jones Ward Hall"
 ).split()
 KNOWN_PRISONS = ("MDI", "LEI")
+# A party's other incidents in the year before the referral and the year after the case ended:
+# how many (drawn uniformly from the tuple), of which type and in which part. Fewer after a
+# concluded case than after one that was not, as providers report.
+INCIDENTS_BEFORE = (0, 0, 0, 1, 1, 2)
+INCIDENTS_AFTER_CONCLUDED = (0, 0, 0, 0, 0, 1)
+INCIDENTS_AFTER_OTHERWISE = (0, 0, 0, 1, 1, 2)
+INCIDENT_TYPES = (
+    ("ASSAULT_5", "violence"),
+    ("FIGHT_1", "violence"),
+    ("DISORDER_2", "threats_and_antisocial"),
+    ("BULLYING_1", "threats_and_antisocial"),
+    ("THREAT_1", "threats_and_antisocial"),
+    ("FIND_6", "other"),
+)
+INCIDENT_PARTS = ("perpetrator", "perpetrator", "victim", "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +227,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "prison_counter",
         "audit_chain_head",
         "audit_record",
+        "incident_record",
     )
 }
 # JSON columns hold canonical JSON text in the rows generated here.
@@ -955,6 +973,7 @@ class Generator:
             )
         self.states[state] = self.states.get(state, 0) + 1
         last_at = clock_at[0]
+        incident_at = created - timedelta(hours=r.randrange(1, 48))
         self.sink.add(
             "rj_case",
             (
@@ -969,7 +988,7 @@ class Generator:
                 category,
                 snap["summary"],
                 f"{category.replace('_', ' ').capitalize()} reported on the landing.",
-                created - timedelta(hours=r.randrange(1, 48)),
+                incident_at,
                 f"{prison}-{r.choice('ABCDEFGH')}-{r.randrange(1, 5)}",
                 snap["riskLevel"],
                 snap["riskNotes"],
@@ -993,8 +1012,82 @@ class Generator:
             out = party is leaver
             follow_up = "practitioner_only" if out else None
             self.sink.add("party", (party[0], case_id, *party[1:], created, follow_up, not out))
+        self.incidents(
+            case_id if source[0] == "IRS" else None,
+            f"{prison}-{source[1]}",
+            category,
+            prison,
+            parties,
+            incident_at,
+            created,
+            row["concluded_at"] or row["closed_at"] or last_at,
+            concluded=row["concluded_at"] is not None,
+        )
         for t in rows_tasks:
             self.sink.add("task", t)
+
+    def incidents(
+        self,
+        case_id: uuid.UUID | None,
+        report_key: str,
+        category: str,
+        prison: str,
+        parties: list[tuple[Any, ...]],
+        occurred: datetime,
+        referred: datetime,
+        ended: datetime,
+        *,
+        concluded: bool,
+    ) -> None:
+        """The parties' incident history: the report the case was made from (for a case referred
+        by the incident system), and a few other incidents in the year either side."""
+        r = self.rng
+        add = self.sink.add
+        if case_id is not None:
+            kind = "ASSAULT_1" if category == "assault" else "FIGHT_1"
+            for party in parties:
+                part = "victim" if party[4] == "harmed" else "perpetrator"
+                add(
+                    "incident_record",
+                    (
+                        self.new_id(),
+                        report_key,
+                        party[1],
+                        occurred,
+                        prison,
+                        "violence",
+                        part,
+                        kind,
+                        case_id,
+                        referred,
+                    ),
+                )
+        after = INCIDENTS_AFTER_CONCLUDED if concluded else INCIDENTS_AFTER_OTHERWISE
+        for party in parties:
+            number = party[1]
+            times = [
+                referred - timedelta(days=1 + r.random() * 364) for _ in range(r.choice(INCIDENTS_BEFORE))
+            ]
+            times += [ended + timedelta(days=1 + r.random() * 364) for _ in range(r.choice(after))]
+            for at in times:
+                if at >= self.now:
+                    continue
+                kind, family = r.choice(INCIDENT_TYPES)
+                add(
+                    "incident_record",
+                    (
+                        self.new_id(),
+                        f"{prison}-H{self.new_id().hex[:12]}",
+                        number,
+                        at,
+                        prison,
+                        family,
+                        r.choice(INCIDENT_PARTS),
+                        None,
+                        None,
+                        at,
+                    ),
+                )
 
     def consents_for(
         self, state: str, parties: list[tuple[Any, ...]], extra: int

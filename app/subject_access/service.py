@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.access import cases_in_caseload, concern_scope, rep_scope, task_scope
+from app.auth.access import cases_in_caseload, concern_scope, incident_scope, rep_scope, task_scope
 from app.cases.service import party_snapshot
 from app.common.dates import day_end, day_start
 from app.common.jsonable import plain
@@ -25,6 +25,7 @@ from app.context import Principal
 from app.models.audit import GLOBAL_CHAIN, AuditRecord
 from app.models.cases import Case, CaseRep, Consent, Party, Responsibility
 from app.models.feedback import Feedback
+from app.models.incidents import IncidentRecord
 from app.models.notes import Note
 from app.models.reps import Rep
 from app.models.safeguarding import SafeguardingConcern
@@ -91,6 +92,19 @@ async def subject_access(
             )
         ).scalars()
     )
+    incidents = list(
+        (
+            await session.execute(
+                select(IncidentRecord)
+                .where(
+                    col(IncidentRecord.prisoner_number) == prn,
+                    incident_scope(principal),
+                    _within(col(IncidentRecord.occurred_at), start, end),
+                )
+                .order_by(col(IncidentRecord.occurred_at))
+            )
+        ).scalars()
+    )
     party_case_ids = {p.case_id for p in parties}
     case_ids = party_case_ids | rep_case_ids | {c.case_id for c in concerns if c.case_id}
     cases: dict[uuid.UUID, Case] = {}
@@ -139,6 +153,17 @@ async def subject_access(
             if cid in rep_case_ids
         ],
         "safeguardingConcerns": [_concern_entry(c) for c in concerns],
+        "incidents": [
+            {
+                "reportKey": i.report_key,
+                "occurredAt": i.occurred_at,
+                "prisonId": i.prison_id,
+                "family": i.family,
+                "part": i.part,
+                "type": i.incident_type,
+            }
+            for i in incidents
+        ],
         "tasks": [
             _task_entry(t, as_rep=t.party_id not in party_ids and t.assignee_id in rep_ids) for t in tasks
         ],

@@ -124,8 +124,9 @@ class TestDateQueries:
 
     @pytest.mark.parametrize("field", ["from", "to"])
     async def test_a_report_period_must_be_dates(self, api: Api, field: str) -> None:
-        r = await api.client.get(f"/reports/summary?{field}=0", headers=api.keys.manager.headers)
-        assert_invalid(r, field)
+        for report in ("summary", "outcomes"):
+            r = await api.client.get(f"/reports/{report}?{field}=0", headers=api.keys.manager.headers)
+            assert_invalid(r, field)
 
     @pytest.mark.parametrize("field", ["fromDate", "toDate"])
     async def test_a_subject_access_period_must_be_dates(self, api: Api, field: str) -> None:

@@ -44,6 +44,7 @@ def _day(value: Any) -> date | None:
 RANGES = {
     "/reps/{rep_id}/activity": ("from", "to", MAX_ACTIVITY_DAYS),
     "/reports/summary": ("from", "to", MAX_REPORT_DAYS),
+    "/reports/outcomes": ("from", "to", MAX_REPORT_DAYS),
     "/subject-access-request": ("fromDate", "toDate", None),
 }
 

@@ -884,6 +884,18 @@ MATRIX: dict[str, Entry] = {
             admin_mdi=(200, 200, 403),
         ),
     ),
+    "GET /reports/outcomes": Entry(
+        report_summary,
+        roles(
+            practitioner=FORBIDDEN,
+            rep=FORBIDDEN,
+            referrer=FORBIDDEN,
+            manager=(200, 200, 403),
+            auditor=FORBIDDEN,
+            admin=(200, 200, 200),
+            admin_mdi=(200, 200, 403),
+        ),
+    ),
     "GET /subject-access-request": Entry(subject_access, admin_only((200, 200, 200), (200, 200, NOTHING))),
     "GET /events": Entry(
         events_feed,

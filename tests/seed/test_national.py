@@ -1,6 +1,7 @@
 """The national data set generator, at a tiny scale: what it writes verifies and works."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,9 @@ from app.audit.service import verify
 from app.db import Database
 from app.models.audit import AuditChainHead, AuditRecord
 from app.models.cases import Case, Consent, Party
+from app.models.incidents import IncidentRecord
 from app.models.tasks import Task
+from app.reports.outcomes import outcomes
 from app.seed.national import Plan, load_national
 
 SCALE = 0.0004  # 120 cases, 2 prisons
@@ -38,6 +41,25 @@ class TestLoadNational:
         assert await _count(db, Party) == plan.cases * 10 // 3
         assert await _count(db, Consent) == plan.consents
         assert await _count(db, Task) == plan.tasks
+
+    async def test_parties_have_an_incident_history_for_the_outcomes_report(
+        self, db: Database, tmp_path: Path
+    ) -> None:
+        await load_national(db, scale=SCALE, keys_file=tmp_path / "keys.json", progress=False)
+
+        async with db.transaction() as session:
+            rows = list((await session.execute(select(IncidentRecord))).scalars())
+            parties = {p.prisoner_number: p.case_id for p in (await session.execute(select(Party))).scalars()}
+            cases = {c.id: c for c in (await session.execute(select(Case))).scalars()}
+            report = await outcomes(
+                session, prisons=None, from_date=date(2020, 1, 1), to_date=date(2030, 1, 1)
+            )
+        assert rows and all(r.prisoner_number in parties for r in rows)
+        index = [r for r in rows if r.case_id is not None]
+        # The reports the incident system's cases were made from, for each of their parties.
+        assert index and all(cases[r.case_id].source_system == "IRS" for r in index)
+        assert all(r.occurred_at == cases[r.case_id].incident_occurred_at for r in index)
+        assert report.periods[0].participants
 
     async def test_records_hash_as_the_service_hashes_them(self, db: Database, tmp_path: Path) -> None:
         await load_national(db, scale=SCALE, keys_file=tmp_path / "keys.json", progress=False)

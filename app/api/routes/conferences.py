@@ -5,7 +5,15 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.api.deps import CaseForRead, CaseForUpdate, ContextDep, PrincipalDep, SessionDep, permission
+from app.api.deps import (
+    KNOWN_QUERY,
+    CaseForRead,
+    CaseForUpdate,
+    ContextDep,
+    PrincipalDep,
+    SessionDep,
+    permission,
+)
 from app.api.responses import errors
 from app.auth.access import Permission
 from app.cases.schemas import ConferenceDetails
@@ -97,7 +105,7 @@ async def record_agreement(
     "/{case_id}/agreements",
     response_model=list[AgreementPublic],
     responses=errors(404),
-    dependencies=[permission(Permission.CONFERENCE_READ)],
+    dependencies=[permission(Permission.CONFERENCE_READ), KNOWN_QUERY],
 )
 async def list_agreements(bundle: CaseForRead, session: SessionDep) -> list[AgreementPublic]:
     """Every agreement of the case (at its conference, by shuttle or by letters), oldest first,

@@ -17,7 +17,7 @@ from app.db import Conn
 from app.errors import ReferralExistsError
 from app.models.cases import Case
 from app.referrals import incident_reports, service
-from app.referrals.schemas import IncidentReport, ReferralCreate
+from app.referrals.schemas import IncidentRecorded, IncidentReport, ReferralCreate
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 
@@ -47,6 +47,10 @@ async def create_referral(
     response_model=CaseView,
     responses={
         200: {"model": CaseView, "description": "The case already made from this report"},
+        202: {
+            "model": IncidentRecorded,
+            "description": "Recorded only: reports of its type are not referred",
+        },
         **errors(409, 422),
     },
     dependencies=[permission(Permission.REFERRAL_CREATE)],
@@ -56,10 +60,23 @@ async def refer_incident_report(body: IncidentReport, session: SessionDep, ctx: 
 
     Prisoners in a harm role become parties (docs/integration.md has the role and category tables);
     a report naming none is refused with 422. The same report (`reportReference` in `location`)
-    again returns its case with 200, adding any prisoner newly in a harm role.
+    again returns its case with 200, adding any prisoner newly in a harm role. Every report is
+    kept against the prisoners it names, for the outcomes report; one whose type the settings do
+    not refer in its prison (RJ_REFERRAL_INCIDENT_TYPES) is only kept, answered 202.
     """
     require_prison(ctx.principal, body.location)
     case, created = await incident_reports.refer_report(session, ctx, body)
+    if case is None:
+        return model_response(
+            IncidentRecorded(
+                report_reference=body.report_reference,
+                location=body.location,
+                prisoners_recorded=len({p.prisoner_number for p in body.prisoners_involved}),
+                reason=f"reports of type {body.type} are not referred in {body.location}; "
+                "it is kept for the outcomes report",
+            ),
+            status_code=202,
+        )
     return await _referred(session, ctx, case, created)
 
 

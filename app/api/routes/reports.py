@@ -1,5 +1,6 @@
 """Reports for managers and funders."""
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,9 +11,10 @@ from app.api.negotiation import wants_html
 from app.api.responses import errors
 from app.auth.access import Permission, require_prison
 from app.common.schemas import Day, PrisonId
+from app.context import Principal
 from app.errors import ValidationFailedError
-from app.reports import printable, service
-from app.reports.schemas import ReportSummary
+from app.reports import outcomes, printable, service
+from app.reports.schemas import OutcomesReport, ReportSummary
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -44,16 +46,8 @@ async def summary(
     """Cases, durations, wellbeing checks, concerns, rep hours, the reoffending measure and
     participants' feedback, for one prison or every prison in the caller's caseload. Each figure
     is defined in `definitions` (and docs/reports.md); the period is at most 1096 days."""
-    if prison_id is not None:
-        require_prison(principal, prison_id)
-        prisons: list[str] | None = [prison_id]
-    else:
-        prisons = sorted(principal.prisons) if principal.prisons is not None else None
-    start, end = service.period(from_date, to_date)
-    if start > end:
-        raise ValidationFailedError("from is after to")
-    if (end - start).days >= service.MAX_REPORT_DAYS:
-        raise ValidationFailedError(f"ask for at most {service.MAX_REPORT_DAYS} days at a time")
+    prisons = _prisons(principal, prison_id)
+    start, end = _period(from_date, to_date)
     report = service.present_report(
         principal, await service.summary(session, prisons=prisons, from_date=start, to_date=end)
     )
@@ -71,3 +65,41 @@ async def summary(
             headers={"Content-Security-Policy": printable.CONTENT_SECURITY_POLICY},
         )
     return report
+
+
+@router.get(
+    "/outcomes",
+    response_model=OutcomesReport,
+    responses=errors(422),
+    dependencies=[permission(Permission.REPORTS_READ)],
+)
+async def outcomes_report(
+    session: SessionDep,
+    principal: PrincipalDep,
+    prison_id: Annotated[PrisonId | None, Query(alias="prisonId")] = None,
+    from_date: Annotated[Day | None, Query(alias="from")] = None,
+    to_date: Annotated[Day | None, Query(alias="to")] = None,
+) -> OutcomesReport:
+    """The prison incidents of the people in cases concluded in the period, 3, 6 and 12 months
+    before and after, beside those who declined or withdrew; small numbers suppressed. For one
+    prison or every prison in the caller's caseload; docs/reports.md has the definitions."""
+    prisons = _prisons(principal, prison_id)
+    start, end = _period(from_date, to_date)
+    return await outcomes.outcomes(session, prisons=prisons, from_date=start, to_date=end)
+
+
+def _prisons(principal: Principal, prison_id: str | None) -> list[str] | None:
+    """The prison asked for (within the caller's caseload), else the whole caseload (None: all)."""
+    if prison_id is not None:
+        require_prison(principal, prison_id)
+        return [prison_id]
+    return sorted(principal.prisons) if principal.prisons is not None else None
+
+
+def _period(from_date: date | None, to_date: date | None) -> tuple[date, date]:
+    start, end = service.period(from_date, to_date)
+    if start > end:
+        raise ValidationFailedError("from is after to")
+    if (end - start).days >= service.MAX_REPORT_DAYS:
+        raise ValidationFailedError(f"ask for at most {service.MAX_REPORT_DAYS} days at a time")
+    return start, end
