@@ -745,8 +745,8 @@ _LIST_ORDER = (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
 # in one of the view's searched fields, ignoring case: a rep's view has no prisoner numbers nor
 # source references, a referrer's no names nor summary, so neither is searched there. The rank
 # (lower first): 0, the text is the whole case reference, prisoner number or source reference; 1,
-# a party's first or last name starts with it; 2, any other match.
-# PostgreSQL finds the matches through trigram indexes (pg_trgm, migration 0016), which serve
+# a word of a party's name (first or last) starts with it; 2, any other match.
+# PostgreSQL finds the matches through trigram indexes (pg_trgm, the search migration), which serve
 # ILIKE with a pattern on both sides. SQLite scans the cases with LIKE: it is the database of
 # small installations and of development, where a scan of every case is quick, and a full-text
 # table kept in step by triggers would be a second copy of every name to keep right.
@@ -764,9 +764,15 @@ def _escaped(text: str) -> str:
 
 
 def _search_values(text: str) -> dict[str, str]:
-    """The bound values of a search for `text`: the whole value, its start, anywhere in it."""
+    """The bound values of a search for `text`: the whole value, its start, a word's start,
+    anywhere in it."""
     escaped = _escaped(text)
-    return {"q_whole": escaped, "q_start": f"{escaped}%", "q_within": f"%{escaped}%"}
+    return {
+        "q_whole": escaped,
+        "q_start": f"{escaped}%",
+        "q_word": f"% {escaped}%",
+        "q_within": f"%{escaped}%",
+    }
 
 
 def _bound(clause: ColumnElement[_T], text: str) -> ColumnElement[_T]:
@@ -804,7 +810,7 @@ def _search(view: str) -> _Search:
         whole.append(_like(col(Case.source_reference), "q_whole"))
     if summary:
         own.append(_like(col(Case.summary), "q_within"))
-    found = select(col(Case.id)).where(or_(*own))
+    found = select(col(Case.id)).where(or_(*own)).correlate(None)
     party: list[ColumnElement[bool]] = []
     if names:
         party.append(_like(PARTY_NAME, "q_within"))
@@ -818,7 +824,9 @@ def _search(view: str) -> _Search:
     )
     ranks: list[tuple[ColumnElement[bool], int]] = [(or_(*whole), 0)]
     if names:
-        starts = or_(_like(col(Party.first_name), "q_start"), _like(col(Party.last_name), "q_start"))
+        # A word of the name starting with the text: at the start, or after a space. Written on
+        # the whole name, so that its trigram index finds them.
+        starts = or_(_like(PARTY_NAME, "q_start"), _like(PARTY_NAME, "q_word"))
         ranks.append((_party_where(starts), 1))
     return _Search(matches, sql_case(*ranks, else_=2))
 
