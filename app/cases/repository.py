@@ -653,7 +653,12 @@ async def list_case_views(
 
         if isinstance(conn, AsyncSession):
             return await _rows(conn, build())
-        sql, args = _PAGE_STATEMENTS.get((name, caller, filters, len(columns), offset, limit), build)
+        # A search's text is new almost every time: its statements are not kept by it, where they
+        # would push out the plain pages' (their shape is still compiled once, `driver_statement`).
+        if filters.search:
+            sql, args = driver_statement(build())
+        else:
+            sql, args = _PAGE_STATEMENTS.get((name, caller, filters, len(columns), offset, limit), build)
         return await conn.fetch(sql, *args)
 
     found: _Rows = ()
