@@ -85,6 +85,13 @@ class ValidationFailedError(AppError):
         return cls(message, extra={"errors": [{"field": field, "message": message, "type": "value_error"}]})
 
 
+def invalid_field(name: str, message: str) -> ValidationFailedError:
+    """A 422 naming one field of the request, as a request that fails its declared validation
+    names it."""
+    error = {"field": name, "message": message, "type": "value_error"}
+    return ValidationFailedError(f"invalid request: {name}", extra={"errors": [error]})
+
+
 class IdempotencyKeyReusedError(AppError):
     status, error_code, title = 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency key reused"
 

@@ -1,7 +1,9 @@
 """Applying Alembic migrations, and refusing to serve an unmigrated database."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +33,18 @@ def alembic_config(database_url: str) -> Config:
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
+
+
+def made_on(dialect: str) -> Callable[..., bool]:
+    """For Alembic's `include_object`: leave out of a comparison with a `dialect` database the
+    indexes the models make only on another (`Index.ddl_if`), such as PostgreSQL's trigram
+    indexes."""
+
+    def include(obj: Any, _name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
+        made_if = getattr(obj, "_ddl_if", None)
+        return not (type_ == "index" and made_if is not None and made_if.dialect not in (None, dialect))
+
+    return include
 
 
 def head_revisions() -> set[str]:

@@ -38,6 +38,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.seed.national import FIRST, LAST
 from bench import targets
 from bench.bare import PAUSABLE
 
@@ -63,6 +64,7 @@ ENDPOINT_NAMES = (
     "rep_tasks",
     "case_list",
     "case_list_unkept",
+    "case_search",
     "ping",
     "bare",
     "report_summary_prison",
@@ -355,6 +357,19 @@ async def prepare(
     # The same reads, in the same order, by the same practitioners signed in with their tokens.
     jwt_read_reqs = [("GET", target, tokens[prison], None) for target, prison in reads]
     list_reqs = [("GET", f"/cases?state=assessment&prisonId={p}", practitioners[p], None) for p in prisons]
+    # A practitioner's search for a person by whole name: the national data set's names are
+    # drawn from FIRST and LAST (app.seed.national), so a name matches about one party in 900
+    # (some hundreds of cases in the country), of which a handful in the prison's caseload.
+    search_reqs = [
+        (
+            "GET",
+            f"/cases?q={FIRST[i % len(FIRST)]}+{LAST[(7 * i + 3) % len(LAST)]}",
+            practitioners[p],
+            None,
+        )
+        for i, p in enumerate(prisons * 4)
+    ]
+    rng.shuffle(search_reqs)
     rep_reqs = []
     for r in reps:
         rep_key = keys["reps"].get(str(r["id"]))
@@ -383,6 +398,7 @@ async def prepare(
         # the bare reference's warm-up, as the service's is warmed up with case reads
         ("bare_read", [("GET", "/bare" + target, None, None) for _, target, _, _ in read_reqs]),
         ("case_list", list_reqs),
+        ("case_search", search_reqs),
         ("rep_tasks", rep_reqs),
         ("ping", ping),
     ):
@@ -1206,6 +1222,7 @@ def endpoints_measured(rep_route: str, only: str | None) -> list[Endpoint]:
         Endpoint("rep_tasks", "GET " + rep_route.replace("{rep_id}", "{id}")),
         Endpoint("case_list", "GET /cases?state=assessment&prisonId=…"),
         Endpoint("case_list_unkept", UNKEPT_LABEL, server="unkept"),
+        Endpoint("case_search", "GET /cases?q={first}+{last}"),
         Endpoint("ping", "GET /health/ping (HTTP ceiling)"),
         Endpoint("bare", BARE_LABEL, audited="case.", server="bare"),
         *(

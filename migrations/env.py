@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table
 from app.config import get_settings
+from app.migrate import made_on
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -20,6 +21,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=made_on(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
         # One transaction per migration, begun and committed here: a migration may then leave
         # its transaction for work that must run outside one (`autocommit_block`).

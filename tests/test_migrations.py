@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.api.app import create_app
 from app.config import Settings
 from app.db import Database
-from app.migrate import NotMigratedError, current_revisions, ensure_migrated, head_revisions, upgrade
+from app.migrate import NotMigratedError, current_revisions, ensure_migrated, head_revisions, made_on, upgrade
 from app.models import metadata
 from tests.conftest import database_at
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    opts = {"compare_type": True, "include_object": made_on(connection.dialect.name)}
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, metadata))
 
 

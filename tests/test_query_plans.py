@@ -68,6 +68,8 @@ class TestHotQueryPlans:
                 await client.get(f"/cases/{case.id}", headers=practitioner),
                 await client.get(f"/cases?state=assessment&prisonId={case.prison_id}", headers=practitioner),
                 await client.get(f"/cases?prisonId={case.prison_id}", headers=practitioner),
+                # A search by a whole name: its matches found by the trigram indexes.
+                await client.get("/cases?q=Dean+Walsh", headers=practitioner),
                 await client.get(f"/tasks?assigneeId={rep.id}&status=open", headers=rep_key),
                 await client.get(f"/reps/{rep.id}/tasks", headers=rep_key),
                 await client.post(
@@ -82,6 +84,7 @@ class TestHotQueryPlans:
         sent = [statement for statement, _ in statements]
         assert any("FROM task" in s and "ORDER BY" in s for s in sent)
         assert any(s.lstrip().startswith("WITH moved AS") for s in sent), sent
+        assert any("ILIKE" in s for s in sent)
 
         plans = await _plans(db, statements)
         async with db.engine.connect() as conn:

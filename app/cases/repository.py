@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
     Integer,
@@ -25,13 +26,16 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.visitors import cloned_traverse
 from sqlmodel import col
 
 from app.auth.access import CASE_SCOPE_SQL, case_scope, case_scope_values
@@ -561,17 +565,37 @@ def _loaded(session: AsyncSession, model: type[_T], values: dict[str, Any], *, r
 
 @dataclass(frozen=True, slots=True)
 class CaseFilters:
-    """What a list of cases is narrowed to, besides the caller's scope."""
+    """What a list of cases is narrowed to, besides the caller's scope. `search` is the text `q`
+    looked for, in the fields of the view named by `searched` (`SEARCHED`)."""
 
     state: str | None = None
     prison_id: str | None = None
     rep_id: uuid.UUID | None = None
     prisoner_number: str | None = None
     updated_since: datetime | None = None
+    category: str | None = None
+    risk_level: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    has_open_concern: bool | None = None
+    search: str | None = None
+    searched: str = "full"
 
     def conditions(self, scope: ColumnElement[bool]) -> list[ColumnElement[bool]]:
         """The caller's scope and these filters, as conditions on `rj_case`."""
         conditions: list[ColumnElement[bool]] = [scope]
+        if self.search:
+            conditions.append(_bound(_SEARCH[self.searched].matches, self.search))
+        if self.category:
+            conditions.append(col(Case.category) == self.category)
+        if self.risk_level:
+            conditions.append(col(Case.risk_level) == self.risk_level)
+        if self.created_from:
+            conditions.append(col(Case.created_at) >= self.created_from)
+        if self.created_before:
+            conditions.append(col(Case.created_at) < self.created_before)
+        if self.has_open_concern is not None:
+            conditions.append(_OPEN_CONCERN if self.has_open_concern else ~_OPEN_CONCERN)
         if self.state:
             conditions.append(col(Case.state) == self.state)
         if self.prison_id:
@@ -585,6 +609,14 @@ class CaseFilters:
         if self.updated_since:
             conditions.append(col(Case.updated_at) >= self.updated_since)
         return conditions
+
+    def order(self) -> tuple[Any, ...]:
+        """The list's order: `_LIST_ORDER`, or with a search, `_SEARCH`'s rank after the open
+        concerns."""
+        if not self.search:
+            return _LIST_ORDER
+        first, *rest = _LIST_ORDER
+        return (first, _bound(_SEARCH[self.searched].rank, self.search), *rest)
 
 
 async def list_case_views(
@@ -618,14 +650,19 @@ async def list_case_views(
                 select(*columns, func.count().over())
                 .select_from(Case)
                 .where(*filters.conditions(scope))
-                .order_by(*_LIST_ORDER)
+                .order_by(*filters.order())
                 .offset(offset)
                 .limit(limit)
             )
 
         if isinstance(conn, AsyncSession):
             return await _rows(conn, build())
-        sql, args = _PAGE_STATEMENTS.get((name, caller, filters, len(columns), offset, limit), build)
+        # A search's text is new almost every time: its statements are not kept by it, where they
+        # would push out the plain pages' (their shape is still compiled once, `driver_statement`).
+        if filters.search:
+            sql, args = driver_statement(build())
+        else:
+            sql, args = _PAGE_STATEMENTS.get((name, caller, filters, len(columns), offset, limit), build)
         return await conn.fetch(sql, *args)
 
     found: _Rows = ()
@@ -688,26 +725,122 @@ async def list_cases(
     conditions = filters.conditions(scope)
     total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
     rows = await session.execute(
-        select(Case).where(*conditions).order_by(*_LIST_ORDER).offset(offset).limit(limit)
+        select(Case).where(*conditions).order_by(*filters.order()).offset(offset).limit(limit)
     )
     return await load_bundles(session, list(rows.scalars()), attach=False), total
 
 
-def _open_concern_first() -> ColumnElement[int]:
-    open_concern = (
-        select(col(SafeguardingConcern.id))
-        .where(
-            col(SafeguardingConcern.case_id) == col(Case.id),
-            col(SafeguardingConcern.status) == ConcernStatus.OPEN.value,
-        )
-        .exists()
+_OPEN_CONCERN = (
+    select(col(SafeguardingConcern.id))
+    .where(
+        col(SafeguardingConcern.case_id) == col(Case.id),
+        col(SafeguardingConcern.status) == ConcernStatus.OPEN.value,
     )
-    return sql_case((open_concern, 0), else_=1)
+    .exists()
+)
+
+
+def _open_concern_first() -> ColumnElement[int]:
+    return sql_case((_OPEN_CONCERN, 0), else_=1)
 
 
 # The lists' order, built once: cases with an open safeguarding concern first, then the most
 # recently changed.
 _LIST_ORDER = (_open_concern_first(), col(Case.updated_at).desc(), col(Case.id))
+
+
+# Search (`q`): what each view of a case is searched in, as conditions and a rank built once, their
+# values bound for each search (`_search_values`). A case matches when the text is found anywhere
+# in one of the view's searched fields, ignoring case: a rep's view has no prisoner numbers nor
+# source references, a referrer's no names nor summary, so neither is searched there. The rank
+# (lower first): 0, the text is the whole case reference, prisoner number or source reference; 1,
+# a word of a party's name (first or last) starts with it; 2, any other match.
+# PostgreSQL finds the matches through trigram indexes (pg_trgm, the search migration), which serve
+# ILIKE with a pattern on both sides. SQLite scans the cases with LIKE: it is the database of
+# small installations and of development, where a scan of every case is quick, and a full-text
+# table kept in step by triggers would be a second copy of every name to keep right.
+SEARCHED = ("full", "rep", "referrer")
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    matches: ColumnElement[bool]
+    rank: ColumnElement[int]
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_values(text: str) -> dict[str, str]:
+    """The bound values of a search for `text`: the whole value, its start, a word's start,
+    anywhere in it."""
+    escaped = _escaped(text)
+    return {
+        "q_whole": escaped,
+        "q_start": f"{escaped}%",
+        "q_word": f"% {escaped}%",
+        "q_within": f"%{escaped}%",
+    }
+
+
+def _bound(clause: ColumnElement[_T], text: str) -> ColumnElement[_T]:
+    """A copy of `clause`, built once, with the values of a search for `text` bound."""
+    values = _search_values(text)
+
+    def bind(param: BindParameter[Any]) -> None:
+        if param.key in values:
+            param.value, param.required = values[param.key], False
+
+    return cloned_traverse(clause, {}, {"bindparam": bind})
+
+
+def _like(column: Any, name: str) -> ColumnElement[bool]:
+    return column.ilike(bindparam(name, type_=String()), escape="\\")  # type: ignore[no-any-return]
+
+
+# A party's whole name, as the trigram index on it is written (`ix_party_search_name`).
+PARTY_NAME = col(Party.first_name).concat(literal_column("' '")).concat(col(Party.last_name))
+
+
+def _party_where(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Whether a party of the case holds `condition`: looked up by the case, for the few cases
+    ranked, not by reading every party."""
+    return select(col(Party.id)).where(col(Party.case_id) == col(Case.id), condition).exists()
+
+
+def _search(view: str) -> _Search:
+    names, sources = view in ("full", "rep"), view in ("full", "referrer")
+    numbers = summary = view == "full"
+    own = [_like(col(Case.reference), "q_within")]
+    whole = [_like(col(Case.reference), "q_whole")]
+    if sources:
+        own.append(_like(col(Case.source_reference), "q_within"))
+        whole.append(_like(col(Case.source_reference), "q_whole"))
+    if summary:
+        own.append(_like(col(Case.summary), "q_within"))
+    found = select(col(Case.id)).where(or_(*own)).correlate(None)
+    party: list[ColumnElement[bool]] = []
+    if names:
+        party.append(_like(PARTY_NAME, "q_within"))
+    if numbers:
+        party.append(_like(col(Party.prisoner_number), "q_within"))
+        whole.append(_party_where(_like(col(Party.prisoner_number), "q_whole")))
+    # Each table's matches found by its own indexes, then joined to the cases: an OR across the
+    # two tables would read every case.
+    matches = col(Case.id).in_(
+        union(found, select(col(Party.case_id)).where(or_(*party))) if party else found
+    )
+    ranks: list[tuple[ColumnElement[bool], int]] = [(or_(*whole), 0)]
+    if names:
+        # A word of the name starting with the text: at the start, or after a space. Written on
+        # the whole name, so that its trigram index finds them.
+        starts = or_(_like(PARTY_NAME, "q_start"), _like(PARTY_NAME, "q_word"))
+        ranks.append((_party_where(starts), 1))
+    return _Search(matches, sql_case(*ranks, else_=2))
+
+
+_SEARCH = {view: _search(view) for view in SEARCHED}
 
 # The version of a case's row (PostgreSQL), which every write to the row changes: what a view
 # kept between requests is checked against (`app.cases.view_cache`).

@@ -35,6 +35,7 @@ from app.common.enums import CaseState, Role
 from app.common.sql_json import json_array, json_object, json_time
 from app.context import Principal
 from app.db import DriverConnection, on_sqlite
+from app.errors import invalid_field
 
 
 def present_case(principal: Principal, bundle: CaseBundle) -> CaseView:
@@ -284,6 +285,41 @@ def view_name(principal: Principal) -> str:
     if principal.role == Role.REP:
         return "rep"
     return "risk-notes" if principal.role in SEES_RISK_NOTES else "full"
+
+
+def searched_view(principal: Principal) -> str:
+    """Which fields a search by the caller looks in (`app.cases.repository.SEARCHED`): only those
+    of their view of a case."""
+    name = view_name(principal)
+    return "full" if name == "risk-notes" else name
+
+
+def search_text(q: str | None) -> str | None:
+    """The text of a search, without surrounding spaces: at least two characters (422 naming `q`
+    otherwise), or None for no search."""
+    if q is None:
+        return None
+    text = q.strip()
+    if len(text) < 2:
+        raise invalid_field("q", "a search needs at least 2 characters")
+    return text
+
+
+# The filters on fields a view of a case leaves out, by view: filtering on them would tell the
+# caller what the view hides.
+_UNSEEN_FILTERS = {
+    "referrer": frozenset({"category", "riskLevel", "hasOpenConcern"}),
+    "rep": frozenset({"hasOpenConcern"}),
+}
+
+
+def refuse_unseen_filters(principal: Principal, **given: object) -> None:
+    """422 naming the first of the `given` filters (by query name) on a field the caller's view
+    of a case does not show."""
+    unseen = _UNSEEN_FILTERS.get(view_name(principal), frozenset())
+    for name, value in given.items():
+        if value is not None and name in unseen:
+            raise invalid_field(name, "this filter is on a field your view of a case does not show")
 
 
 async def list_views(

@@ -2,11 +2,23 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, false, true
+from sqlalchemy import Index, UniqueConstraint, false, text, true
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, new_id
+
+
+def trigram_index(name: str, column: str | None = None, expression: str | None = None) -> Any:
+    """A GIN trigram index (pg_trgm) on a column or an expression, made on PostgreSQL only. An
+    expression's operator class is written in it: Alembic compares an index's expression only
+    as the database gives it back."""
+    if column is not None:
+        index = Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+    else:
+        index = Index(name, text(f"{expression} gin_trgm_ops"), postgresql_using="gin")
+    return index.ddl_if(dialect="postgresql")
 
 
 class Case(SQLModel, table=True):
@@ -26,6 +38,12 @@ class Case(SQLModel, table=True):
         # A task names its case by reference, and a rep's day list leaves out the tasks of closed
         # cases: the lists of tasks read both here, from the index alone, never from the case's row.
         Index("ix_case_id_reference_state", "id", "reference", "state"),
+        # Search (`q`, `app.cases.repository`): trigram indexes serve ILIKE '%text%'. PostgreSQL
+        # only: SQLite searches by LIKE over the rows.
+        *(
+            trigram_index(f"ix_case_search_{column}", column)
+            for column in ("reference", "source_reference", "summary")
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -89,7 +107,13 @@ class Party(SQLModel, table=True):
     # A task names the person to see and where: the lists of tasks read them here, from the
     # index alone, never from the party's row (written with the party; changed only by
     # retention's pseudonymising).
-    __table_args__ = (Index("ix_party_id_names", "id", "first_name", "last_name", "location"),)
+    __table_args__ = (
+        Index("ix_party_id_names", "id", "first_name", "last_name", "location"),
+        # Search: a party's whole name, written as `app.cases.repository.PARTY_NAME` is, and
+        # the prisoner number (see `Case`'s search indexes).
+        trigram_index("ix_party_search_name", expression="(first_name || ' ' || last_name)"),
+        trigram_index("ix_party_search_prisoner_number", "prisoner_number"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     case_id: uuid.UUID = Field(foreign_key="rj_case.id", index=True)

@@ -42,10 +42,12 @@ from app.cases.schemas import (
     TransitionRequest,
     TriggerOption,
 )
-from app.cases.views import list_views
-from app.common.enums import CaseState
-from app.common.schemas import Page, PrisonerNumber, PrisonId, RequestModel, StrictBool, Timestamp
+from app.cases.views import list_views, refuse_unseen_filters, search_text, searched_view
+from app.common.dates import local_day_bounds
+from app.common.enums import CaseState, Category, RiskLevel
+from app.common.schemas import Day, Page, PrisonerNumber, PrisonId, RequestModel, StrictBool, Timestamp
 from app.context import RequestContext
+from app.errors import invalid_field
 from app.flows import case_assignment, safety, transitions
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -62,15 +64,42 @@ async def list_cases(
     rep_id: Annotated[uuid.UUID | None, Query(alias="repId")] = None,
     prisoner_number: Annotated[PrisonerNumber | None, Query(alias="prisonerNumber")] = None,
     updated_since: Annotated[Timestamp | None, Query(alias="updatedSince")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=100,
+            description="Text looked for, ignoring case, in the fields of the caller's view of a "
+            "case: names, references, prisoner numbers, source references and the summary; a rep "
+            "only names and references, a referrer only references and source references.",
+        ),
+    ] = None,
+    category: Category | None = None,
+    risk_level: Annotated[RiskLevel | None, Query(alias="riskLevel")] = None,
+    created_from: Annotated[Day | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[Day | None, Query(alias="createdTo")] = None,
+    has_open_concern: Annotated[bool | None, Query(alias="hasOpenConcern")] = None,
 ) -> Response:
-    """Cases in the caller's scope, most recently changed first."""
+    """Cases in the caller's scope: those with an open safeguarding concern first, then (with
+    `q`) the best matches, then the most recently changed."""
     require(principal, Permission.CASE_READ)
+    search = search_text(q)
+    refuse_unseen_filters(principal, category=category, riskLevel=risk_level, hasOpenConcern=has_open_concern)
+    if created_from and created_to and created_from > created_to:
+        raise invalid_field("createdTo", "createdTo is before createdFrom")
     filters = repo.CaseFilters(
         state=state.value if state else None,
         prison_id=prison_id,
         rep_id=rep_id,
         prisoner_number=prisoner_number,
         updated_since=updated_since,
+        category=category.value if category else None,
+        risk_level=risk_level.value if risk_level else None,
+        created_from=local_day_bounds(created_from)[0] if created_from else None,
+        created_before=local_day_bounds(created_to)[1] if created_to else None,
+        has_open_concern=has_open_concern,
+        search=search,
+        searched=searched_view(principal),
     )
     views, total = await list_views(
         await unit.conn(),
