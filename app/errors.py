@@ -85,10 +85,10 @@ class ValidationFailedError(AppError):
         return cls(message, extra={"errors": [{"field": field, "message": message, "type": "value_error"}]})
 
 
-def invalid_field(name: str, message: str) -> ValidationFailedError:
+def invalid_field(name: str, message: str, kind: str = "value_error") -> ValidationFailedError:
     """A 422 naming one field of the request, as a request that fails its declared validation
-    names it."""
-    error = {"field": name, "message": message, "type": "value_error"}
+    names it (`kind`: the error's type)."""
+    error = {"field": name, "message": message, "type": kind}
     return ValidationFailedError(f"invalid request: {name}", extra={"errors": [error]})
 
 

@@ -319,7 +319,9 @@ def refuse_unseen_filters(principal: Principal, **given: object) -> None:
     unseen = _UNSEEN_FILTERS.get(view_name(principal), frozenset())
     for name, value in given.items():
         if value is not None and name in unseen:
-            raise invalid_field(name, "this filter is on a field your view of a case does not show")
+            raise invalid_field(
+                name, "this filter is on a field your view of a case does not show", "filter_not_in_view"
+            )
 
 
 async def list_views(

@@ -15,6 +15,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -195,6 +196,14 @@ class RequestModel(ApiModel):
         if not _storable(value):
             raise ValueError("text must not contain NUL characters or unpaired surrogates")
         return value
+
+    @model_validator(mode="after")
+    def _names_enough_fields(self) -> "RequestModel":
+        # Judged with the body, before the change is looked at: an empty change is a 422 whatever
+        # the case's version, as the document's minProperties says.
+        if self.min_fields and len(self.model_fields_set) < self.min_fields:
+            raise ValueError("nothing to change: give at least one field")
+        return self
 
 
 def _describe_foreign(schema: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ def _day(value: Any) -> date | None:
 # no JSON Schema form; the service's 422 for a range out of order or too long is covered by
 # tests/reps and tests/reports.
 RANGES = {
+    "/cases": ("createdFrom", "createdTo", None),
     "/reps/{rep_id}/activity": ("from", "to", MAX_ACTIVITY_DAYS),
     "/reports/summary": ("from", "to", MAX_REPORT_DAYS),
     "/reports/outcomes": ("from", "to", MAX_REPORT_DAYS),
@@ -111,7 +112,7 @@ schemathesis.openapi.format("date", _with_edges(EDGE_DATES, st.dates().map(date.
 # webhook address it will not call, and a time or date outside the years the service takes (these
 # two name the field in `errors`, with a type of their own: JSON Schema has no form for either).
 RULE_CODES = {"VALIDATION_FAILED", "EVENT_REJECTED", "TARGET_NOT_ALLOWED"}
-RULE_ERROR_TYPES = {"time_out_of_range", "date_out_of_range", "target_not_allowed"}
+RULE_ERROR_TYPES = {"time_out_of_range", "date_out_of_range", "target_not_allowed", "filter_not_in_view"}
 
 
 def _broke_a_rule(response: Any) -> bool:

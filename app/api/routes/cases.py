@@ -69,6 +69,8 @@ async def list_cases(
         Query(
             min_length=2,
             max_length=100,
+            # At least two characters besides spaces at either end.
+            pattern=r"^\s*\S.*\S\s*$",
             description="Text looked for, ignoring case, in the fields of the caller's view of a "
             "case: names, references, prisoner numbers, source references and the summary; a rep "
             "only names and references, a referrer only references and source references.",
