@@ -15,7 +15,7 @@ from app.cases.service import check_version, touch
 from app.common.enums import CaseState, FollowUp, PartyRole
 from app.context import RequestContext
 from app.db import read_row
-from app.errors import InvalidStateError, NotFoundError, ValidationFailedError
+from app.errors import InvalidStateError, NotFoundError
 from app.models.cases import Party
 from app.workflows.pairing import participating
 
@@ -84,8 +84,6 @@ async def patch_party(
     name in the API); the party as it now is."""
     case = bundle.case
     check_version(case, expected_version)
-    if not patch.model_fields_set:
-        raise ValidationFailedError("nothing to change: give at least one field")
     party = party_of(bundle, party_id)
     # Whether to be told what became of the agreement still matters once the case is closed:
     # its items may be monitored past closure.

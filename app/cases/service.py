@@ -22,7 +22,6 @@ from app.errors import (
     ForbiddenError,
     InvalidStateError,
     NotFoundError,
-    ValidationFailedError,
     VersionMismatchError,
 )
 from app.models.cases import Case, Consent, Party
@@ -70,8 +69,6 @@ async def patch_case(
     """Change summary, category, risk or facilitator, keeping the before and after."""
     check_version(case, expected_version)
     changes = patch.model_dump(exclude_unset=True)
-    if not changes:
-        raise ValidationFailedError("nothing to change: give at least one field")
     if case.state == CaseState.CLOSED:
         raise InvalidStateError("a closed case cannot be changed; reopen it first")
     before = snapshot(case)

@@ -24,6 +24,7 @@ class RepCreate(RequestModel):
 
 
 class RepPatch(RequestModel):
+    min_fields = 1
     # Every rep has a status, a prison and a case limit.
     never_null = ("status", "prison_id", "max_active_cases")
 

@@ -96,8 +96,6 @@ def _found(rep_id: uuid.UUID, rep: Rep | None) -> Rep:
 async def patch_rep(session: AsyncSession, ctx: RequestContext, rep: Rep, body: RepPatch) -> Rep:
     """Change a rep's status, prison, location, limit or training date."""
     changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise ValidationFailedError("nothing to change: give at least one field")
     before = rep_snapshot(rep)
     for name, value in changes.items():
         setattr(rep, name, value.value if isinstance(value, RepStatus) else value)
